@@ -1,0 +1,37 @@
+"""The main menu: apps add their pages here from ``AppConfig.ready``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from django.urls import NoReverseMatch, reverse
+
+
+@dataclass(frozen=True)
+class NavItem:
+    label: str  # gettext_lazy
+    url_name: str
+    order: int = 100
+    # Only these roles see the item (None: everyone signed in).
+    roles: tuple[str, ...] | None = None
+
+
+_ITEMS: list[NavItem] = []
+
+
+def add(label: str, url_name: str, order: int = 100, roles: tuple[str, ...] | None = None) -> None:
+    if all(item.url_name != url_name for item in _ITEMS):
+        _ITEMS.append(NavItem(label, url_name, order, roles))
+
+
+def items_for(user, current_path: str) -> list[dict]:  # noqa: ANN001
+    out = []
+    for item in sorted(_ITEMS, key=lambda i: i.order):
+        if item.roles is not None and not user.is_superuser and user.role not in item.roles:
+            continue
+        try:
+            url = reverse(item.url_name)
+        except NoReverseMatch:
+            continue
+        out.append({"label": item.label, "url": url, "active": current_path.startswith(url)})
+    return out

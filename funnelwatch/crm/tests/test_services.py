@@ -1,0 +1,149 @@
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.crm import services
+from funnelwatch.crm.models import Deal, Outcome, OwnerChange, StageChange
+from funnelwatch.crm.queries import time_in_stages
+from funnelwatch.crm.services import DealError
+
+
+@pytest.fixture
+def lead(world, at):
+    return services.create_lead(actor=world.alice, title="Printers for school 5", owner=world.alice,
+                                amount=1000, source=world.source, at=at(2026, 3, 2, 10))
+
+
+def test_create_lead_starts_in_first_stage_with_history(world, lead, at):
+    assert lead.stage == world.stages["New lead"]
+    assert lead.status == Outcome.OPEN
+    assert lead.currency == "MNT"
+    change = StageChange.objects.get(deal=lead)
+    assert (change.from_stage, change.to_stage, change.owner) == (None, lead.stage, world.alice)
+    assert OwnerChange.objects.get(deal=lead).to_owner == world.alice
+
+
+def test_stage_durations_across_several_moves(world, lead, at):
+    s = world.stages
+    services.move_stage(lead, s["Qualified"], actor=world.alice, at=at(2026, 3, 3, 10))
+    services.move_stage(lead, s["Proposal sent"], actor=world.alice, at=at(2026, 3, 6, 16))
+    services.move_stage(lead, s["Qualified"], actor=world.alice, at=at(2026, 3, 7, 16))
+    services.win(lead, actor=world.alice, at=at(2026, 3, 9, 16))
+    spent = time_in_stages([lead.pk])
+    assert spent[s["New lead"].pk] == dt.timedelta(days=1)
+    # Qualified twice: 3d6h, then 2 days.
+    assert spent[s["Qualified"].pk] == dt.timedelta(days=5, hours=6)
+    assert spent[s["Proposal sent"].pk] == dt.timedelta(days=1)
+    assert s["Won"].pk not in spent  # still there
+    assert list(lead.stage_changes.values_list("from_stage__name", "to_stage__name")) == [
+        (None, "New lead"), ("New lead", "Qualified"), ("Qualified", "Proposal sent"),
+        ("Proposal sent", "Qualified"), ("Qualified", "Won"),
+    ]
+
+
+def test_win_closes_and_records_amount(world, lead, at):
+    deal = services.win(lead, actor=world.alice, amount="1500.50", cost=900, at=at(2026, 3, 5, 9))
+    deal.refresh_from_db()
+    assert deal.status == Outcome.WON
+    assert deal.closed_at == at(2026, 3, 5, 9)
+    assert str(deal.amount) == "1500.50"
+    assert deal.stage == world.stages["Won"]
+
+
+def test_lose_requires_reason_and_leaves_nothing_half_written(world, lead):
+    with pytest.raises(DealError) as err:
+        services.lose(lead, reason=None, actor=world.alice)
+    assert err.value.field == "lost_reason"
+    lead.refresh_from_db()
+    assert lead.status == Outcome.OPEN
+    assert StageChange.objects.filter(deal=lead).count() == 1
+
+
+def test_junk_requires_reason(world, lead):
+    with pytest.raises(DealError) as err:
+        services.mark_junk(lead, reason=None, actor=world.alice)
+    assert err.value.field == "junk_reason"
+    services.mark_junk(lead, reason=world.junk_reason, actor=world.alice)
+    lead.refresh_from_db()
+    assert (lead.status, lead.junk_reason) == (Outcome.JUNK, world.junk_reason)
+
+
+def test_closed_deal_cannot_move_or_close_again(world, lead):
+    services.win(lead, actor=world.alice)
+    with pytest.raises(DealError):
+        services.move_stage(lead, world.stages["Qualified"], actor=world.alice)
+    with pytest.raises(DealError):
+        services.lose(lead, reason=world.lost_reason, actor=world.alice)
+
+
+def test_move_refuses_terminal_stage_and_time_travel(world, lead, at):
+    with pytest.raises(DealError):
+        services.move_stage(lead, world.stages["Won"], actor=world.alice)
+    with pytest.raises(DealError) as err:
+        services.move_stage(lead, world.stages["Qualified"], actor=world.alice,
+                            at=at(2026, 3, 1, 10))
+    assert err.value.field == "at"
+
+
+def test_reopen_returns_lost_deal_to_the_stage_it_was_lost_from(world, lead, at):
+    services.move_stage(lead, world.stages["Objections"], actor=world.alice, at=at(2026, 3, 3, 9))
+    services.lose(lead, reason=world.lost_reason, actor=world.alice, at=at(2026, 3, 4, 9))
+    deal = services.reopen(lead, actor=world.head, at=at(2026, 3, 10, 9))
+    assert deal.stage == world.stages["Objections"]
+    assert (deal.status, deal.lost_reason, deal.closed_at) == (Outcome.OPEN, None, None)
+    with pytest.raises(DealError):
+        services.reopen(deal, actor=world.head)
+
+
+def test_reassign_keeps_owner_history_and_moves_open_tasks(world, lead, at):
+    task = services.create_task(actor=world.alice, title="Call back", assignee=world.alice,
+                                due_at=at(2026, 3, 4, 10), deal=lead, at=at(2026, 3, 2, 11))
+    services.reassign(lead, world.bob, actor=world.head, at=at(2026, 3, 3, 10))
+    services.move_stage(lead, world.stages["Qualified"], actor=world.bob, at=at(2026, 3, 4, 10))
+    history = list(OwnerChange.objects.filter(deal=lead).values_list("from_owner", "to_owner"))
+    assert history == [(None, world.alice.pk), (world.alice.pk, world.bob.pk)]
+    task.refresh_from_db()
+    assert task.assignee == world.bob
+    # The stage change after the re-assignment is credited to the new owner.
+    assert StageChange.objects.filter(deal=lead).last().owner == world.bob
+
+
+def test_complete_task_once(world, lead, at):
+    task = services.create_task(actor=world.alice, title="Send price", assignee=world.alice,
+                                due_at=at(2026, 3, 4, 10), deal=lead)
+    services.complete_task(task, actor=world.alice, at=at(2026, 3, 4, 9))
+    task.refresh_from_db()
+    assert task.done_at == at(2026, 3, 4, 9)
+    with pytest.raises(DealError):
+        services.complete_task(task, actor=world.alice)
+
+
+def test_negative_or_garbage_amount_names_the_field(world):
+    with pytest.raises(DealError) as err:
+        services.create_lead(actor=world.alice, title="x", owner=world.alice, amount="-5")
+    assert err.value.field == "amount"
+    with pytest.raises(DealError) as err:
+        services.create_lead(actor=world.alice, title="x", owner=world.alice, amount="lots")
+    assert err.value.field == "amount"
+    assert Deal.objects.count() == 0
+
+
+def test_every_service_call_leaves_before_and_after_in_the_audit(world, lead, at):
+    services.move_stage(lead, world.stages["Qualified"], actor=world.alice, at=at(2026, 3, 3, 10))
+    services.reassign(lead, world.bob, actor=world.head, at=at(2026, 3, 3, 11))
+    services.lose(lead, reason=world.lost_reason, actor=world.bob, at=at(2026, 3, 3, 12))
+    events = list(AuditEvent.objects.filter(object_type="crm.deal", object_id=str(lead.pk))
+                  .order_by("at", "id"))
+    assert [e.action for e in events] == ["create", "update", "update", "update"]
+    create, move, reassign, lose = events
+    assert create.actor == world.alice and create.changes["title"] == "Printers for school 5"
+    assert move.changes["stage_id"] == [world.stages["New lead"].pk, world.stages["Qualified"].pk]
+    assert move.at == at(2026, 3, 3, 10)
+    assert reassign.actor == world.head
+    assert reassign.changes["owner_id"] == [world.alice.pk, world.bob.pk]
+    assert lose.actor == world.bob
+    assert lose.changes["status"] == ["open", "lost"]
+    assert lose.changes["lost_reason_id"] == [None, world.lost_reason.pk]

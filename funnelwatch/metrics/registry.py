@@ -1,0 +1,107 @@
+"""The metric registry: every number the product shows is one ``Metric`` defined once.
+
+Apps define their metrics in ``<app>/metrics.py`` by calling :func:`register`; the
+registry imports those modules when Django starts (``MetricsConfig.ready``). Pages, the
+API, exports, digests and alerts all read this registry, so adding a metric is one
+definition.
+
+How a metric is computed
+------------------------
+``compute(period, manager_ids)`` reads raw records and returns ``Point`` rows, one per
+(manager, local day) contribution, for local days in ``period`` and, when
+``manager_ids`` is not None, only for those managers. How points combine over a period
+depends on ``kind``:
+
+- ``sum``:    period value = sum(value)                       (counts, money, minutes)
+- ``ratio``:  period value = sum(value) / sum(weight)         (shares: numerator/denominator;
+              ``pct`` units are multiplied by 100) — None when the denominator is 0
+- ``mean``:   period value = sum(value) / sum(weight)         (averages of samples)
+- ``median``: every point is one sample; period value = median of the samples
+- ``live``:   a state "now" (stalled deals, overdue tasks); not rolled up, ``compute``
+              is called with the period ending today and returns one point per manager.
+
+Because sums, numerators/denominators and samples are stored (never daily medians or
+daily percentages), any period's value is exact.
+
+``records(period, manager_ids)`` returns the queryset of records behind the number,
+for drill-down.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from funnelwatch.lib.dates import Period
+
+BLOCKS = ("intake", "proposal", "objections", "closing", "daily", "tasks", "sales",
+          "telephony", "quality", "mail")
+KINDS = ("sum", "ratio", "mean", "median", "live")
+UNITS = ("count", "money", "pct", "minutes", "seconds", "days", "ratio", "score")
+
+
+@dataclass(frozen=True)
+class Point:
+    manager_id: int
+    day: date
+    value: float | Decimal
+    weight: float = 1.0
+
+
+Compute = Callable[[Period, "set[int] | None"], Iterable[Point]]
+Records = Callable[[Period, "set[int] | None"], QuerySet]
+
+
+@dataclass(frozen=True)
+class Metric:
+    key: str
+    block: str
+    label: str  # a gettext_lazy string
+    unit: str
+    kind: str
+    compute: Compute
+    good: str = "up"  # "up", "down" or "none": which direction of change is good
+    records: Records | None = None
+    description: str = ""
+    # Other metrics whose raw records this one depends on (for the docs and the UI).
+    tags: tuple[str, ...] = field(default_factory=tuple)
+
+    def __post_init__(self) -> None:
+        if self.block not in BLOCKS:
+            raise ValueError(f"metric {self.key}: unknown block {self.block!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"metric {self.key}: unknown kind {self.kind!r}")
+        if self.unit not in UNITS:
+            raise ValueError(f"metric {self.key}: unknown unit {self.unit!r}")
+        if self.good not in ("up", "down", "none"):
+            raise ValueError(f"metric {self.key}: good must be up, down or none")
+
+
+_REGISTRY: dict[str, Metric] = {}
+
+
+def register(metric: Metric) -> Metric:
+    """Add a metric; a second definition with the same key replaces the first
+    (an app may refine a metric another app registered, e.g. telephony making
+    ``speed_to_first_call`` use real calls)."""
+    _REGISTRY[metric.key] = metric
+    return metric
+
+
+def get(key: str) -> Metric:
+    try:
+        return _REGISTRY[key]
+    except KeyError:
+        raise KeyError(f"unknown metric {key!r}") from None
+
+
+def all_metrics() -> list[Metric]:
+    return list(_REGISTRY.values())
+
+
+def by_block(block: str) -> list[Metric]:
+    return [m for m in _REGISTRY.values() if m.block == block]

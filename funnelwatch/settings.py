@@ -1,0 +1,175 @@
+"""Django settings, read from the environment. See the README's configuration section."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import dj_database_url
+from django.utils.translation import gettext_lazy as _
+
+from funnelwatch.lib.env import envbool, envint, envlist, envsecret, envstr, stored_secret
+
+BASE_DIR = Path(__file__).resolve().parent
+DATA_DIR = Path(envstr("FUNNELWATCH_DATA_DIR", "./data")).resolve()
+
+DEBUG = envbool("DEBUG", False)
+SECRET_KEY = envsecret("SECRET_KEY") or stored_secret(DATA_DIR, "secret_key")
+ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
+CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
+SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "django_tasks",
+    "django_tasks_db",
+    # Funnelwatch: one app per domain (DESIGN.md). Order matters for the demo generator.
+    "funnelwatch.core",
+    "funnelwatch.accounts",
+    "funnelwatch.audit",
+    "funnelwatch.crm",
+    "funnelwatch.plans",
+    "funnelwatch.telephony",
+    "funnelwatch.mail",
+    "funnelwatch.quality",
+    "funnelwatch.metrics",
+    "funnelwatch.alerts",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.locale.LocaleMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "funnelwatch.audit.middleware.AuditActorMiddleware",
+]
+
+ROOT_URLCONF = "funnelwatch.urls"
+WSGI_APPLICATION = "funnelwatch.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "funnelwatch.core.context_processors.navigation_items",
+            ],
+        },
+    },
+]
+
+# --- database: SQLite in WAL mode under the data folder unless DATABASE_URL says otherwise ---
+DATABASE_URL = envstr("DATABASE_URL")
+if DATABASE_URL:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
+else:
+    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    DATABASES = {
+        "default": {
+            "ENGINE": "django.db.backends.sqlite3",
+            "NAME": DATA_DIR / "funnelwatch.sqlite3",
+            "OPTIONS": {
+                "transaction_mode": "IMMEDIATE",
+                "timeout": 20,
+                "init_command": (
+                    "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+                    "PRAGMA busy_timeout=20000; PRAGMA foreign_keys=ON;"
+                ),
+            },
+        }
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "home"
+LOGOUT_REDIRECT_URL = "login"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+]
+
+# --- language, time ---
+LANGUAGE_CODE = envstr("LANGUAGE_CODE", "en")
+LANGUAGES = [("en", _("English")), ("ru", _("Russian")), ("mn", _("Mongolian"))]
+LOCALE_PATHS = [BASE_DIR / "locale"]
+# The company's reporting time zone: every "day" in a metric is a day here.
+TIME_ZONE = envstr("TIME_ZONE", "Asia/Ulaanbaatar")
+USE_I18N = True
+USE_TZ = True
+
+# --- files ---
+STATIC_URL = "/static/"
+STATIC_ROOT = DATA_DIR / "static"
+MEDIA_URL = "/media/"
+MEDIA_ROOT = Path(envstr("FUNNELWATCH_MEDIA_DIR", str(DATA_DIR / "media"))).resolve()
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
+}
+WHITENOISE_USE_FINDERS = True
+
+# --- background jobs: django-tasks with the database backend ---
+TASKS = {
+    "default": {
+        "BACKEND": envstr("FUNNELWATCH_TASKS_BACKEND", "django_tasks_db.DatabaseBackend"),
+        "QUEUES": ["default"],
+    }
+}
+
+# --- e-mail (digests, sending from deals) ---
+EMAIL_BACKEND = envstr("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+EMAIL_HOST = envstr("EMAIL_HOST", "localhost")
+EMAIL_PORT = envint("EMAIL_PORT", 25)
+EMAIL_HOST_USER = envstr("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = envsecret("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = envbool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = envbool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = envint("EMAIL_TIMEOUT", 30)
+DEFAULT_FROM_EMAIL = envstr("DEFAULT_FROM_EMAIL", "funnelwatch@localhost")
+
+# --- the business ---
+FUNNELWATCH_CURRENCY = envstr("FUNNELWATCH_CURRENCY", "MNT")
+# Region used to read phone numbers written without a country code.
+FUNNELWATCH_PHONE_REGION = envstr("FUNNELWATCH_PHONE_REGION", "MN")
+FUNNELWATCH_WORKDAY_START = envint("FUNNELWATCH_WORKDAY_START", 9)
+FUNNELWATCH_WORKDAY_END = envint("FUNNELWATCH_WORKDAY_END", 18)
+# Weekdays that are working days, Monday=0.
+FUNNELWATCH_WORKDAYS = [int(d) for d in envlist("FUNNELWATCH_WORKDAYS", ["0", "1", "2", "3", "4"])]
+# Minutes within working hours in which a new lead or a missed call must be called.
+FUNNELWATCH_CALL_SLA_MINUTES = envint("FUNNELWATCH_CALL_SLA_MINUTES", 15)
+# Monthly cost of the sales system (salaries, telephony, software), for cost_of_sales_pct.
+FUNNELWATCH_MONTHLY_SALES_COST = envstr("FUNNELWATCH_MONTHLY_SALES_COST", "0")
+# Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
+FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
+    "loggers": {
+        "funnelwatch": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO"),
+                        "propagate": False},
+    },
+}
+
+if not DEBUG:
+    SESSION_COOKIE_HTTPONLY = True
+    SECURE_CONTENT_TYPE_NOSNIFF = True
+    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
+    CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", False)
