@@ -186,7 +186,7 @@ def generate_deals(world: World, rng: np.random.Generator, total: int) -> None:
         junk = rng.random(n) < 0.14
         stays = rng.exponential(1.0, (n, 6)) * np.array([s[4] for s in STAGES[:6]]) * 86400
         go_on = rng.random((n, 6)) < np.array(GO_ON)
-        deals, changes, audits, proposals, tasks = [], [], [], [], []
+        deals, changes, proposals, tasks = [], [], [], []
         for i in range(n):
             deal_id, owner, t = int(ids[i]), int(owners[i]), int(created[i])
             level, status, closed = 0, "open", None
