@@ -66,10 +66,12 @@ def _local_path(recording) -> Iterator[Path]:  # noqa: ANN001
     if not recording.file:
         raise AudioError(_("the recording has no file yet"))
     try:
-        yield Path(recording.file.path)
+        local = Path(recording.file.path)
+    except NotImplementedError:  # remote storage: copy it out
+        local = None
+    if local is not None:
+        yield local
         return
-    except NotImplementedError:
-        pass
     suffix = Path(recording.file.name).suffix
     with tempfile.NamedTemporaryFile(suffix=suffix) as tmp:
         with recording.file.open("rb") as src:

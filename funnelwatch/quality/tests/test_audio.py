@@ -231,6 +231,15 @@ def test_extensible_wav_header(tmp_path):
     assert run(path).switches_per_min == 6.0
 
 
+def test_chunks_before_the_audio_are_skipped(tmp_path):
+    ok = synth.write_wav(tmp_path / "a.wav", synth.render(30, [SPEC_MGR, SPEC_CLI])).read_bytes()
+    extra = b"LIST" + struct.pack("<I", 5) + b"INFOx" + b"\0"  # odd size, padded
+    data = ok[:36] + extra + ok[36:]
+    data = data[:4] + struct.pack("<I", len(data) - 8) + data[8:]
+    (tmp_path / "b.wav").write_bytes(data)
+    assert run(tmp_path / "b.wav").switches_per_min == 6.0
+
+
 def test_raw_asterisk_ulaw_by_extension(tmp_path):
     x = synth.render(12, [[(1, 10)]])
     codes = np.abs(ULAW_TABLE.astype(np.int32)[None, :] - x[:, :1]).argmin(axis=1)

@@ -167,3 +167,24 @@ def test_failed_analysis_is_shown_on_the_call(
         call = make_call(world.alice, at(2026, 3, 2, 10), content=b"")
     html = get(client, world.head, "quality:call", call.pk).content.decode()
     assert "could not be analysed" in html and "empty" in html
+
+
+def test_api_analysis(client, world, calls):
+    client.force_login(world.alice)
+    response = client.get(f"/api/quality/calls/{calls['alice'].pk}/analysis")
+    assert response.status_code == 200
+    data = response.json()
+    assert data["call_id"] == calls["alice"].pk and data["switches_per_min"] == 6.0
+    assert data["segments"]["manager"][0] == [0.0, 10.0]
+    assert client.get(f"/api/quality/calls/{calls['bob'].pk}/analysis").status_code == 404
+    client.logout()
+    assert client.get(f"/api/quality/calls/{calls['alice'].pk}/analysis").status_code == 401
+
+
+def test_api_reviews(client, world, calls, django_assert_num_queries):
+    client.force_login(world.alice)
+    with django_assert_num_queries(3):  # session, user, reviews
+        data = client.get("/api/quality/reviews").json()
+    assert [r["call_id"] for r in data] == [calls["alice"].pk]
+    client.force_login(world.head)
+    assert len(client.get("/api/quality/reviews").json()) == 2
