@@ -137,7 +137,8 @@ def generate(ctx) -> None:  # noqa: ANN001
                     (round(rng.uniform(3, max(4, duration - 3))), rng.choice(COMMENTS))
                     for _ in range(rng.randint(0, 2))
                 ]
-                services.save_review(item.call, checklist, reviewer, answers, comments)
+                when = min(item.call.started_at + dt.timedelta(days=rng.randint(1, 4)), ctx.now)
+                services.save_review(item.call, checklist, reviewer, answers, comments, at=when)
                 reviews += 1
         best = (
             ReviewQueueItem.objects.filter(call__reviews__score__gte=75)

@@ -252,6 +252,7 @@ def save_review(
     answers: dict[int, str],  # noqa: ANN001
     comments: list[tuple[float, str]] = (),
     summary: str = "",
+    at: dt.datetime | None = None,
 ) -> Review:
     """Create or replace ``reviewer``'s review of ``call``; new comments are added."""
     if call.manager_id is None:
@@ -279,6 +280,9 @@ def save_review(
             "score": weighted_score([(c.weight, s) for c, _v, s in scored]),
         },
     )
+    if at is not None:
+        Review.objects.filter(pk=review.pk).update(created_at=at)
+        review.created_at = at
     review.answers.all().delete()
     ReviewAnswer.objects.bulk_create(
         ReviewAnswer(review=review, criterion=c, value=v, score=s) for c, v, s in scored
