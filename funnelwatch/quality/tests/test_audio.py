@@ -240,6 +240,29 @@ def test_chunks_before_the_audio_are_skipped(tmp_path):
     assert run(tmp_path / "b.wav").switches_per_min == 6.0
 
 
+def test_rf64_header(tmp_path):
+    x = synth.render(30, [SPEC_MGR, SPEC_CLI]).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, 2, 8000, 32000, 4, 16)
+    ds64 = struct.pack("<QQQI", 0, len(x), len(x) // 4, 0)
+    data = (
+        b"RF64"
+        + struct.pack("<I", 0xFFFFFFFF)
+        + b"WAVE"
+        + b"ds64"
+        + struct.pack("<I", 28)
+        + ds64
+        + b"fmt "
+        + struct.pack("<I", 16)
+        + fmt
+        + b"data"
+        + struct.pack("<I", 0xFFFFFFFF)
+        + x
+    )
+    (tmp_path / "big.wav").write_bytes(data)
+    a = run(tmp_path / "big.wav")
+    assert a.duration_s == 30.0 and a.switches_per_min == 6.0
+
+
 def test_raw_asterisk_ulaw_by_extension(tmp_path):
     x = synth.render(12, [[(1, 10)]])
     codes = np.abs(ULAW_TABLE.astype(np.int32)[None, :] - x[:, :1]).argmin(axis=1)
