@@ -117,6 +117,12 @@ def test_audio(client, world, calls):
     response = get(client, world.alice, "quality:audio", calls["alice"].pk)
     assert response.status_code == 200 and response["Content-Type"] == "audio/wav"
     assert b"".join(response.streaming_content)[:4] == b"RIFF"
+    assert response["Accept-Ranges"] == "bytes"
+    url = reverse("quality:audio", args=[calls["alice"].pk])
+    part = client.get(url, HTTP_RANGE="bytes=8-15")
+    assert part.status_code == 206 and b"".join(part.streaming_content) == b"WAVEfmt "
+    assert part["Content-Range"].startswith("bytes 8-15/")
+    assert client.get(url, HTTP_RANGE="bytes=99999999-").status_code == 416
     assert get(client, world.bob, "quality:audio", calls["alice"].pk).status_code == 404
     assert get(client, world.head, "quality:audio", calls["bob"].pk).status_code == 200
 
