@@ -92,7 +92,9 @@ def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  
                 vad=vad or conf.VAD,
                 ffmpeg=conf.FFMPEG or None,
             )
-    except (AudioError, ValueError, OSError) as exc:
+    except Exception as exc:  # any failure stays on this recording; the queue goes on
+        if not isinstance(exc, AudioError | ValueError | OSError):
+            logger.exception("analysis of recording %s failed", recording.pk)
         values.update(
             {f: None for f in METRIC_FIELDS},
             stereo=False,

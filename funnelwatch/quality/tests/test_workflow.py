@@ -65,6 +65,16 @@ def test_a_bad_file_is_an_error_on_its_analysis_and_the_next_one_still_runs(
     assert bad.__class__.objects.filter(pk=bad.pk).values().get() == before
 
 
+def test_an_unexpected_failure_is_kept_on_the_analysis(world, at, tmp_path, monkeypatch):
+    def boom(*args, **kwargs):
+        raise MemoryError("out of memory")
+
+    call = make_call(world.alice, at(2026, 3, 2, 10), content=wav_bytes(tmp_path))
+    monkeypatch.setattr(services, "analyze_file", boom)
+    analysis = services.analyze_recording(call.recording)
+    assert analysis.status == "failed" and "out of memory" in analysis.error
+
+
 def test_truncated_file_error(world, at, tmp_path, django_capture_on_commit_callbacks):
     data = wav_bytes(tmp_path)
     with django_capture_on_commit_callbacks(execute=True):
