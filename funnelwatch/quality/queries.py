@@ -8,6 +8,7 @@ from itertools import combinations
 from statistics import mean
 
 from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import limit_to_owner
@@ -80,10 +81,13 @@ def report(user: User, since: dt.date) -> dict:
     )
     managers = {u.pk: u for u in User.objects.filter(pk__in={r["manager_id"] for r in reviews})}
     by_week: dict[int, dict[dt.date, list[float]]] = defaultdict(lambda: defaultdict(list))
+    week_of = {}
+    for r in reviews:
+        day = timezone.localtime(r["created_at"]).date()
+        week_of[r["id"]] = day - dt.timedelta(days=day.weekday())
     for r in reviews:
         if r["score"] is not None:
-            day = r["created_at"].date()
-            by_week[r["manager_id"]][day - dt.timedelta(days=day.weekday())].append(r["score"])
+            by_week[r["manager_id"]][week_of[r["id"]]].append(r["score"])
     weeks = sorted({w for per in by_week.values() for w in per})
     score_rows = [
         {
@@ -115,6 +119,7 @@ def report(user: User, since: dt.date) -> dict:
             },
         )
         row["scores"][a["review__manager_id"]].append(a["score"])
+        row.setdefault("weeks", defaultdict(list))[week_of[a["review_id"]]].append(a["score"])
     manager_ids = [row["manager"].pk for row in score_rows]
     criterion_rows = [
         {
@@ -123,6 +128,10 @@ def report(user: User, since: dt.date) -> dict:
             "cells": [
                 round(100 * mean(row["scores"][m]), 0) if row["scores"].get(m) else None
                 for m in manager_ids
+            ],
+            "week_cells": [
+                round(100 * mean(row["weeks"][w]), 0) if row["weeks"].get(w) else None
+                for w in weeks
             ],
         }
         for row in crit.values()

@@ -225,6 +225,12 @@ def test_report_agreement_between_reviewers(world, at, checklist):
     assert data["agreement"]["mean_score_diff"] == pytest.approx(37.5)
     assert data["agreement"]["same_answers_pct"] == 50
     assert [r["manager"] for r in data["score_rows"]] == [world.alice]
+    assert len(data["weeks"]) == 1 and data["score_rows"][0]["cells"] == [
+        pytest.approx(81.2, abs=0.1)
+    ]
+    by_text = {r["text"]: r for r in data["criterion_rows"]}
+    assert by_text["Introduced themselves"]["week_cells"] == [100]
+    assert by_text["Asked about the client's situation"]["cells"] == [75]
 
 
 # ---------------------------------------------------------------------- metrics
