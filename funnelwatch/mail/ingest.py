@@ -218,34 +218,33 @@ def store(
     rows = []
     for p in fresh.values():
         c = classify(p, mailbox, addresses, matcher)
-        rows.append(
-            Message(
-                mailbox=mailbox,
-                message_id=p.message_id,
-                message_id_synthesised=p.synthesised_id,
-                in_reply_to=p.in_reply_to,
-                references=" ".join(p.references)[:20000],
-                thread=threads[p.message_id][:255],
-                subject=p.subject[:500],
-                subject_key=subject_key(p.subject),
-                direction=c.direction,
-                from_addr=p.from_addr,
-                from_name=p.from_name,
-                to_addrs=",".join(p.to),
-                cc_addrs=",".join(p.cc),
-                sent_at=p.sent_at,
-                headers=p.headers,
-                text_body=p.text,
-                html_body=p.html,
-                size=p.size,
-                note="; ".join(p.notes)[:500],
-                owner_id=c.owner_id,
-                contact_id=c.contact_id,
-                deal_id=c.deal_id,
-                has_attachments=bool(p.attachments),
-                **(force or {}),
-            )
-        )
+        fields = {
+            "mailbox": mailbox,
+            "message_id": p.message_id,
+            "message_id_synthesised": p.synthesised_id,
+            "in_reply_to": p.in_reply_to,
+            "references": " ".join(p.references)[:20000],
+            "thread": threads[p.message_id][:255],
+            "subject": p.subject[:500],
+            "subject_key": subject_key(p.subject),
+            "direction": c.direction,
+            "from_addr": p.from_addr,
+            "from_name": p.from_name,
+            "to_addrs": ",".join(p.to),
+            "cc_addrs": ",".join(p.cc),
+            "sent_at": p.sent_at,
+            "headers": p.headers,
+            "text_body": p.text,
+            "html_body": p.html,
+            "size": p.size,
+            "note": "; ".join(p.notes)[:500],
+            "owner_id": c.owner_id,
+            "contact_id": c.contact_id,
+            "deal_id": c.deal_id,
+            "has_attachments": bool(p.attachments),
+        }
+        fields.update(force or {})
+        rows.append(Message(**fields))
     with transaction.atomic():
         created = Message.objects.bulk_create(rows, batch_size=500)
         if created and created[0].pk is None:  # backends without RETURNING

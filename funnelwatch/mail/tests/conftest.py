@@ -176,6 +176,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{mail_dir}/%u
+mail_fsync = never
 first_valid_uid = {min(uid, 500)}
 first_valid_gid = {min(gid, 500)}
 {internal}
