@@ -121,6 +121,10 @@ class Dovecot:
             for raw in raws:
                 conn.append(folder, None, None, raw)
 
+    def create_folder(self, login: str, folder: str) -> None:
+        with self.imap(login) as conn:
+            conn.create(folder)
+
     def set_flags(self, login: str, uid: int, flags: str, folder: str = "INBOX") -> None:
         with self.imap(login) as conn:
             conn.select(folder)
