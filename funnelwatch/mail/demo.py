@@ -177,7 +177,7 @@ def generate(ctx) -> None:  # noqa: ANN001
     pdf_path = "mail/demo/commercial-proposal.pdf"
     if not default_storage.exists(pdf_path):
         pdf_path = default_storage.save(pdf_path, ContentFile(PDF))
-    atts, made = [], 0
+    atts, made, linked = [], 0, []
     for index, deal in want_proposal:
         message = created[index]
         atts.append(
@@ -201,13 +201,15 @@ def generate(ctx) -> None:  # noqa: ANN001
             ).pk
             made += 1
         if pid is not None:
-            Message.objects.filter(pk=message.pk).update(proposal_id=pid)
+            message.proposal_id = pid
+            linked.append(message)
     Attachment.objects.bulk_create(atts, batch_size=1000)
+    Message.objects.bulk_update(linked, ["proposal"], batch_size=500)
 
     ctx.planted["mail_unanswered_manager"] = slow.username
     ctx.notes.append(
         f"E-mail: {len(created)} letters in threads on {len({m.deal_id for m in created})} "
-        f"deals, {len(want_proposal)} proposals sent by e-mail ({made} recorded from letters); "
+        f"deals, {len(linked)} proposals sent by e-mail ({made} recorded from letters); "
         f"{slow.username} left {unanswered} client letters unanswered. Demo mailboxes are not "
         f"connected to a server (mail → mailboxes)."
     )
