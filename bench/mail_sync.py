@@ -56,7 +56,7 @@ def main() -> None:
         sys.exit(f"cannot run: {reason}")
     tmp = Path(tempfile.mkdtemp(prefix="fw-dovecot-"))
     tmp.chmod(0o755)
-    proc, port = _start(tmp, binary)
+    proc, port, _ssl_port = _start(tmp, binary)
     try:
         make_pipeline()
         manager = User.objects.create_user("m1", "m1@firm.test", "x", role=Role.MANAGER)

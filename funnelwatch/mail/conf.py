@@ -59,3 +59,8 @@ def message_id_domain() -> str:
 
 def imap_timeout() -> int:
     return envint("FUNNELWATCH_MAIL_IMAP_TIMEOUT", 60)
+
+
+def ca_file() -> str:
+    """Extra CA certificates (PEM) to trust, for servers with a private certificate."""
+    return getattr(settings, "FUNNELWATCH_MAIL_CA_FILE", envstr("FUNNELWATCH_MAIL_CA_FILE", ""))

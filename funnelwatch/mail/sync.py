@@ -63,17 +63,15 @@ def connect(mailbox: Mailbox) -> imaplib.IMAP4:
     """Log in; errors never carry the password."""
     timeout = conf.imap_timeout()
     try:
+        context = ssl.create_default_context(cafile=conf.ca_file() or None)
         if mailbox.security == Security.SSL:
             conn = imaplib.IMAP4_SSL(
-                mailbox.host,
-                mailbox.port,
-                ssl_context=ssl.create_default_context(),
-                timeout=timeout,
+                mailbox.host, mailbox.port, ssl_context=context, timeout=timeout
             )
         else:
             conn = imaplib.IMAP4(mailbox.host, mailbox.port, timeout=timeout)
             if mailbox.security == Security.STARTTLS:
-                conn.starttls(ssl.create_default_context())
+                conn.starttls(context)
     except (OSError, imaplib.IMAP4.error, ssl.SSLError) as exc:
         raise SyncError(f"cannot connect to {mailbox.host}:{mailbox.port}: {exc}") from None
     try:

@@ -84,11 +84,56 @@ def _mail_user() -> tuple[str, int, int]:
     return entry.pw_name, entry.pw_uid, entry.pw_gid
 
 
+def _self_signed(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 / localhost, made fresh for the session."""
+    import datetime as dt
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(days=1))
+        .not_valid_after(now + dt.timedelta(days=2))
+        .add_extension(
+            x509.SubjectAlternativeName(
+                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
+            ),
+            critical=False,
+        )
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = directory / "cert.pem", directory / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    key_path.chmod(0o600)
+    return cert_path, key_path
+
+
 @dataclass
 class Dovecot:
     host: str
     port: int
     root: Path
+    ssl_port: int = 0
+    ca_file: str = ""
     _next: itertools.count = field(default_factory=lambda: itertools.count())
 
     def new_account(self) -> str:
@@ -153,12 +198,14 @@ class Dovecot:
             conn.create(folder)
 
 
-def _start(tmp: Path, binary: str) -> tuple[subprocess.Popen, int]:
+def _start(tmp: Path, binary: str) -> tuple[subprocess.Popen, int, int]:
+    """Dovecot with plain IMAP + STARTTLS on one port and IMAPS on another."""
     user, uid, gid = _mail_user()
-    port = free_port()
+    port, ssl_port = free_port(), free_port()
     conf_dir, mail_dir = tmp / "dovecot", tmp / "mail"
     conf_dir.mkdir()
     mail_dir.mkdir()
+    cert, key = _self_signed(conf_dir)
     os.chown(mail_dir, uid, gid)
     root = os.geteuid() == 0
     internal = (
@@ -176,7 +223,9 @@ base_dir = {conf_dir}/run
 state_dir = {conf_dir}/state
 instance_name = funnelwatch-test-{port}
 log_path = {conf_dir}/dovecot.log
-ssl = no
+ssl = yes
+ssl_cert = <{cert}
+ssl_key = <{key}
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 mail_location = maildir:{mail_dir}/%u
@@ -198,7 +247,8 @@ service imap-login {{
     port = {port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = 127.0.0.1
+    port = {ssl_port}
   }}
 }}
 """)
@@ -219,7 +269,7 @@ service imap-login {{
             raise RuntimeError("dovecot exited: " + proc.stderr.read().decode()[-500:])
         with socket.socket() as s:
             if s.connect_ex(("127.0.0.1", port)) == 0:
-                return proc, port
+                return proc, port, ssl_port
         time.sleep(0.05)
     proc.kill()
     raise RuntimeError("dovecot did not start listening within 15 s")
@@ -232,9 +282,9 @@ def dovecot():
         pytest.skip(reason)
     tmp = Path(tempfile.mkdtemp(prefix="fw-dovecot-"))
     tmp.chmod(0o755)  # the mail processes run as another user
-    proc, port = _start(tmp, binary)
+    proc, port, ssl_port = _start(tmp, binary)
     try:
-        yield Dovecot("127.0.0.1", port, tmp)
+        yield Dovecot("127.0.0.1", port, tmp, ssl_port, str(tmp / "dovecot" / "cert.pem"))
     finally:
         proc.terminate()
         try:

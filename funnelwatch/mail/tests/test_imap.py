@@ -258,3 +258,27 @@ def test_missing_folder_is_an_error_of_that_folder(dovecot, world):
     result = sync_mailbox(box)
     assert result.failed == 1
     assert "Nonexistent" in FolderState.objects.get(mailbox=box, name="Nonexistent").last_error
+
+
+@pytest.mark.parametrize("security", [Security.SSL, Security.STARTTLS])
+def test_tls_connections_verify_the_certificate(dovecot, world, settings, security):
+    login = dovecot.new_account()
+    dovecot.append(login, letter("client@acme.test", "alice@firm.test", "tls", msgid="<tls@a>"))
+    port = dovecot.ssl_port if security == Security.SSL else dovecot.port
+    box = services.add_mailbox(
+        actor=world.head,
+        user=world.alice,
+        host="127.0.0.1",
+        port=port,
+        login=login,
+        password=PASSWORD,
+        security=security,
+        folders="INBOX",
+    )
+
+    untrusted = sync_mailbox(box)
+    assert untrusted.failed == 1 and "CERTIFICATE_VERIFY_FAILED" in untrusted.errors[0]
+
+    settings.FUNNELWATCH_MAIL_CA_FILE = dovecot.ca_file
+    trusted = sync_mailbox(box)
+    assert (trusted.fetched, trusted.failed) == (1, 0), trusted.errors
