@@ -121,8 +121,11 @@ def classify(
     return Classified(Direction.OUT if outgoing else Direction.IN, owner, contact, deal)
 
 
-def _threads(batch: list[Parsed]) -> dict[str, str]:
-    """message id -> thread for the batch: by References/In-Reply-To, else the subject."""
+def _threads(batch: list[Parsed], ours: dict[str, int] | None = None) -> dict[str, str]:
+    """message id -> thread for the batch: by References/In-Reply-To, else the subject
+    with a client address in common (our own addresses are in every letter: they do not
+    count) within SUBJECT_FALLBACK_DAYS."""
+    ours = ours or {}
     refs = {r for p in batch for r in [*p.references, p.in_reply_to, p.message_id] if r}
     known = dict(Message.objects.filter(message_id__in=refs).values_list("message_id", "thread"))
     keys = {subject_key(p.subject) for p in batch if not p.references and not p.in_reply_to}
@@ -148,7 +151,8 @@ def _threads(batch: list[Parsed]) -> dict[str, str]:
             key = subject_key(p.subject)
             for at, people, candidate in sorted(by_subject.get(key, []), key=lambda r: r[0]):
                 window = dt.timedelta(days=SUBJECT_FALLBACK_DAYS)
-                if at <= p.sent_at and p.sent_at - at <= window and people & p.participants:
+                shared = (people & p.participants) - ours.keys()
+                if at <= p.sent_at and p.sent_at - at <= window and shared:
                     thread = candidate
                     break
         thread = thread or thread_root(p)
@@ -213,7 +217,7 @@ def store(
     for p in parsed:
         if p.message_id not in existing:
             fresh.setdefault(p.message_id, p)
-    threads = _threads(list(fresh.values()))
+    threads = _threads(list(fresh.values()), addresses)
     matcher = Matcher(a for p in fresh.values() for a in p.participants)
     rows = []
     for p in fresh.values():

@@ -44,10 +44,18 @@ def test_subject_fallback_joins_a_thread_when_headers_are_missing(world):
         msgid="<d4@acme.test>",
         date=T0 + dt.timedelta(days=90),
     )
+    put(
+        "stranger@x.test",
+        "alice@firm.test",
+        "Delivery terms",
+        msgid="<d5@x.test>",
+        date=T0 + dt.timedelta(hours=4),
+    )
     threads = dict(Message.objects.values_list("message_id", "thread"))
     assert threads["d2@firm.test"] == "d1@acme.test"
     assert threads["d3@else.test"] == "d3@else.test"  # other people: another thread
     assert threads["d4@acme.test"] == "d4@acme.test"  # too late for the fallback
+    assert threads["d5@x.test"] == "d5@x.test"  # only alice in common: not the same thread
 
 
 def test_reply_arriving_before_its_parent_shares_the_thread(world):

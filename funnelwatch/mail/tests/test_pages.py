@@ -177,3 +177,23 @@ def test_mailbox_password_is_encrypted_and_never_shown(client, world):
     assert "password_encrypted" not in ev.changes
     client.force_login(world.alice)
     assert box.password_encrypted not in client.get(f"/mail/mailboxes/{box.pk}/").content.decode()
+
+
+def test_api_messages_and_mailboxes_by_visibility(client, world, mail, django_assert_num_queries):
+    from funnelwatch.accounts.tokens import issue_token
+
+    alice_box, bob_box, deal = mail
+    token = issue_token(world.alice, "script")
+    auth = {"HTTP_AUTHORIZATION": f"Bearer {token}"}
+    rows = client.get("/api/mail/messages", **auth).json()
+    assert {r["owner"] for r in rows} == {world.alice.pk} and len(rows) == 3
+    assert rows[0]["from_addr"] == "client@acme.test" and rows[0]["to"] == ["alice@firm.test"]
+    assert client.get(f"/api/mail/messages?deal={deal.pk}", **auth).json()[0]["deal"] == deal.pk
+    assert client.get(f"/api/mail/messages?mailbox={bob_box.pk}", **auth).json() == []
+    boxes = client.get("/api/mail/mailboxes", **auth).json()
+    assert [b["id"] for b in boxes] == [alice_box.pk]
+    assert "password" not in str(boxes)
+    assert client.get("/api/mail/messages").status_code == 401
+    head = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(world.head, 's')}"}
+    with django_assert_num_queries(3):
+        assert len(client.get("/api/mail/messages", **head).json()) == 5
