@@ -45,6 +45,18 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@require_POST
+def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
+    from funnelwatch.core.jobs import enqueue_on_commit
+    from funnelwatch.mail.tasks import sync_mailbox_task
+
+    box = get_object_or_404(queries.mailboxes_for(request.user), pk=pk)
+    enqueue_on_commit(sync_mailbox_task, box.pk)
+    messages.success(request, _("Sync queued; refresh the page in a minute."))
+    return redirect("mail:mailbox", pk=box.pk)
+
+
+@login_required
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     services.record_view(message, request.user)

@@ -197,3 +197,18 @@ def test_api_messages_and_mailboxes_by_visibility(client, world, mail, django_as
     head = {"HTTP_AUTHORIZATION": f"Bearer {issue_token(world.head, 's')}"}
     with django_assert_num_queries(3):
         assert len(client.get("/api/mail/messages", **head).json()) == 5
+
+
+def test_sync_now_queues_a_task_for_visible_mailboxes_only(
+    client, world, mail, monkeypatch, django_capture_on_commit_callbacks
+):
+    from funnelwatch.mail import sync
+
+    alice_box, bob_box, _deal = mail
+    seen = []
+    monkeypatch.setattr(sync, "sync_mailbox", lambda m: seen.append(m.pk) or sync.SyncResult(m.pk))
+    client.force_login(world.alice)
+    assert client.post(f"/mail/mailboxes/{bob_box.pk}/sync/").status_code == 404
+    with django_capture_on_commit_callbacks(execute=True):
+        assert client.post(f"/mail/mailboxes/{alice_box.pk}/sync/").status_code == 302
+    assert seen == [alice_box.pk]
