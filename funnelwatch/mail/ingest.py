@@ -163,6 +163,16 @@ def _threads(batch: list[Parsed], ours: dict[str, int] | None = None) -> dict[st
     return out
 
 
+def _merge_threads(joined: dict[str, str]) -> None:
+    """Replies stored before the letter they answer took its id as their thread; now that
+    the letter has joined an older thread, move them along."""
+    if not joined:
+        return
+    found = set(Message.objects.filter(thread__in=joined.keys()).values_list("thread", flat=True))
+    for old in found:
+        Message.objects.filter(thread=old).update(thread=joined[old])
+
+
 def _store_attachments(message_ids: dict[str, int], batch: list[Parsed]) -> None:
     rows = []
     for p in batch:
@@ -282,6 +292,7 @@ def store(
             Message.objects.filter(pk__in=existing.values(), deleted_on_server=True).update(
                 deleted_on_server=False
             )
+        _merge_threads({m.message_id: m.thread for m in created if m.thread != m.message_id})
         _store_attachments({m.message_id: m.pk for m in created}, list(fresh.values()))
     make_proposals([m.pk for m in created if m.direction == Direction.OUT and m.deal_id])
     return len(created), len(items) - len(created), [m.pk for m in created]

@@ -122,3 +122,24 @@ def test_sync_task_and_periodic_job(world, monkeypatch):
     results = dict(periodic.run_due(only="mail.sync", force=True))
     assert results["mail.sync"] == "queued 1 mailboxes"
     assert seen == [box.pk]
+
+
+def test_reply_stored_before_its_parent_moves_to_the_parents_thread(world):
+    put(
+        "alice@firm.test",
+        "client@acme.test",
+        "Re: y",
+        msgid="<c@f>",
+        in_reply_to="<p@a>",
+        references="<p@a>",
+    )
+    put("client@acme.test", "alice@firm.test", "other subject", msgid="<root@a>")
+    put(
+        "client@acme.test",
+        "alice@firm.test",
+        "Re: other subject",
+        msgid="<p@a>",
+        in_reply_to="<root@a>",
+        references="<root@a>",
+    )
+    assert set(Message.objects.values_list("thread", flat=True)) == {"root@a"}
