@@ -29,6 +29,9 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--letters", type=int, default=10_000)
     parser.add_argument("--contacts", type=int, default=300)
+    parser.add_argument(
+        "--profile", action="store_true", help="print where the first sync spends time"
+    )
     args = parser.parse_args()
 
     data = Path(tempfile.mkdtemp(prefix="fw-mailbench-"))
@@ -115,7 +118,15 @@ def main() -> None:
             folders="INBOX,Sent",
         )
         t = time.perf_counter()
-        first = sync_mailbox(box)
+        if args.profile:
+            import cProfile
+            import pstats
+
+            prof = cProfile.Profile()
+            first = prof.runcall(sync_mailbox, box)
+            pstats.Stats(prof).sort_stats("cumulative").print_stats(25)
+        else:
+            first = sync_mailbox(box)
         first_s = time.perf_counter() - t
         print(
             f"first sync: {first_s:.1f} s  fetched={first.fetched} failed={first.failed} "

@@ -100,27 +100,43 @@ def decode_text(value: object) -> str:
     return _WS.sub(" ", text.replace("\x00", "")).strip()
 
 
-def _header(msg: Message, name: str) -> str:
+def _unbinary(text: str) -> str:
+    """Raw 8-bit bytes in a header (parsed as surrogate escapes): UTF-8, else windows-1251."""
     try:
-        value = msg.get(name)
-    except (ValueError, IndexError, AttributeError, TypeError, LookupError):
-        # policy.default raises on some broken headers; fall back to the raw value.
-        raw = [v for k, v in msg.raw_items() if k.lower() == name.lower()]
-        value = raw[0] if raw else None
-    return decode_text(value)
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        data = text.encode("utf-8", "surrogateescape")
+    for charset in ("utf-8", "windows-1251"):
+        try:
+            return data.decode(charset)
+        except UnicodeDecodeError:
+            continue
+    return data.decode("latin-1")
+
+
+def _raw_values(msg: Message, name: str) -> list[str]:
+    """Header values as they came (compat32 keeps them raw): unfolded, 8-bit fixed."""
+    name = name.lower()
+    return [
+        _unbinary(str(v)).replace("\r\n", "").replace("\n", "")
+        for k, v in msg.raw_items()
+        if k.lower() == name
+    ]
+
+
+def _header(msg: Message, name: str) -> str:
+    values = _raw_values(msg, name)
+    return decode_text(values[0]) if values else ""
 
 
 def _addresses(msg: Message, *names: str) -> list[tuple[str, str]]:
-    values = []
-    for name in names:
-        try:
-            values.extend(str(v) for v in (msg.get_all(name) or []))
-        except (ValueError, IndexError, AttributeError, TypeError, LookupError):
-            values.extend(v for k, v in msg.raw_items() if k.lower() == name.lower())
+    values = [v for name in names for v in _raw_values(msg, name)]
     out = []
-    for display, addr in getaddresses([decode_text(v) for v in values]):
-        addr = addr.strip().lower()
-        if "@" in addr:
+    # Split the raw (still encoded) values: a decoded name may hold a comma.
+    for display, addr in getaddresses(values):
+        addr = decode_text(addr).strip().lower()
+        if "@" in addr and " " not in addr:
             out.append((decode_text(display), addr[:254]))
     return out
 
@@ -154,7 +170,7 @@ def _walk(msg: Message, out: Parsed, max_attachment: int) -> None:
         if part.is_multipart():
             continue
         ctype = (part.get_content_type() or "text/plain").lower()
-        disposition = (part.get("Content-Disposition") or "").split(";")[0].strip().lower()
+        disposition = str(part.get("Content-Disposition") or "").split(";")[0].strip().lower()
         filename = _filename(part)
         if disposition != "attachment" and not filename and ctype in ("text/plain", "text/html"):
             (html_parts if ctype == "text/html" else text_parts).append(_decode_payload(part))
@@ -202,11 +218,13 @@ def parse(
 ) -> Parsed:
     """Parse one letter; never raises on malformed input (problems land in ``notes``)."""
     notes: list[str] = []
+    # compat32 keeps headers raw, which we decode ourselves: several times faster than
+    # policy.default's header objects and more forgiving of broken headers.
     try:
-        msg: Message = email.message_from_bytes(raw, policy=email.policy.default)
+        msg: Message = email.message_from_bytes(raw, policy=email.policy.compat32)
     except Exception as exc:  # noqa: BLE001 - the stdlib parser is lenient, but be sure
-        notes.append(f"unparseable message: {exc}")
-        msg = email.message_from_bytes(raw, policy=email.policy.compat32)
+        notes.append(f"unparseable message: {type(exc).__name__}")
+        msg = email.message_from_string("")
     if msg.defects:
         notes.append("MIME defects: " + ", ".join(type(d).__name__ for d in msg.defects[:5]))
     header_end = raw.find(b"\r\n\r\n")

@@ -119,3 +119,18 @@ def test_threading_helpers():
     assert msgids("a@h.com") == ["a@h.com"]
     assert subject_key("RE: Fwd: Ответ:  Order  12") == "order 12"
     assert subject_key("AW: SV: price") == "price"
+
+
+def test_raw_8bit_headers_and_a_comma_inside_an_encoded_name():
+    raw = (
+        "From: =?utf-8?B?0J/QtdGC0YDQvtCyLCDQmNCy0LDQvQ==?= <ivan@client.test>\r\n"
+        "To: Анна <anna@firm.test>\r\n"
+        "Subject: Заказ на март\r\n"
+        "Message-ID: <raw8@client.test>\r\n\r\nтекст\r\n"
+    ).encode()
+    p = parse(raw)
+    assert p.from_name == "Петров, Иван" and p.from_addr == "ivan@client.test"
+    assert p.to == ["anna@firm.test"]
+    assert p.subject == "Заказ на март"
+    cp = parse("Subject: Счёт\r\nFrom: a@b.test\r\n\r\nx".encode("cp1251"))
+    assert cp.subject == "Счёт"
