@@ -169,8 +169,12 @@ def _merge_threads(joined: dict[str, str]) -> None:
     if not joined:
         return
     found = set(Message.objects.filter(thread__in=joined.keys()).values_list("thread", flat=True))
-    for old in found:
-        Message.objects.filter(thread=old).update(thread=joined[old])
+    for old in sorted(found):
+        target, seen = joined[old], {old}
+        while target in joined and target not in seen:  # A joined B, which joined C
+            seen.add(target)
+            target = joined[target]
+        Message.objects.filter(thread=old).update(thread=target)
 
 
 def _store_attachments(message_ids: dict[str, int], batch: list[Parsed]) -> None:
