@@ -113,6 +113,9 @@ def parse_summary(data: dict, legs: list[base.LegRecord]) -> base.CallRecord:
     if end is not None and end < created:
         raise base.ParseError("ends before it starts", "end_time")
     frm, to = data.get("from") or {}, data.get("to") or {}
+    for name, value in (("from", frm), ("to", to)):
+        if not isinstance(value, dict):
+            raise base.ParseError("is not an object", name)
     result = str(data.get("entry_result", ""))
     if result not in ("0", "1"):
         raise base.ParseError(f"unknown result {result!r}", "entry_result")
