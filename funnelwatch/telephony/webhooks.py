@@ -16,7 +16,7 @@ from collections.abc import Callable
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from funnelwatch.telephony.ingest import IngestResult, ingest
+from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.models import Call, Recording, WebhookEvent
 from funnelwatch.telephony.providers import base
 
@@ -40,18 +40,6 @@ def store_event(provider: str, key: str, payload: dict) -> WebhookEvent | None:
         return None
 
 
-def _ingest_retrying(records: list[base.CallRecord], name: str) -> IngestResult:
-    # Two events of one call arriving at once may both try to create it; the loser
-    # retries and finds the call, merging its leg instead.
-    for attempt in range(3):
-        try:
-            return ingest(records, source_name=name)
-        except IntegrityError:
-            if attempt == 2:
-                raise
-    raise AssertionError("unreachable")
-
-
 def process(
     provider: str,
     key: str,
@@ -61,24 +49,49 @@ def process(
     source_name: str = "",
 ) -> tuple[str, Call | None]:
     """Store then process one event. ``build`` returns call records (or None to just keep
-    the event); a ParseError is stored on the event and raised to the caller."""
-    event = store_event(provider, key, payload)
-    if event is None:
-        return Outcome.DUPLICATE, None
-    try:
-        records = build(event)
-    except base.ParseError as exc:
-        WebhookEvent.objects.filter(pk=event.pk).update(error=str(exc)[:2000])
-        raise
-    if not records:
-        WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
-        return Outcome.STORED, None
-    result = _ingest_retrying(records, source_name or f"{provider} webhook")
-    WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
-    call = Call.objects.filter(provider=provider, external_id=records[0].external_id).first()
-    if call is not None:
-        attach_waiting_recordings(provider, call)
-    return (Outcome.CREATED if result.created_ids else Outcome.UPDATED), call
+    the event); a ParseError is stored on the event and raised to the caller.
+
+    The event row and its processing commit together; processing runs in a savepoint,
+    so an event that cannot be processed is still kept, with its error."""
+    for attempt in range(3):
+        try:
+            return _process_once(provider, key, payload, build, source_name)
+        except IntegrityError:
+            # Two events of one call arriving at once may both try to create it; the
+            # loser retries and finds the call, merging its leg instead.
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _process_once(provider, key, payload, build, source_name):  # noqa: ANN001, ANN202
+    error: base.ParseError | None = None
+    with transaction.atomic():
+        event = store_event(provider, key, payload)
+        if event is None:
+            return Outcome.DUPLICATE, None
+        try:
+            with transaction.atomic():
+                records = build(event)
+                result = (
+                    ingest(records, source_name=source_name or f"{provider} webhook")
+                    if records
+                    else None
+                )
+        except base.ParseError as exc:
+            WebhookEvent.objects.filter(pk=event.pk).update(error=str(exc)[:2000])
+            error = exc
+        else:
+            WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+            if result is None:
+                return Outcome.STORED, None
+            call = Call.objects.filter(
+                provider=provider, external_id=records[0].external_id
+            ).first()
+            if call is not None:
+                attach_waiting_recordings(provider, call)
+            return (Outcome.CREATED if result.created_ids else Outcome.UPDATED), call
+    raise error
 
 
 def _recording_key(external_id: str, ref: str) -> str:
