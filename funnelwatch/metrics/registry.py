@@ -38,8 +38,18 @@ from django.db.models import QuerySet
 
 from funnelwatch.lib.dates import Period
 
-BLOCKS = ("intake", "proposal", "objections", "closing", "daily", "tasks", "sales",
-          "telephony", "quality", "mail")
+BLOCKS = (
+    "intake",
+    "proposal",
+    "objections",
+    "closing",
+    "daily",
+    "tasks",
+    "sales",
+    "telephony",
+    "quality",
+    "mail",
+)
 KINDS = ("sum", "ratio", "mean", "median", "live")
 UNITS = ("count", "money", "pct", "minutes", "seconds", "days", "ratio", "score")
 
