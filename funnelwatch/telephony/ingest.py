@@ -393,14 +393,21 @@ def _merge_into_existing(
 
 
 def recompute(call: Call) -> Call:
-    """A call's outcome from all its legs (after a late leg arrived)."""
+    """A call's outcome from all its legs (after a late leg arrived): answered by the
+    person on the best answered leg, who becomes the call's manager when known."""
     legs = list(call.legs.all())
     answered = [leg for leg in legs if leg.answered]
+    fields = ["outcome", "talk_seconds"]
     if answered:
         best = max(answered, key=lambda leg: leg.billsec)
         call.outcome = CallOutcome.ANSWERED
         call.talk_seconds = max(call.talk_seconds, best.billsec)
-    call.save(update_fields=["outcome", "talk_seconds"])
+        side = best.channel if call.direction == Direction.OUT else best.dstchannel
+        ext = Extension.objects.filter(number=channel_extension(side)).first()
+        if ext is not None and call.manager_id != ext.user_id:
+            call.manager_id = ext.user_id
+            fields.append("manager")
+    call.save(update_fields=fields)
     return call
 
 
