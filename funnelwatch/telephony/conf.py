@@ -19,6 +19,11 @@ def zadarma_secret() -> str:
     return _get("FUNNELWATCH_ZADARMA_SECRET", envsecret("FUNNELWATCH_ZADARMA_SECRET"))
 
 
+def zadarma_key() -> str:
+    """The Zadarma API user key (for downloading recordings)."""
+    return _get("FUNNELWATCH_ZADARMA_KEY", envsecret("FUNNELWATCH_ZADARMA_KEY"))
+
+
 def mango_api_key() -> str:
     return _get("FUNNELWATCH_MANGO_API_KEY", envsecret("FUNNELWATCH_MANGO_API_KEY"))
 
