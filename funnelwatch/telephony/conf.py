@@ -62,3 +62,8 @@ def recording_retries() -> int:
 
 def call_sla_minutes() -> int:
     return getattr(settings, "FUNNELWATCH_CALL_SLA_MINUTES", 15)
+
+
+def webhook_mode() -> str:
+    """ "sync" (process each event as it arrives) or "queue" (store, process in batches)."""
+    return _get("FUNNELWATCH_WEBHOOK_MODE", envstr("FUNNELWATCH_WEBHOOK_MODE", "sync"))

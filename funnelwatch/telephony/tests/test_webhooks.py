@@ -333,3 +333,42 @@ def test_zadarma_api_signature_is_base64_of_hex():
     data = "/v1/pbx/record/request/" + query + hashlib.md5(query.encode()).hexdigest()
     expected = hmac.new(b"sec", data.encode(), hashlib.sha1).hexdigest()
     assert auth == "key:" + base64.b64encode(expected.encode()).decode()
+
+
+def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
+    from funnelwatch.telephony import webhooks
+
+    secrets.FUNNELWATCH_WEBHOOK_MODE = "queue"
+    body = {
+        "event_id": "q1",
+        "call_id": "gq1",
+        "direction": "out",
+        "from": "101",
+        "to": "+97699112233",
+        "started_at": "2026-03-02T10:00:00+08:00",
+        "talk_seconds": 10,
+        "outcome": "answered",
+    }
+    assert _generic(client, body).json()["status"] == "queued"
+    assert _generic(client, body).json()["status"] == "duplicate"
+    assert _generic(client, body | {"event_id": "q2", "call_id": "gq2"}).json()["status"] == (
+        "queued"
+    )
+    child = {
+        "CallSid": "CQ2",
+        "ParentCallSid": "CQ1",
+        "CallStatus": "completed",
+        "Direction": "outbound-dial",
+        "From": "+97699112299",
+        "To": "client:102",
+        "CallDuration": "30",
+    }
+    assert _twilio_post(client, TW, child).json()["status"] == "queued"
+    _twilio_post(client, TW, child | {"CallSid": "CQ3", "CallStatus": "weird"})
+    assert not Call.objects.exists()
+    result = webhooks.process_pending()
+    assert result == {"processed": 3, "failed": 1, "calls_created": 3}
+    call = Call.objects.get(external_id="CQ1")
+    assert call.direction == "in" and call.manager == world.bob and call.answered
+    assert "CallStatus" in WebhookEvent.objects.get(event_key__startswith="status:CQ3").error
+    assert webhooks.process_pending() == {"processed": 0, "failed": 0, "calls_created": 0}
