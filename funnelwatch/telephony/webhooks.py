@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Callable
 
 from django.db import IntegrityError, transaction
@@ -253,7 +252,3 @@ def attach_waiting_recordings(provider: str, call: Call) -> int:
         WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now(), error="")
         n += 1
     return n
-
-
-def received_at(event: WebhookEvent) -> dt.datetime:
-    return event.received_at

@@ -8,7 +8,6 @@ stored once.
 
 from __future__ import annotations
 
-import datetime as dt
 import hashlib
 import hmac
 import time
@@ -97,7 +96,3 @@ def to_record(data) -> base.CallRecord:  # noqa: ANN001 - a CallEventIn schema
     rec.recording_url = data.recording_url
     rec.raw = data.model_dump(mode="json")
     return rec
-
-
-def utc(value: dt.datetime) -> dt.datetime:
-    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
