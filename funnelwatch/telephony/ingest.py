@@ -195,7 +195,12 @@ def _ingest_provider(
             if direction == Direction.IN and client and client not in contact_of:
                 unknown.setdefault(client, rec)
         for number, rec in unknown.items():
-            contact_id = _lead_for_unknown(number, rec, source_name)
+            took_it = (
+                matcher.manager_for(rec, Direction.IN)
+                if rec.outcome == CallOutcome.ANSWERED
+                else None
+            )
+            contact_id = _lead_for_unknown(number, rec, source_name, took_it)
             if contact_id:
                 contact_of[number] = contact_id
                 result.leads_created += 1
@@ -411,13 +416,36 @@ def recompute(call: Call) -> Call:
     return call
 
 
-def _lead_for_unknown(number: str, rec: CallRecord, source_name: str) -> int | None:
-    """A contact and a lead for an inbound caller we do not know; returns the contact id."""
+def _lead_for_unknown(
+    number: str, rec: CallRecord, source_name: str, took_it: int | None
+) -> int | None:
+    """A contact and a lead for an inbound caller we do not know; returns the contact id.
+
+    The lead goes to the manager who took the call; else to whom routing sent this
+    caller in the last hours (the PBX asked ``/route`` while it rang); else routing
+    picks now."""
+    from funnelwatch.accounts.models import User
     from funnelwatch.crm import services
     from funnelwatch.crm.models import LeadSource
     from funnelwatch.telephony import routing
+    from funnelwatch.telephony.models import RoutingAssignment
 
-    owner = routing.assign(number, rec.started_at, record=True)
+    owner = User.objects.filter(pk=took_it, is_active=True).first() if took_it else None
+    if owner is None:
+        recent = (
+            RoutingAssignment.objects.filter(
+                number__in={number, rec.from_raw[:40]},
+                at__gte=rec.started_at - dt.timedelta(hours=4),
+                at__lte=rec.started_at + dt.timedelta(hours=4),
+                user__is_active=True,
+            )
+            .select_related("user")
+            .order_by("-at")
+            .first()
+        )
+        owner = recent.user if recent else None
+    if owner is None:
+        owner = routing.assign(number, rec.started_at, record=True)
     if owner is None:
         return None
     source, _created = LeadSource.objects.get_or_create(name=_("Phone call"))

@@ -140,3 +140,19 @@ def test_intake_metrics_use_real_calls(world, at, settings):
     assert _value("leads_called_pct", period) == 0.5
     assert _value("leads_called_sla_pct", period) == 0
     assert get("speed_to_first_call").block == "intake"
+
+
+def test_lead_goes_to_who_took_the_call_or_was_routed(world, at, settings):
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = True
+    RoutingRule.objects.create(user=world.bob, weight=1)
+    took = make_call(
+        direction="in", start=at(2026, 3, 2, 10), ext="101", answered=True, number="+97688001133"
+    )
+    assert took.deal.owner == world.alice  # alice answered, bob would be next by routing
+    # the PBX asked whom to ring: alice was chosen; the missed call's lead follows that
+    RoutingRule.objects.create(user=world.alice, weight=5)
+    user, _reason = routing.route("+97688001144", at(2026, 3, 2, 10, 59))
+    missed = make_call(
+        direction="in", start=at(2026, 3, 2, 11), ext="700", answered=False, number="+97688001144"
+    )
+    assert missed.deal.owner == user
