@@ -17,6 +17,7 @@ def write_master_csv(path: Path, rows: int, seed: int = 1) -> None:
     pool of 2,000 client numbers, a fifth of the calls with a second (unanswered) leg."""
     rng = random.Random(seed)
     clients = client_numbers(seed)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
     t0 = 1_767_225_600  # 2026-01-01
     with open(path, "w") as fh:
         n = 0
