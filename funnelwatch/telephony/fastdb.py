@@ -28,11 +28,24 @@ def _json(value: object) -> str:
     return "{}" if value == {} else json.dumps(value, ensure_ascii=False)
 
 
+def _same_value_cached(adapt: Adapter) -> Adapter:
+    """Columns like ``created_at`` hold one object on every row: convert it once."""
+    last: list = [object(), None]
+
+    def cached(value: object) -> object:
+        if value is last[0]:
+            return last[1]
+        last[0], last[1] = value, adapt(value)
+        return last[1]
+
+    return cached
+
+
 def _adapter(field: models.Field) -> Adapter | None:
     ops = connection.ops
     if isinstance(field, models.DateTimeField):
         if connection.vendor == "sqlite" and settings.USE_TZ:
-            return _sqlite_datetime
+            return _same_value_cached(_sqlite_datetime)
         return ops.adapt_datetimefield_value
     if isinstance(field, models.JSONField):
         if connection.vendor == "sqlite" and field.encoder is None:

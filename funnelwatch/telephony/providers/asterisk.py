@@ -84,6 +84,32 @@ def layouts_for(fmt: str) -> dict[int, list[str]]:
     return CUSTOM_LAYOUTS if fmt == "asterisk-custom" else CSV_LAYOUTS
 
 
+_NEEDED = (
+    "src",
+    "dst",
+    "channel",
+    "dstchannel",
+    "lastapp",
+    "start",
+    "answer",
+    "end",
+    "duration",
+    "billsec",
+    "disposition",
+    "uniqueid",
+    "linkedid",
+    "sequence",
+)
+_INDEXES: dict[int, tuple[int | None, ...]] = {}
+
+
+def _indexes(names: list[str]) -> tuple[int | None, ...]:
+    key = id(names)
+    if key not in _INDEXES:
+        _INDEXES[key] = tuple(names.index(n) if n in names else None for n in _NEEDED)
+    return _INDEXES[key]
+
+
 def parse_row(
     row: list[str], line: int, layouts: dict[int, list[str]], tz: ZoneInfo
 ) -> tuple[base.LegRecord, str]:
@@ -92,35 +118,52 @@ def parse_row(
     if names is None:
         expected = ", ".join(str(n) for n in sorted(layouts))
         raise base.ParseError(f"expected {expected} columns, got {len(row)}", "columns")
-    rec = dict(zip(names, row, strict=True))
-    start = parse_stamp(rec["start"], tz, "start", required=True)
-    answer = parse_stamp(rec["answer"], tz, "answer")
-    end = parse_stamp(rec["end"], tz, "end")
+    (
+        i_src,
+        i_dst,
+        i_ch,
+        i_dch,
+        i_app,
+        i_start,
+        i_ans,
+        i_end,
+        i_dur,
+        i_bill,
+        i_disp,
+        i_uid,
+        i_lid,
+        i_seq,
+    ) = _indexes(names)
+    start = parse_stamp(row[i_start], tz, "start", required=True)
+    answer = parse_stamp(row[i_ans], tz, "answer")
+    end = parse_stamp(row[i_end], tz, "end")
     if end is not None and end < start:
-        raise base.ParseError(f"ends ({rec['end']}) before it starts ({rec['start']})", "end")
+        raise base.ParseError(f"ends ({row[i_end]}) before it starts ({row[i_start]})", "end")
     if answer is not None and (answer < start or (end is not None and answer > end)):
-        raise base.ParseError(f"answer time {rec['answer']} is outside the call", "answer")
-    duration = parse_int(rec["duration"], "duration")
-    billsec = parse_int(rec["billsec"], "billsec")
+        raise base.ParseError(f"answer time {row[i_ans]} is outside the call", "answer")
+    duration = parse_int(row[i_dur], "duration")
+    billsec = parse_int(row[i_bill], "billsec")
     if billsec > duration:
         raise base.ParseError(f"billsec {billsec} exceeds duration {duration}", "billsec")
-    disp = rec["disposition"].strip().upper()
+    disp = row[i_disp].strip().upper()
     outcome = DISPOSITIONS.get(disp)
     if outcome is None:
-        raise base.ParseError(f"unknown disposition {rec['disposition']!r}", "disposition")
+        raise base.ParseError(f"unknown disposition {row[i_disp]!r}", "disposition")
     if outcome == base.ANSWERED and billsec <= 0:
         outcome = base.NO_ANSWER
-    answered = outcome == base.ANSWERED and base.is_real_endpoint(rec["dstchannel"], rec["lastapp"])
-    leg_id = rec.get("uniqueid") or ""
+    dstchannel = row[i_dch]
+    answered = outcome == base.ANSWERED and base.is_real_endpoint(dstchannel, row[i_app])
+    uid = row[i_uid] if i_uid is not None else ""
+    leg_id = uid
     if not leg_id:
         leg_id = hashlib.sha1("\x1f".join(row).encode(), usedforsecurity=False).hexdigest()[:24]
-    if "sequence" in rec and rec.get("uniqueid"):
-        leg_id = f"{leg_id}#{rec['sequence']}"
-    key = rec.get("linkedid") or rec.get("uniqueid") or leg_id
+    elif i_seq is not None:
+        leg_id = f"{leg_id}#{row[i_seq]}"
+    key = (row[i_lid] if i_lid is not None else "") or uid or leg_id
     leg = base.LegRecord(
         leg_id=leg_id,
-        channel=rec["channel"],
-        dstchannel=rec["dstchannel"],
+        channel=row[i_ch],
+        dstchannel=dstchannel,
         disposition=disp,
         billsec=billsec,
         answered=answered,
@@ -129,8 +172,8 @@ def parse_row(
         answered_at=answer,
         ended_at=end,
         duration_s=duration,
-        src=rec["src"],
-        dst=rec["dst"],
+        src=row[i_src],
+        dst=row[i_dst],
         hangup_cause=disp,
         line=line,
         raw=row,

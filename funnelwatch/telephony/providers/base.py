@@ -132,6 +132,8 @@ def combine(provider: str, external_id: str, legs: list[LegRecord], **extra: obj
     The call is answered when some leg to a real endpoint was answered with talk time;
     ``talk_seconds`` is that leg's billed seconds (the longest, if several).
     """
+    if len(legs) == 1:
+        return _combine_one(provider, external_id, legs, extra)
     legs = sorted(legs, key=lambda leg: leg.started_at or dt.datetime.max.replace(tzinfo=dt.UTC))
     first = legs[0]
     answered = [leg for leg in legs if leg.answered]
@@ -169,6 +171,39 @@ def combine(provider: str, external_id: str, legs: list[LegRecord], **extra: obj
         extension=extension,
         legs=legs,
         line=first.line,
+    )
+    for key, value in extra.items():
+        setattr(rec, key, value)
+    return rec
+
+
+_NOT_ANSWERED = frozenset(_NOT_ANSWERED_ORDER)
+
+
+def _combine_one(provider: str, external_id: str, legs: list[LegRecord], extra: dict) -> CallRecord:
+    """The common case of a call with one leg, without the sorting and grouping."""
+    leg = legs[0]
+    if leg.answered:
+        outcome, talk, answered_at = ANSWERED, leg.billsec, leg.answered_at
+    else:
+        outcome = leg.outcome if leg.outcome in _NOT_ANSWERED else NO_ANSWER
+        talk, answered_at = 0, None
+    rec = CallRecord(
+        provider=provider,
+        external_id=external_id,
+        correlation_id=external_id,
+        started_at=leg.started_at,
+        answered_at=answered_at,
+        ended_at=leg.ended_at,
+        duration_s=leg.duration_s,
+        talk_seconds=talk,
+        outcome=outcome,
+        hangup_cause=leg.hangup_cause,
+        from_raw=leg.src,
+        to_raw=leg.dst,
+        extension=leg.extension,
+        legs=legs,
+        line=leg.line,
     )
     for key, value in extra.items():
         setattr(rec, key, value)

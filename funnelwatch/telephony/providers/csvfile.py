@@ -6,6 +6,7 @@ import csv
 import datetime as dt
 import re
 from collections.abc import Iterable, Iterator
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from funnelwatch.telephony.providers.base import ParseError
@@ -41,25 +42,35 @@ _SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d
 
 
 def parse_stamp(text: str, tz: ZoneInfo, field: str, required: bool = False) -> dt.datetime | None:
+    """An aware datetime in UTC; naive text is read in ``tz``."""
     text = text.strip()
     if not text:
         if required:
             raise ParseError("is empty", field)
         return None
+    value = _stamp(text, tz)
+    if value is None:
+        raise ParseError(f"{text!r} is not a date and time", field)
+    return value
+
+
+@lru_cache(maxsize=100_000)
+def _stamp(text: str, tz: ZoneInfo) -> dt.datetime | None:
+    # Neighbouring CDR rows share their seconds: each distinct text is converted once.
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:
         m = _SLASHED.match(text)
         if not m:
-            raise ParseError(f"{text!r} is not a date and time", field) from None
+            return None
         y, mo, d, h, mi, s = m.groups()
         try:
             value = dt.datetime(int(y), int(mo), int(d), int(h), int(mi), int(s or 0))
         except ValueError:
-            raise ParseError(f"{text!r} is not a date and time", field) from None
+            return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value
+    return value.astimezone(dt.UTC)
 
 
 def parse_int(text: str, field: str) -> int:
