@@ -15,6 +15,10 @@ def twilio_auth_token() -> str:
     return _get("FUNNELWATCH_TWILIO_AUTH_TOKEN", envsecret("FUNNELWATCH_TWILIO_AUTH_TOKEN"))
 
 
+def twilio_account_sid() -> str:
+    return _get("FUNNELWATCH_TWILIO_ACCOUNT_SID", envstr("FUNNELWATCH_TWILIO_ACCOUNT_SID"))
+
+
 def zadarma_secret() -> str:
     return _get("FUNNELWATCH_ZADARMA_SECRET", envsecret("FUNNELWATCH_ZADARMA_SECRET"))
 

@@ -87,9 +87,7 @@ def _request(source: str, timeout: int = 30) -> urllib.request.Request:
         raise ValueError(f"cannot fetch {source!r}: no downloader for this source")
     req = urllib.request.Request(source)
     if "api.twilio.com" in source:
-        from django.conf import settings
-
-        sid = getattr(settings, "FUNNELWATCH_TWILIO_ACCOUNT_SID", "")
+        sid = conf.twilio_account_sid()
         token = conf.twilio_auth_token()
         if sid and token:
             cred = base64.b64encode(f"{sid}:{token}".encode()).decode()

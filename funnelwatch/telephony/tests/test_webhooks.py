@@ -372,3 +372,16 @@ def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
     assert call.direction == "in" and call.manager == world.bob and call.answered
     assert "CallStatus" in WebhookEvent.objects.get(event_key__startswith="status:CQ3").error
     assert webhooks.process_pending() == {"processed": 0, "failed": 0, "calls_created": 0}
+
+
+def test_twilio_recording_request_carries_account_credentials(secrets):
+    import base64
+
+    from funnelwatch.telephony import recordings
+
+    secrets.FUNNELWATCH_TWILIO_ACCOUNT_SID = "AC123"
+    req = recordings._request("https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE1")
+    assert (
+        req.get_header("Authorization") == "Basic " + base64.b64encode(b"AC123:tw-token").decode()
+    )
+    assert recordings._request("https://pbx.example/r.wav").get_header("Authorization") is None
