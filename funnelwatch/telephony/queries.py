@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from django.db.models import Count, Prefetch, Q, QuerySet
+from django.utils import timezone
 
 from funnelwatch.accounts.models import User
 from funnelwatch.accounts.visibility import visible_user_ids
@@ -50,7 +51,7 @@ def calls_as_json(calls: QuerySet[Call]) -> list[dict]:
                 "direction": c.direction,
                 "from": c.from_number or c.from_raw,
                 "to": c.to_number or c.to_raw,
-                "started_at": c.started_at.isoformat(),
+                "started_at": timezone.localtime(c.started_at).isoformat(),
                 "answered": c.outcome == CallOutcome.ANSWERED,
                 "outcome": c.outcome,
                 "talk_seconds": c.talk_seconds,
