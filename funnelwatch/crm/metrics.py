@@ -9,12 +9,13 @@ the deal's creation. Notes, proposals, meetings and tasks that were archived do 
 from __future__ import annotations
 
 import datetime as dt
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -456,22 +457,28 @@ def actions(period: Period, ids: Ids) -> QuerySet[AuditEvent]:
     return _mine(qs, "actor", ids)
 
 
-def stalled(ids: Ids) -> list[Deal]:
+def _stalled_q() -> Q:
+    """Open deals longer in their stage than the stage's norm (one condition per stage)."""
+    from funnelwatch.crm.models import Stage
+
     now = timezone.now()
-    qs = Deal.objects.filter(status=Outcome.OPEN, stage__norm_days__isnull=False)
-    qs = _mine(qs, "owner", ids).select_related("stage", "owner")
-    return [d for d in qs if now - d.stage_entered_at > dt.timedelta(days=d.stage.norm_days)]
+    cond = Q(pk__in=[])
+    for stage_id, norm in Stage.objects.filter(norm_days__isnull=False).values_list(
+        "pk", "norm_days"
+    ):
+        cond |= Q(stage_id=stage_id, stage_entered_at__lt=now - dt.timedelta(days=norm))
+    return Q(status=Outcome.OPEN) & cond
 
 
-def _stalled_points(period: Period, ids: Ids) -> Iterator[Point]:
+def stalled(ids: Ids) -> QuerySet[Deal]:
+    return _mine(Deal.objects.filter(_stalled_q()), "owner", ids).select_related("stage", "owner")
+
+
+def _counted(qs: QuerySet, who: str) -> Iterator[Point]:
+    """Live counts per manager, counted by the database."""
     day = today()
-    now = timezone.now()
-    qs = _mine(
-        Deal.objects.filter(status=Outcome.OPEN, stage__norm_days__isnull=False), "owner", ids
-    )
-    for owner, entered, norm in qs.values_list("owner_id", "stage_entered_at", "stage__norm_days"):
-        if now - entered > dt.timedelta(days=norm):
-            yield Point(owner, day, 1)
+    for owner, n in qs.values(who).annotate(n=Count("pk")).values_list(who, "n"):
+        yield Point(owner, day, n)
 
 
 def _lost_records(period: Period, ids: Ids) -> QuerySet[Deal]:
@@ -530,7 +537,7 @@ register(
         unit="count",
         kind="live",
         good="down",
-        compute=_stalled_points,
+        compute=lambda p, ids: _counted(stalled(ids), "owner"),
         records=lambda p, ids: stalled(ids),
     )
 )
@@ -586,9 +593,7 @@ register(
         unit="count",
         kind="live",
         good="down",
-        compute=lambda p, ids: (
-            Point(a, today(), 1) for a in tasks_overdue(ids).values_list("assignee_id", flat=True)
-        ),
+        compute=lambda p, ids: _counted(tasks_overdue(ids), "assignee"),
         records=lambda p, ids: tasks_overdue(ids).select_related("deal", "assignee"),
     )
 )
@@ -624,20 +629,18 @@ def _client_key(company_id: int | None, contact_id: int | None, deal_id: int) ->
 
 
 def _turnover_per_client(period: Period, groups: dict) -> dict:
-    rows = list(
-        wins(period, None).values_list(
-            "owner_id", "deal__amount", "deal__company_id", "deal__contact_id", "deal_id"
-        )
-    )
+    per_owner: dict[int, list] = defaultdict(list)
+    for owner, amount, company, contact, deal in wins(period, None).values_list(
+        "owner_id", "deal__amount", "deal__company_id", "deal__contact_id", "deal_id"
+    ):
+        per_owner[owner].append((amount, _client_key(company, contact, deal)))
     out = {}
     for key, members in groups.items():
-        mine = [r for r in rows if members is None or r[0] in members]
-        clients = {_client_key(r[2], r[3], r[4]) for r in mine}
-        out[key] = (
-            (sum((r[1] for r in mine), Decimal(0)) / len(clients)).quantize(Decimal("0.01"))
-            if clients
-            else None
-        )
+        owners = per_owner.keys() if members is None else [m for m in members if m in per_owner]
+        mine = [row for o in owners for row in per_owner[o]]
+        clients = {client for _amount, client in mine}
+        total = sum((amount for amount, _client in mine), Decimal(0))
+        out[key] = (total / len(clients)).quantize(Decimal("0.01")) if clients else None
     return out
 
 

@@ -9,20 +9,22 @@ and the benchmark). A group is a set of manager ids, or None for everyone.
 
 from __future__ import annotations
 
+import contextvars
 import datetime as dt
 import statistics
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Sum
 
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import registry
 from funnelwatch.metrics.common import FOUR, today
-from funnelwatch.metrics.models import DailySample, DailyValue
+from funnelwatch.metrics.models import DailySample, DailyValue, WeeklyValue
 from funnelwatch.metrics.registry import Metric
 
 Groups = dict[object, "set[int] | None"]
@@ -32,7 +34,12 @@ Samples = dict[tuple[str, int], list[float]]
 
 
 def _dec(value: object) -> Decimal:
-    return value if isinstance(value, Decimal) else Decimal(str(value))
+    if isinstance(value, Decimal):
+        return value
+    if isinstance(value, int):
+        return Decimal(value)
+    # SQLite sums decimals as floats: keep the 4 places they were stored with.
+    return Decimal(repr(value)).quantize(FOUR)
 
 
 # --- computing points -------------------------------------------------------------
@@ -105,11 +112,53 @@ def rebuild(
         if summed:
             _scope(DailyValue.objects, summed, period, manager_ids).delete()
             DailyValue.objects.bulk_create(values, batch_size=2000)
+            roll_weeks(period, manager_ids, summed)
         if medians:
             _scope(DailySample.objects, medians, period, manager_ids).delete()
             DailySample.objects.bulk_create(samples, batch_size=2000)
     written = len(values) + len(samples)
     return written
+
+
+def monday(day: dt.date) -> dt.date:
+    return day - dt.timedelta(days=day.weekday())
+
+
+def weeks_of(period: Period) -> Period:
+    """The whole weeks (Monday to Monday) that contain the period's days."""
+    last = period.end - dt.timedelta(days=1)
+    return Period(monday(period.start), monday(last) + dt.timedelta(days=7))
+
+
+def _weekly_sums(keys: list[str], period: Period, manager_ids: set[int] | None) -> dict:
+    """Daily rows summed per (metric, manager, Monday) over the weeks of ``period``."""
+    weeks = weeks_of(period)
+    out: dict[tuple[str, int, dt.date], list] = {}
+    rows = _scope(DailyValue.objects, keys, weeks, manager_ids).values_list(
+        "metric", "manager_id", "day", "value", "weight"
+    )
+    for key, m, day, v, w in rows:
+        acc = out.setdefault((key, m, monday(day)), [Decimal(0), Decimal(0)])
+        acc[0] += _dec(v)
+        acc[1] += _dec(w)
+    return out
+
+
+def roll_weeks(period: Period, manager_ids: set[int] | None, keys: list[str]) -> None:
+    """Rewrite the weekly rows of the weeks touching ``period`` from the daily rows."""
+    weeks = weeks_of(period)
+    sums = _weekly_sums(keys, period, manager_ids)
+    qs = WeeklyValue.objects.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
+    if manager_ids is not None:
+        qs = qs.filter(manager_id__in=manager_ids)
+    qs.delete()
+    WeeklyValue.objects.bulk_create(
+        [
+            WeeklyValue(metric=k, manager_id=m, week=wk, value=v, weight=w)
+            for (k, m, wk), (v, w) in sums.items()
+        ],
+        batch_size=2000,
+    )
 
 
 @dataclass(frozen=True)
@@ -154,7 +203,29 @@ def verify(period: Period, manager_ids: set[int] | None = None) -> list[Differen
             b = norm(fresh[key]) if key in fresh else None
             if a != b:
                 diffs.append(Difference(metric.key, key[0], key[1], a, b))
-    return diffs
+    return diffs + _verify_weeks(period, manager_ids)
+
+
+def _verify_weeks(period: Period, manager_ids: set[int] | None) -> list[Difference]:
+    """Weekly rows must equal the sums of their stored daily rows."""
+    keys = [m.key for m in registry.rolled_metrics() if m.kind != "median"]
+    weeks = weeks_of(period)
+    fresh = {
+        k: tuple(x.quantize(FOUR) for x in vw)
+        for k, vw in _weekly_sums(keys, period, manager_ids).items()
+    }
+    qs = WeeklyValue.objects.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
+    if manager_ids is not None:
+        qs = qs.filter(manager_id__in=manager_ids)
+    stored = {
+        (k, m, wk): (_dec(v).quantize(FOUR), _dec(w).quantize(FOUR))
+        for k, m, wk, v, w in qs.values_list("metric", "manager_id", "week", "value", "weight")
+    }
+    return [
+        Difference(f"{k} (week)", m, wk, stored.get((k, m, wk)), fresh.get((k, m, wk)))
+        for k, m, wk in sorted(set(stored) | set(fresh))
+        if stored.get((k, m, wk)) != fresh.get((k, m, wk))
+    ]
 
 
 # --- read side ---------------------------------------------------------------------
@@ -167,24 +238,64 @@ def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple
     sums: Sums = {}
     samples: Samples = defaultdict(list)
     if summed:
-        qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=summed)
-        if managers is not None:
-            qs = qs.filter(manager_id__in=managers)
-        for key, m, v, w in (
-            qs.values_list("metric", "manager_id")
-            .annotate(v=Sum("value"), w=Sum("weight"))
-            .values_list("metric", "manager_id", "v", "w")
-        ):
-            sums[(key, m)] = [_dec(v), _dec(w)]
+        # Kept as the database returns them; finish() makes exact Decimals once per cell.
+        for key, m, v, w in _summed_rows(summed, period, managers):
+            sums[(key, m)] = [v, w]
     if medians:
-        qs = DailySample.objects.filter(
-            day__gte=period.start, day__lt=period.end, metric__in=medians
+        sql = (
+            f"SELECT metric, manager_id, value FROM {DailySample._meta.db_table} "
+            f"WHERE day >= %s AND day < %s AND metric IN ({', '.join(['%s'] * len(medians))})"
         )
+        params: list = [period.start, period.end, *medians]
         if managers is not None:
-            qs = qs.filter(manager_id__in=managers)
-        for key, m, v in qs.values_list("metric", "manager_id", "value"):
-            samples[(key, m)].append(v)
+            sql += f" AND manager_id IN ({', '.join(['%s'] * len(managers))})"
+            params += sorted(managers)
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            for key, m, v in cursor.fetchall():
+                samples[(key, m)].append(v)
     return sums, samples
+
+
+def _summed_rows(keys: list[str], period: Period, managers: set[int] | None) -> list[tuple]:
+    """(metric, manager, sum of values, sum of weights) over the period, in one query.
+
+    Plain SQL: this is the hot path of every page, and the ORM's per-value converters
+    cost more than the database's work here.
+    """
+    selects, params = [], []
+    for model, field, part in _parts(period):
+        where = f"{field} >= %s AND {field} < %s AND metric IN ({', '.join(['%s'] * len(keys))})"
+        params += [part.start, part.end, *keys]
+        if managers is not None:
+            where += f" AND manager_id IN ({', '.join(['%s'] * len(managers))})"
+            params += sorted(managers)
+        selects.append(
+            f"SELECT metric, manager_id, value, weight FROM {model._meta.db_table} WHERE {where}"
+        )
+    sql = (
+        "SELECT metric, manager_id, SUM(value), SUM(weight) FROM ("
+        + " UNION ALL ".join(selects)
+        + ") parts GROUP BY metric, manager_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
+
+
+def _parts(period: Period) -> list[tuple[type, str, Period]]:
+    """Whole weeks from the weekly table, the days around them from the daily one."""
+    first = monday(period.start - dt.timedelta(days=1)) + dt.timedelta(days=7)
+    last = monday(period.end)
+    if last <= first:
+        return [(DailyValue, "day", period)]
+    parts = [(WeeklyValue, "week", Period(first, last))]
+    parts += [
+        (DailyValue, "day", p)
+        for p in (Period(period.start, first), Period(last, period.end))
+        if p.days
+    ]
+    return parts
 
 
 def _raw(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Sums, Samples]:
@@ -203,6 +314,7 @@ def _raw(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Su
 
 def finish(metric: Metric, value: Decimal, weight: Decimal, samples: list[float]) -> object:
     """A period value from its sums or samples; None when it is undefined."""
+    value, weight = _dec(value), _dec(weight)
     if metric.kind == "median":
         return round(statistics.median(samples), 4) if samples else None
     if metric.kind in ("sum", "live"):
@@ -221,8 +333,39 @@ def _plain(value: Decimal) -> int | float:
     return int(value) if value == value.to_integral_value() else float(value)
 
 
-def _members(manager_ids: set[int], members: set[int] | None) -> Iterable[int]:
-    return manager_ids if members is None else members & manager_ids
+def _members(present: dict, members: set[int] | None) -> Iterable[int]:
+    """Managers of the group that have data (small groups are checked one by one)."""
+    if members is None:
+        return present.keys()
+    return [m for m in members if m in present]
+
+
+_memo: contextvars.ContextVar[dict | None] = contextvars.ContextVar("metrics_memo", default=None)
+
+
+@contextmanager
+def memoized() -> Iterator[None]:
+    """Within the block, identical rollup reads are made once (period metrics such as
+    revenue growth read revenue again)."""
+    token = _memo.set({}) if _memo.get() is None else None
+    try:
+        yield
+    finally:
+        if token is not None:
+            _memo.reset(token)
+
+
+def _fetch(source: str, keys: list[str], period: Period, managers: set[int] | None) -> tuple:
+    memo = _memo.get()
+    key = (source, tuple(keys), period, None if managers is None else frozenset(managers))
+    if memo is not None and key in memo:
+        sums, samples = memo[key]
+    else:
+        sums, samples = (_stored if source == "rollup" else _raw)(keys, period, managers)
+        if memo is not None:
+            memo[key] = (sums, samples)
+    # Callers add live values to the dicts: hand out copies.
+    return dict(sums), samples
 
 
 def group_values(
@@ -238,8 +381,7 @@ def group_values(
             break
         union |= members
     rolled = [k for k in keys if metrics[k].rolled]
-    fetch = _stored if source == "rollup" else _raw
-    sums, samples = fetch(rolled, period, union) if rolled else ({}, {})
+    sums, samples = _fetch(source, rolled, period, union) if rolled else ({}, {})
     live = _live([k for k in keys if metrics[k].kind == "live"], union)
     sums.update(live)
     out: dict[object, dict[str, object]] = {g: {} for g in groups}
@@ -258,15 +400,16 @@ def group_values(
         per_manager = by_metric.get(key, {})
         per_samples = samples_by_metric.get(key, {})
         for g, members in groups.items():
-            value, weight, pool = Decimal(0), Decimal(0), []
             if metric.kind == "median":
-                for m in _members(set(per_samples), members):
-                    pool.extend(per_samples[m])
-            else:
-                for m in _members(set(per_manager), members):
-                    value += per_manager[m][0]
-                    weight += per_manager[m][1]
-            out[g][key] = finish(metric, value, weight, pool)
+                pool = [v for m in _members(per_samples, members) for v in per_samples[m]]
+                out[g][key] = finish(metric, Decimal(0), Decimal(0), pool)
+                continue
+            value, weight = 0, 0
+            for m in _members(per_manager, members):
+                acc = per_manager[m]
+                value += acc[0]
+                weight += acc[1]
+            out[g][key] = finish(metric, value, weight, [])
     return out
 
 

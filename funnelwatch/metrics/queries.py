@@ -133,14 +133,15 @@ def key_numbers(
     keys = [m.key for m in chosen]
     rows = _groups(viewer, by)
     groups = {i: row.members for i, row in enumerate(rows)}
-    now = engine.group_values(keys, period, groups, source)
     prev = base = None
-    if compare:
-        comparable = [m.key for m in chosen if m.kind != "live"]
-        prev = engine.group_values(comparable, period.previous(), groups, source)
-        window = Period(period.start - dt.timedelta(days=BASELINE_DAYS), period.start)
-        rolled = [m.key for m in chosen if m.rolled]
-        base = engine.group_values(rolled, window, groups, source)
+    with engine.memoized():
+        now = engine.group_values(keys, period, groups, source)
+        if compare:
+            comparable = [m.key for m in chosen if m.kind != "live"]
+            prev = engine.group_values(comparable, period.previous(), groups, source)
+            window = Period(period.start - dt.timedelta(days=BASELINE_DAYS), period.start)
+            rolled = [m.key for m in chosen if m.rolled]
+            base = engine.group_values(rolled, window, groups, source)
     scale = Decimal(period.days) / BASELINE_DAYS
     for i, row in enumerate(rows):
         for m in chosen:
