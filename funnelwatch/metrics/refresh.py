@@ -39,6 +39,10 @@ HISTORY_EVENTS = {
 }
 
 
+# Above this many (manager, day) pairs in one transaction, refresh the whole span at once.
+BIG_BATCH_DAYS = 60
+
+
 @contextmanager
 def suspended() -> Iterator[None]:
     """Skip per-event refreshes inside the block (rebuild the rollups afterwards)."""
@@ -73,13 +77,20 @@ class _Batch:
         from funnelwatch.metrics.engine import rebuild
 
         for keys, per in self.marks.items():
+            ordered = sorted(keys) if keys else None
+            if sum(len(days) for days in per.values()) > BIG_BATCH_DAYS:
+                # A bulk load (the demo, an import): one pass over the whole span.
+                first = min(min(days) for days in per.values())
+                last = max(max(days) for days in per.values())
+                rebuild(Period(first, last + dt.timedelta(days=1)), set(per), ordered)
+                continue
             # Managers sharing the same days are refreshed together.
             by_days: dict[frozenset[dt.date], set[int]] = {}
             for m, days in per.items():
                 by_days.setdefault(frozenset(days), set()).add(m)
             for days, managers in by_days.items():
                 for period in contiguous(days):
-                    rebuild(period, managers, keys)
+                    rebuild(period, managers, ordered)
 
 
 _current: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
