@@ -307,10 +307,11 @@ def objection_losses(period: Period, ids: Ids) -> QuerySet[StageChange]:
     return losses(period, ids).filter(from_stage__block=Block.OBJECTIONS)
 
 
-def _stay_points(qs: QuerySet) -> Iterator[Point]:
+def _stay_points(qs: QuerySet, places: Decimal | None = None) -> Iterator[Point]:
     tz = company_tz()
     for owner, at, left in qs.values_list("leaver", "at", "left_at"):
-        yield Point(owner, local_day(left, tz), days_between(at, left), 1)
+        days = days_between(at, left)
+        yield Point(owner, local_day(left, tz), days.quantize(places) if places else days, 1)
 
 
 register(
@@ -550,7 +551,9 @@ register(
         unit="days",
         kind="median",
         good="down",
-        compute=lambda p, ids: _stay_points(stays_ended(p, ids)),
+        # Samples to a tenth of a day: plenty for a median, and equal samples can be
+        # counted together when a period's median is read.
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids), Decimal("0.1")),
         records=lambda p, ids: stays_ended(p, ids).select_related("deal", "to_stage", "owner"),
     )
 )

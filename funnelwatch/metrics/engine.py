@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
-import statistics
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +29,8 @@ from funnelwatch.metrics.registry import Metric
 Groups = dict[object, "set[int] | None"]
 # (metric key, manager id) -> [value, weight]
 Sums = dict[tuple[str, int], list]
-Samples = dict[tuple[str, int], list[float]]
+# (metric key, manager id) -> {sample value: how many times}
+Samples = dict[tuple[str, int], Counter]
 
 
 def _dec(value: object) -> Decimal:
@@ -236,24 +236,26 @@ def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple
     summed = [m.key for m in metrics if m.kind in ("sum", "ratio", "mean")]
     medians = [m.key for m in metrics if m.kind == "median"]
     sums: Sums = {}
-    samples: Samples = defaultdict(list)
+    samples: Samples = {}
     if summed:
         # Kept as the database returns them; finish() makes exact Decimals once per cell.
         for key, m, v, w in _summed_rows(summed, period, managers):
             sums[(key, m)] = [v, w]
     if medians:
+        # Equal samples come back counted: a median needs the multiset, not each row.
         sql = (
-            f"SELECT metric, manager_id, value FROM {DailySample._meta.db_table} "
+            f"SELECT metric, manager_id, value, COUNT(*) FROM {DailySample._meta.db_table} "
             f"WHERE day >= %s AND day < %s AND metric IN ({', '.join(['%s'] * len(medians))})"
         )
         params: list = [period.start, period.end, *medians]
         if managers is not None:
             sql += f" AND manager_id IN ({', '.join(['%s'] * len(managers))})"
             params += sorted(managers)
+        sql += " GROUP BY metric, manager_id, value"
         with connection.cursor() as cursor:
             cursor.execute(sql, params)
-            for key, m, v in cursor.fetchall():
-                samples[(key, m)].append(v)
+            for key, m, v, n in cursor.fetchall():
+                samples.setdefault((key, m), Counter())[float(v)] += n
     return sums, samples
 
 
@@ -300,7 +302,7 @@ def _parts(period: Period) -> list[tuple[type, str, Period]]:
 
 def _raw(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Sums, Samples]:
     sums: Sums = {}
-    samples: Samples = defaultdict(list)
+    samples: Samples = {}
     for key in keys:
         daily = compute_daily(registry.get(key), period, managers)
         for (m, _d), (v, w) in daily.sums.items():
@@ -308,15 +310,32 @@ def _raw(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Su
             acc[0] += v.quantize(FOUR)
             acc[1] += w.quantize(FOUR)
         for (m, _d), values in daily.samples.items():
-            samples[(key, m)].extend(values)
+            samples.setdefault((key, m), Counter()).update(values)
     return sums, samples
 
 
-def finish(metric: Metric, value: Decimal, weight: Decimal, samples: list[float]) -> object:
+def median(counts: Counter) -> float | None:
+    """The median of a multiset given as {value: count} (the mean of the middle two)."""
+    n = sum(counts.values())
+    if not n:
+        return None
+    lo, hi = (n - 1) // 2, n // 2
+    seen, low = 0, None
+    for value, count in sorted(counts.items()):
+        if low is None and seen + count > lo:
+            low = value
+        if seen + count > hi:
+            return (low + value) / 2
+        seen += count
+    return None
+
+
+def finish(metric: Metric, value: object, weight: object, samples: Counter | None) -> object:
     """A period value from its sums or samples; None when it is undefined."""
-    value, weight = _dec(value), _dec(weight)
     if metric.kind == "median":
-        return round(statistics.median(samples), 4) if samples else None
+        middle = median(samples or Counter())
+        return None if middle is None else round(middle, 4)
+    value, weight = _dec(value), _dec(weight)
     if metric.kind in ("sum", "live"):
         return value.quantize(Decimal("0.01")) if metric.unit == "money" else _plain(value)
     if not weight:
@@ -401,15 +420,17 @@ def group_values(
         per_samples = samples_by_metric.get(key, {})
         for g, members in groups.items():
             if metric.kind == "median":
-                pool = [v for m in _members(per_samples, members) for v in per_samples[m]]
-                out[g][key] = finish(metric, Decimal(0), Decimal(0), pool)
+                pool: Counter = Counter()
+                for m in _members(per_samples, members):
+                    pool.update(per_samples[m])
+                out[g][key] = finish(metric, 0, 0, pool)
                 continue
             value, weight = 0, 0
             for m in _members(per_manager, members):
                 acc = per_manager[m]
                 value += acc[0]
                 weight += acc[1]
-            out[g][key] = finish(metric, value, weight, [])
+            out[g][key] = finish(metric, value, weight, None)
     return out
 
 
@@ -437,7 +458,7 @@ def daily_series(
             days = [start + dt.timedelta(days=i) for i in range(step)]
             value = sum((sums.get((metric.key, d), [0, 0])[0] for d in days), Decimal(0))
             weight = sum((sums.get((metric.key, d), [0, 0])[1] for d in days), Decimal(0))
-            pool = [v for d in days for v in samples.get((metric.key, d), [])]
+            pool = Counter(v for d in days for v in samples.get((metric.key, d), []))
             series.append((start, finish(metric, _dec(value), _dec(weight), pool)))
         out[metric.key] = series
     return out

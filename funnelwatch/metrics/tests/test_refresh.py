@@ -81,3 +81,13 @@ def test_demo_builds_rollups(world, at, django_capture_on_commit_callbacks):
     ctx = SimpleNamespace(start=at(2026, 2, 1, 0), now=at(2026, 3, 31, 0), notes=[])
     demo.generate(ctx)
     assert engine.verify(MARCH) == [] and "rollup rows" in ctx.notes[0]
+
+
+def test_median_of_counted_samples():
+    from collections import Counter
+
+    assert engine.median(Counter()) is None
+    assert engine.median(Counter({1.0: 1})) == 1.0
+    assert engine.median(Counter({1.0: 1, 3.0: 1})) == 2.0
+    assert engine.median(Counter({0.5: 3, 2.0: 1})) == 0.5
+    assert engine.median(Counter({0.5: 2, 2.0: 2})) == 1.25
