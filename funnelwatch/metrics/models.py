@@ -81,7 +81,8 @@ class DailySample(models.Model):
         verbose_name = _("daily sample")
         verbose_name_plural = _("daily samples")
         indexes = [
-            models.Index(fields=["metric", "day", "manager"]),
+            # Covers the period medians, so they read the index alone.
+            models.Index(fields=["metric", "day", "manager", "value"], name="dailysample_covering"),
             models.Index(fields=["manager", "day"]),
         ]
 

@@ -90,3 +90,27 @@ def test_every_catalogue_metric_is_registered():
 
 def test_rollups_match_raw_records_after_events(sales, week):
     assert engine.verify(Period(week.start.replace(day=1), week.end)) == []
+
+
+def test_plan_pct_reads_revenue_plans_pro_rata(sales, world, week):
+    from funnelwatch.plans.models import Plan
+
+    assert values("plan_pct", week, world)["alice"] is None  # no plan: undefined
+    # A 14-day plan of 20 000 for alice: this week's share is 10 000, she made 5 000.
+    Plan.objects.create(
+        title="March",
+        metric="won_amount",
+        target=20000,
+        manager=world.alice,
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, 15),
+    )
+    Plan.objects.create(
+        title="Dept",
+        metric="won_amount",
+        target=7000,
+        first_day=dt.date(2026, 3, 2),
+        last_day=dt.date(2026, 3, 8),
+    )
+    got = values("plan_pct", week, world)
+    assert got == {"alice": 50.0, "bob": None, "all": round(5000 / 7000 * 100, 2)}

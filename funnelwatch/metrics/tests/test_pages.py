@@ -38,7 +38,7 @@ def test_key_numbers_query_count_does_not_grow_with_managers(
 
     client.force_login(world.head)
     client.get(reverse("metrics:key_numbers") + "?" + WEEK)  # warm caches (content types)
-    with django_assert_num_queries(21) as ctx:
+    with django_assert_num_queries(23) as ctx:
         client.get(reverse("metrics:key_numbers") + "?" + WEEK)
     for i in range(5):
         User.objects.create_user(f"m{i}", role=Role.MANAGER, team=world.south)
