@@ -1,5 +1,98 @@
+"""Letters and mailbox status for scripts; narrowed by the caller's visibility."""
+
 from __future__ import annotations
 
-from ninja import Router
+import datetime as dt
+
+from ninja import Router, Schema
+
+from funnelwatch.mail import queries
 
 router = Router(tags=["mail"])
+
+
+class MessageOut(Schema):
+    id: int
+    mailbox: int | None
+    message_id: str
+    thread: str
+    direction: str
+    from_addr: str
+    to: list[str]
+    subject: str
+    sent_at: dt.datetime
+    contact: int | None
+    deal: int | None
+    owner: int | None
+    deleted_on_server: bool
+    archived: bool
+    proposal: int | None
+
+    @staticmethod
+    def resolve_mailbox(obj) -> int | None:  # noqa: ANN001
+        return obj.mailbox_id
+
+    @staticmethod
+    def resolve_to(obj) -> list[str]:  # noqa: ANN001
+        return obj.to_list
+
+    @staticmethod
+    def resolve_contact(obj) -> int | None:  # noqa: ANN001
+        return obj.contact_id
+
+    @staticmethod
+    def resolve_deal(obj) -> int | None:  # noqa: ANN001
+        return obj.deal_id
+
+    @staticmethod
+    def resolve_owner(obj) -> int | None:  # noqa: ANN001
+        return obj.owner_id
+
+    @staticmethod
+    def resolve_archived(obj) -> bool:  # noqa: ANN001
+        return obj.archived_at is not None
+
+    @staticmethod
+    def resolve_proposal(obj) -> int | None:  # noqa: ANN001
+        return obj.proposal_id
+
+
+class MailboxOut(Schema):
+    id: int
+    user: int
+    login: str
+    host: str
+    is_shared_bcc: bool
+    is_active: bool
+    last_sync_at: dt.datetime | None
+    last_success_at: dt.datetime | None
+    last_error: str
+
+    @staticmethod
+    def resolve_user(obj) -> int:  # noqa: ANN001
+        return obj.user_id
+
+
+@router.get("/messages", response=list[MessageOut])
+def messages(
+    request,
+    deal: int | None = None,
+    contact: int | None = None,  # noqa: ANN001
+    mailbox: int | None = None,
+    limit: int = 100,
+):
+    """Newest letters first (at most 500), by deal, contact or mailbox."""
+    qs = queries.messages_for(request.user).defer("headers", "html_body", "text_body")
+    if deal is not None:
+        qs = qs.filter(deal_id=deal)
+    if contact is not None:
+        qs = qs.filter(contact_id=contact)
+    if mailbox is not None:
+        qs = qs.filter(mailbox_id=mailbox)
+    return list(qs.order_by("-sent_at", "-id")[: max(1, min(limit, 500))])
+
+
+@router.get("/mailboxes", response=list[MailboxOut])
+def mailboxes(request):  # noqa: ANN001, ANN201
+    """Connected mailboxes with their last sync and errors."""
+    return list(queries.mailboxes_for(request.user).order_by("pk"))

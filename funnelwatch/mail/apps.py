@@ -6,3 +6,8 @@ class MailConfig(AppConfig):
     name = "funnelwatch.mail"
     label = "mail"
     verbose_name = _("E-mail")
+
+    def ready(self) -> None:
+        from funnelwatch.core import navigation
+
+        navigation.add(_("Mail"), "mail:mailboxes", order=40)

@@ -32,16 +32,14 @@ class Call(Archivable):
 
     provider = models.CharField(_("provider"), max_length=30)
     external_id = models.CharField(_("provider call id"), max_length=120)
-    correlation_id = models.CharField(
-        _("correlation id"), max_length=120, blank=True, db_index=True
-    )
+    correlation_id = models.CharField(_("correlation id"), max_length=120, blank=True)
     direction = models.CharField(_("direction"), max_length=10, choices=Direction.choices)
-    from_number = models.CharField(_("from"), max_length=40, blank=True, db_index=True)
+    from_number = models.CharField(_("from"), max_length=40, blank=True)
     from_raw = models.CharField(_("from (as received)"), max_length=120, blank=True)
-    to_number = models.CharField(_("to"), max_length=40, blank=True, db_index=True)
+    to_number = models.CharField(_("to"), max_length=40, blank=True)
     to_raw = models.CharField(_("to (as received)"), max_length=120, blank=True)
     # The client's number in E.164 (from for inbound, to for outbound): callbacks match on it.
-    client_number = models.CharField(_("client number"), max_length=40, blank=True, db_index=True)
+    client_number = models.CharField(_("client number"), max_length=40, blank=True)
     manager = models.ForeignKey(
         USER,
         verbose_name=_("manager"),

@@ -1,0 +1,196 @@
+"""Mail metrics (block "mail"): letters to and from clients, reply time, unanswered letters.
+
+Only client correspondence counts: letters matched to a CRM contact. A letter is credited
+to its manager (``Message.owner``) on the local day it was sent.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from funnelwatch.lib.dates import Period, local_date, period_bounds
+from funnelwatch.mail import conf
+from funnelwatch.mail.models import Direction, Message
+from funnelwatch.metrics.registry import Metric, Point, register
+
+# A thread is followed this far back to find the letter a reply answers.
+LOOKBACK = dt.timedelta(days=30)
+
+
+def _client_letters(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
+    tz = timezone.get_current_timezone()
+    start, end = period_bounds(period, tz)
+    qs = Message.objects.filter(
+        sent_at__gte=start, sent_at__lt=end, contact__isnull=False, owner__isnull=False
+    )
+    if manager_ids is not None:
+        qs = qs.filter(owner_id__in=manager_ids)
+    return qs
+
+
+def _count(direction: str):  # noqa: ANN202
+    def compute(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
+        tz = timezone.get_current_timezone()
+        counts: dict[tuple[int, dt.date], int] = {}
+        rows = _client_letters(period, manager_ids).filter(direction=direction)
+        for owner_id, sent_at in rows.values_list("owner_id", "sent_at"):
+            key = (owner_id, local_date(sent_at, tz))
+            counts[key] = counts.get(key, 0) + 1
+        return [Point(m, day, n) for (m, day), n in sorted(counts.items())]
+
+    def records(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
+        return _client_letters(period, manager_ids).filter(direction=direction)
+
+    return compute, records
+
+
+def _waits(threads: Iterable[str], until: dt.datetime):  # noqa: ANN202
+    """For each thread, walk its letters in time order: a client's letter starts a wait,
+    the manager's next letter ends it. Yields (owner, waited since, answered at or None,
+    the letter waited on)."""
+    rows = (
+        Message.objects.filter(thread__in=list(threads), sent_at__lt=until, contact__isnull=False)
+        .order_by("thread", "sent_at", "id")
+        .values_list("thread", "direction", "sent_at", "owner_id", "pk")
+    )
+    current, waiting = None, None
+    for thread, direction, sent_at, owner_id, pk in rows:
+        if thread != current:
+            if waiting:
+                yield waiting[0], waiting[1], None, waiting[2]
+            current, waiting = thread, None
+        if direction == Direction.IN:
+            if waiting is None:
+                waiting = (owner_id, sent_at, pk)
+        elif waiting is not None:
+            yield waiting[0], waiting[1], sent_at, waiting[2]
+            waiting = None
+    if waiting:
+        yield waiting[0], waiting[1], None, waiting[2]
+
+
+def reply_minutes(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
+    """One sample per answered client letter received in the period: minutes to answer."""
+    tz = timezone.get_current_timezone()
+    letters = _client_letters(period, manager_ids).filter(direction=Direction.IN)
+    threads = set(letters.values_list("thread", flat=True))
+    start, end = period_bounds(period, tz)
+    out = []
+    for owner_id, since, answered, _pk in _waits(threads, end + LOOKBACK):
+        if answered is None or owner_id is None or not (start <= since < end):
+            continue
+        if manager_ids is not None and owner_id not in manager_ids:
+            continue
+        minutes = (answered - since).total_seconds() / 60
+        out.append(Point(owner_id, local_date(since, tz), round(minutes, 1)))
+    return out
+
+
+def _unanswered(now: dt.datetime, manager_ids: set[int] | None) -> list[tuple[int, int]]:
+    """(manager, letter id) of client letters waiting longer than the setting."""
+    cutoff = now - dt.timedelta(hours=conf.unanswered_hours())
+    qs = Message.objects.filter(
+        direction=Direction.IN,
+        contact__isnull=False,
+        owner__isnull=False,
+        archived_at__isnull=True,
+        sent_at__gte=now - LOOKBACK,
+        sent_at__lt=cutoff,
+    )
+    if manager_ids is not None:
+        qs = qs.filter(owner_id__in=manager_ids)
+    threads = set(qs.values_list("thread", flat=True))
+    return [
+        (owner, pk)
+        for owner, since, answered, pk in _waits(threads, now)
+        if answered is None
+        and owner is not None
+        and since < cutoff
+        and (manager_ids is None or owner in manager_ids)
+    ]
+
+
+def unanswered(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
+    now = timezone.now()
+    counts: dict[int, int] = {}
+    for owner, _pk in _unanswered(now, manager_ids):
+        counts[owner] = counts.get(owner, 0) + 1
+    today = local_date(now, timezone.get_current_timezone())
+    return [Point(m, today, n) for m, n in sorted(counts.items())]
+
+
+def unanswered_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
+    ids = [pk for _owner, pk in _unanswered(timezone.now(), manager_ids)]
+    return Message.objects.filter(pk__in=ids)
+
+
+def reply_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
+    return _client_letters(period, manager_ids).filter(direction=Direction.IN)
+
+
+_sent, _sent_records = _count(Direction.OUT)
+_received, _received_records = _count(Direction.IN)
+
+register(
+    Metric(
+        key="emails_sent",
+        block="mail",
+        label=_("Letters to clients"),
+        unit="count",
+        kind="sum",
+        compute=_sent,
+        good="up",
+        records=_sent_records,
+        description=_("Letters the manager sent to CRM contacts (CRM, mailbox or BCC)."),
+    )
+)
+register(
+    Metric(
+        key="emails_received",
+        block="mail",
+        label=_("Letters from clients"),
+        unit="count",
+        kind="sum",
+        compute=_received,
+        good="none",
+        records=_received_records,
+        description=_("Letters from CRM contacts credited to the manager."),
+    )
+)
+register(
+    Metric(
+        key="email_reply_minutes",
+        block="mail",
+        label=_("Time to answer a client's letter"),
+        unit="minutes",
+        kind="median",
+        compute=reply_minutes,
+        good="down",
+        records=reply_records,
+        description=_(
+            "Median minutes from a client's letter to the manager's next letter in the "
+            "thread (calendar time)."
+        ),
+    )
+)
+register(
+    Metric(
+        key="emails_unanswered",
+        block="mail",
+        label=_("Client letters left unanswered"),
+        unit="count",
+        kind="live",
+        compute=unanswered,
+        good="down",
+        records=unanswered_records,
+        description=_(
+            "Client letters of the last 30 days with no answer in the thread for "
+            "longer than FUNNELWATCH_MAIL_UNANSWERED_HOURS."
+        ),
+    )
+)
