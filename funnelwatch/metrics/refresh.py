@@ -143,6 +143,9 @@ def on_crm_event(
     if not enabled():
         return
     days = {local_day(at)}
+    # A batch (of calls, of e-mails) may span several days: senders may name them all.
+    for day in kwargs.get("days") or ():
+        days.add(local_day(day) if isinstance(day, dt.datetime) else day)
     managers = set(user_ids)
     if deal is not None:
         from funnelwatch.crm.models import OwnerChange, Proposal, StageChange

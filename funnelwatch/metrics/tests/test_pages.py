@@ -32,13 +32,14 @@ def test_head_sees_every_manager_and_totals(client, sales, world, django_assert_
 
 
 def test_key_numbers_query_count_does_not_grow_with_managers(
-    client, sales, world, django_assert_num_queries
+    client, sales, world, django_assert_num_queries, django_assert_max_num_queries
 ):
     from funnelwatch.accounts.models import Role, User
 
     client.force_login(world.head)
     client.get(reverse("metrics:key_numbers") + "?" + WEEK)  # warm caches (content types)
-    with django_assert_num_queries(23) as ctx:
+    # A few queries per metric kind (other apps' metrics add theirs), none per manager.
+    with django_assert_max_num_queries(30) as ctx:
         client.get(reverse("metrics:key_numbers") + "?" + WEEK)
     for i in range(5):
         User.objects.create_user(f"m{i}", role=Role.MANAGER, team=world.south)

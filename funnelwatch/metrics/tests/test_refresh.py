@@ -91,3 +91,23 @@ def test_median_of_counted_samples():
     assert engine.median(Counter({1.0: 1, 3.0: 1})) == 2.0
     assert engine.median(Counter({0.5: 3, 2.0: 1})) == 0.5
     assert engine.median(Counter({0.5: 2, 2.0: 2})) == 1.25
+
+
+def test_an_event_may_name_every_day_it_changed(world, at, django_capture_on_commit_callbacks):
+    from funnelwatch.crm.signals import crm_event
+
+    with refresh.suspended():
+        for day in (3, 9):
+            services.create_lead(
+                actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, day, 10)
+            )
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        crm_event.send(
+            sender=None,
+            kind="lead_created",
+            deal=None,
+            at=at(2026, 3, 9, 10),
+            user_ids={world.alice.pk},
+            days=[dt.date(2026, 3, 3)],
+        )
+    assert _value("leads_received", world.alice) == 2
