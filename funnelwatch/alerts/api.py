@@ -1,5 +1,33 @@
 from __future__ import annotations
 
-from ninja import Router
+import datetime as dt
+
+from ninja import Router, Schema
+
+from funnelwatch.alerts import queries
 
 router = Router(tags=["alerts"])
+
+
+class AlertOut(Schema):
+    id: int
+    kind: str
+    manager: str | None
+    subject: str
+    numbers: dict
+    message: str
+    opened_at: dt.datetime
+    status: str
+
+
+@router.get("", response=list[AlertOut])
+def list_alerts(
+    request,
+    status: str | None = None,
+    kind: str | None = None,  # noqa: ANN001, ANN201
+    limit: int = 500,
+    offset: int = 0,
+):
+    """Alerts the caller may see (their own; a team lead's team; the head all)."""
+    qs = queries.alerts_for(request.user, status=status, kind=kind)
+    return [queries.as_json(a) for a in qs[offset : offset + min(limit, 2000)]]
