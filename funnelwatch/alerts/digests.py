@@ -13,6 +13,7 @@ import logging
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, transaction
+from django.db.models import Max
 from django.template.loader import render_to_string
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
@@ -126,21 +127,34 @@ def render(kind: str, day: dt.date, recipient: User, rows: list[dict]) -> tuple[
 
 
 def due(now: dt.datetime) -> list[tuple[str, dt.date]]:
-    """(kind, day) of the digests whose sending time has passed, within the catch-up window."""
+    """(kind, day) of the digests whose sending time has passed and that may still be missing.
+
+    After downtime the days since the last digest of that kind are caught up, at most
+    ``DIGEST_CATCHUP_DAYS`` back; a fresh installation starts with today's.
+    """
     tz = timezone.get_current_timezone()
     local_now = now.astimezone(tz)
     today = local_now.date()
-    first = today - dt.timedelta(days=int(conf.get("DIGEST_CATCHUP_DAYS")))
-    cal = WorkCalendar(first, today)
+    window_start = today - dt.timedelta(days=int(conf.get("DIGEST_CATCHUP_DAYS")))
+    latest = dict(
+        DigestCopy.objects.values("kind").annotate(day=Max("day")).values_list("kind", "day")
+    )
+    cal = WorkCalendar(window_start, today)
     out = []
-    day = first
-    while day <= today:
-        if dt.datetime.combine(day, conf.digest_time(), tzinfo=tz) <= local_now:
-            if cal.is_company_workday(day):
+    for kind in (DAILY, WEEKLY):
+        last = latest.get(kind)
+        day = today if last is None else max(window_start, min(last, today))
+        while day <= today:
+            passed = dt.datetime.combine(day, conf.digest_time(), tzinfo=tz) <= local_now
+            if passed and kind == DAILY and cal.is_company_workday(day):
                 out.append((DAILY, day))
-            if day.weekday() == int(conf.get("WEEKLY_DIGEST_WEEKDAY")):
+            if (
+                passed
+                and kind == WEEKLY
+                and day.weekday() == int(conf.get("WEEKLY_DIGEST_WEEKDAY"))
+            ):
                 out.append((WEEKLY, day))
-        day += dt.timedelta(days=1)
+            day += dt.timedelta(days=1)
     return out
 
 
