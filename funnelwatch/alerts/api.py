@@ -31,3 +31,14 @@ def list_alerts(
     """Alerts the caller may see (their own; a team lead's team; the head all)."""
     qs = queries.alerts_for(request.user, status=status, kind=kind)
     return [queries.as_json(a) for a in qs[offset : offset + min(limit, 2000)]]
+
+
+@router.get("/", response=list[AlertOut], include_in_schema=False, operation_id="alerts_slash")
+def list_alerts_slash(
+    request,
+    status: str | None = None,
+    kind: str | None = None,  # noqa: ANN001, ANN201
+    limit: int = 500,
+    offset: int = 0,
+):
+    return list_alerts(request, status=status, kind=kind, limit=limit, offset=offset)
