@@ -1,0 +1,297 @@
+"""Turning metric points into numbers: daily rollups, and exact values for any period.
+
+Write side: :func:`rebuild` recomputes the rollup rows of some managers and days from raw
+records; :func:`verify` reports where stored rows differ from a fresh computation.
+Read side: :func:`group_values` answers {group: {metric: value}} for a period, from the
+rollups (``source="rollup"``) or straight from raw records (``source="raw"``, for checks
+and the benchmark). A group is a set of manager ids, or None for everyone.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import statistics
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.db import transaction
+from django.db.models import Sum
+
+from funnelwatch.lib.dates import Period
+from funnelwatch.metrics import registry
+from funnelwatch.metrics.common import FOUR, today
+from funnelwatch.metrics.models import DailySample, DailyValue
+from funnelwatch.metrics.registry import Metric
+
+Groups = dict[object, "set[int] | None"]
+# (metric key, manager id) -> [value, weight]
+Sums = dict[tuple[str, int], list]
+Samples = dict[tuple[str, int], list[float]]
+
+
+def _dec(value: object) -> Decimal:
+    return value if isinstance(value, Decimal) else Decimal(str(value))
+
+
+# --- computing points -------------------------------------------------------------
+
+
+@dataclass
+class Daily:
+    """One metric's fresh rollup for some managers and days."""
+
+    sums: dict[tuple[int, dt.date], list]
+    samples: dict[tuple[int, dt.date], list[float]]
+
+
+def compute_daily(metric: Metric, period: Period, manager_ids: set[int] | None) -> Daily:
+    sums: dict[tuple[int, dt.date], list] = {}
+    samples: dict[tuple[int, dt.date], list[float]] = defaultdict(list)
+    for p in metric.compute(period, manager_ids):
+        if p.day not in period or (manager_ids is not None and p.manager_id not in manager_ids):
+            continue
+        key = (p.manager_id, p.day)
+        if metric.kind == "median":
+            samples[key].append(float(p.value))
+            continue
+        acc = sums.setdefault(key, [Decimal(0), Decimal(0)])
+        acc[0] += _dec(p.value)
+        acc[1] += _dec(p.weight)
+    return Daily(sums, dict(samples))
+
+
+# --- write side --------------------------------------------------------------------
+
+
+def _scope(qs, metric: Metric, period: Period, manager_ids: set[int] | None):  # noqa: ANN001, ANN202
+    qs = qs.filter(metric=metric.key, day__gte=period.start, day__lt=period.end)
+    return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
+
+
+def rebuild(period: Period, manager_ids: set[int] | None = None,
+            keys: Iterable[str] | None = None) -> int:
+    """Replace the rollup rows of ``period`` (and of those managers) with fresh ones.
+
+    Returns the number of rows written.
+    """
+    metrics = [registry.get(k) for k in keys] if keys else registry.rolled_metrics()
+    written = 0
+    with transaction.atomic():
+        for metric in metrics:
+            if not metric.rolled:
+                continue
+            daily = compute_daily(metric, period, manager_ids)
+            if metric.kind == "median":
+                _scope(DailySample.objects, metric, period, manager_ids).delete()
+                rows = [DailySample(metric=metric.key, manager_id=m, day=d, value=v)
+                        for (m, d), values in daily.samples.items() for v in values]
+                DailySample.objects.bulk_create(rows, batch_size=2000)
+            else:
+                _scope(DailyValue.objects, metric, period, manager_ids).delete()
+                rows = [DailyValue(metric=metric.key, manager_id=m, day=d,
+                                   value=v.quantize(FOUR), weight=w.quantize(FOUR))
+                        for (m, d), (v, w) in daily.sums.items() if v or w]
+                DailyValue.objects.bulk_create(rows, batch_size=2000)
+            written += len(rows)
+    return written
+
+
+@dataclass(frozen=True)
+class Difference:
+    metric: str
+    manager_id: int
+    day: dt.date
+    stored: object
+    fresh: object
+
+    def __str__(self) -> str:
+        return (f"{self.day} {self.metric} manager #{self.manager_id}: "
+                f"stored {self.stored}, recomputed {self.fresh}")
+
+
+def verify(period: Period, manager_ids: set[int] | None = None) -> list[Difference]:
+    """Recompute every rolled metric and list the (metric, manager, day) rows that differ."""
+    diffs: list[Difference] = []
+    for metric in registry.rolled_metrics():
+        daily = compute_daily(metric, period, manager_ids)
+        if metric.kind == "median":
+            stored: dict = defaultdict(list)
+            for m, d, v in _scope(DailySample.objects, metric, period, manager_ids).values_list(
+                "manager_id", "day", "value"
+            ):
+                stored[(m, d)].append(v)
+            fresh = daily.samples
+            norm = lambda vals: sorted(round(v, 4) for v in vals)  # noqa: E731
+        else:
+            stored = {
+                (m, d): (v, w)
+                for m, d, v, w in _scope(DailyValue.objects, metric, period, manager_ids)
+                .values_list("manager_id", "day", "value", "weight")
+            }
+            fresh = {k: v for k, v in daily.sums.items() if v[0] or v[1]}
+            norm = lambda vw: tuple(_dec(x).quantize(FOUR) for x in vw)  # noqa: E731
+        for key in sorted(set(stored) | set(fresh)):
+            a = norm(stored[key]) if key in stored else None
+            b = norm(fresh[key]) if key in fresh else None
+            if a != b:
+                diffs.append(Difference(metric.key, key[0], key[1], a, b))
+    return diffs
+
+
+# --- read side ---------------------------------------------------------------------
+
+
+def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Sums, Samples]:
+    metrics = [registry.get(k) for k in keys]
+    summed = [m.key for m in metrics if m.kind in ("sum", "ratio", "mean")]
+    medians = [m.key for m in metrics if m.kind == "median"]
+    sums: Sums = {}
+    samples: Samples = defaultdict(list)
+    if summed:
+        qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end,
+                                       metric__in=summed)
+        if managers is not None:
+            qs = qs.filter(manager_id__in=managers)
+        for key, m, v, w in qs.values_list("metric", "manager_id").annotate(
+            v=Sum("value"), w=Sum("weight")
+        ).values_list("metric", "manager_id", "v", "w"):
+            sums[(key, m)] = [_dec(v), _dec(w)]
+    if medians:
+        qs = DailySample.objects.filter(day__gte=period.start, day__lt=period.end,
+                                        metric__in=medians)
+        if managers is not None:
+            qs = qs.filter(manager_id__in=managers)
+        for key, m, v in qs.values_list("metric", "manager_id", "value"):
+            samples[(key, m)].append(v)
+    return sums, samples
+
+
+def _raw(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Sums, Samples]:
+    sums: Sums = {}
+    samples: Samples = defaultdict(list)
+    for key in keys:
+        daily = compute_daily(registry.get(key), period, managers)
+        for (m, _d), (v, w) in daily.sums.items():
+            acc = sums.setdefault((key, m), [Decimal(0), Decimal(0)])
+            acc[0] += v.quantize(FOUR)
+            acc[1] += w.quantize(FOUR)
+        for (m, _d), values in daily.samples.items():
+            samples[(key, m)].extend(values)
+    return sums, samples
+
+
+def finish(metric: Metric, value: Decimal, weight: Decimal, samples: list[float]) -> object:
+    """A period value from its sums or samples; None when it is undefined."""
+    if metric.kind == "median":
+        return round(statistics.median(samples), 4) if samples else None
+    if metric.kind in ("sum", "live"):
+        return value.quantize(Decimal("0.01")) if metric.unit == "money" else _plain(value)
+    if not weight:
+        return None
+    result = value / weight
+    if metric.unit == "pct":
+        return round(float(result * 100), 2)
+    if metric.unit == "money":
+        return result.quantize(Decimal("0.01"))
+    return round(float(result), 4)
+
+
+def _plain(value: Decimal) -> int | float:
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
+def _members(manager_ids: set[int], members: set[int] | None) -> Iterable[int]:
+    return manager_ids if members is None else members & manager_ids
+
+
+def group_values(keys: Iterable[str], period: Period, groups: Groups,
+                 source: str = "rollup") -> dict[object, dict[str, object]]:
+    """Values of ``keys`` over ``period`` for each group of managers (None = everyone)."""
+    keys = list(keys)
+    metrics = {k: registry.get(k) for k in keys}
+    union: set[int] | None = set()
+    for members in groups.values():
+        if members is None:
+            union = None
+            break
+        union |= members
+    rolled = [k for k in keys if metrics[k].rolled]
+    fetch = _stored if source == "rollup" else _raw
+    sums, samples = fetch(rolled, period, union) if rolled else ({}, {})
+    live = _live([k for k in keys if metrics[k].kind == "live"], union)
+    sums.update(live)
+    out: dict[object, dict[str, object]] = {g: {} for g in groups}
+    by_metric: dict[str, dict[int, list]] = defaultdict(dict)
+    for (key, m), acc in sums.items():
+        by_metric[key][m] = acc
+    samples_by_metric: dict[str, dict[int, list]] = defaultdict(dict)
+    for (key, m), values in samples.items():
+        samples_by_metric[key][m] = values
+    for key in keys:
+        metric = metrics[key]
+        if metric.kind == "period":
+            for g, value in metric.period_values(period, groups).items():
+                out[g][key] = value
+            continue
+        per_manager = by_metric.get(key, {})
+        per_samples = samples_by_metric.get(key, {})
+        for g, members in groups.items():
+            value, weight, pool = Decimal(0), Decimal(0), []
+            if metric.kind == "median":
+                for m in _members(set(per_samples), members):
+                    pool.extend(per_samples[m])
+            else:
+                for m in _members(set(per_manager), members):
+                    value += per_manager[m][0]
+                    weight += per_manager[m][1]
+            out[g][key] = finish(metric, value, weight, pool)
+    return out
+
+
+def _live(keys: list[str], managers: set[int] | None) -> Sums:
+    sums: Sums = {}
+    day = today()
+    for key in keys:
+        for p in registry.get(key).compute(Period(day, day + dt.timedelta(days=1)), managers):
+            acc = sums.setdefault((key, p.manager_id), [Decimal(0), Decimal(0)])
+            acc[0] += _dec(p.value)
+            acc[1] += _dec(p.weight)
+    return sums
+
+
+def daily_series(manager_ids: set[int] | None, keys: list[str], period: Period,
+                 step: int = 1) -> dict[str, list[tuple[dt.date, object]]]:
+    """Values per day (step=1) or per week (step=7) from the rollups, for trend charts."""
+    metrics = [registry.get(k) for k in keys if registry.get(k).rolled]
+    sums, samples = _stored_by_day([m.key for m in metrics], period, manager_ids)
+    out: dict[str, list[tuple[dt.date, object]]] = {}
+    for metric in metrics:
+        series = []
+        for start in list(period)[::step]:
+            days = [start + dt.timedelta(days=i) for i in range(step)]
+            value = sum((sums.get((metric.key, d), [0, 0])[0] for d in days), Decimal(0))
+            weight = sum((sums.get((metric.key, d), [0, 0])[1] for d in days), Decimal(0))
+            pool = [v for d in days for v in samples.get((metric.key, d), [])]
+            series.append((start, finish(metric, _dec(value), _dec(weight), pool)))
+        out[metric.key] = series
+    return out
+
+
+def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None):  # noqa: ANN202
+    sums: dict = {}
+    samples: dict = defaultdict(list)
+    qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
+    if managers is not None:
+        qs = qs.filter(manager_id__in=managers)
+    for key, d, v, w in qs.values_list("metric", "day").annotate(
+        v=Sum("value"), w=Sum("weight")
+    ).values_list("metric", "day", "v", "w"):
+        sums[(key, d)] = [_dec(v), _dec(w)]
+    qs = DailySample.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
+    if managers is not None:
+        qs = qs.filter(manager_id__in=managers)
+    for key, d, v in qs.values_list("metric", "day", "value"):
+        samples[(key, d)].append(v)
+    return sums, samples
