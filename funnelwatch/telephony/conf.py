@@ -1,0 +1,59 @@
+"""Telephony settings, read from the environment."""
+
+from __future__ import annotations
+
+from django.conf import settings
+
+from funnelwatch.lib.env import envbool, envint, envsecret, envstr
+
+
+def _get(name: str, default: object) -> object:
+    return getattr(settings, name, default)
+
+
+def twilio_auth_token() -> str:
+    return _get("FUNNELWATCH_TWILIO_AUTH_TOKEN", envsecret("FUNNELWATCH_TWILIO_AUTH_TOKEN"))
+
+
+def zadarma_secret() -> str:
+    return _get("FUNNELWATCH_ZADARMA_SECRET", envsecret("FUNNELWATCH_ZADARMA_SECRET"))
+
+
+def mango_api_key() -> str:
+    return _get("FUNNELWATCH_MANGO_API_KEY", envsecret("FUNNELWATCH_MANGO_API_KEY"))
+
+
+def mango_salt() -> str:
+    return _get("FUNNELWATCH_MANGO_SALT", envsecret("FUNNELWATCH_MANGO_SALT"))
+
+
+def webhook_secret() -> str:
+    """Shared secret of the generic JSON webhook (HMAC-SHA256 of the body)."""
+    return _get("FUNNELWATCH_CALLS_WEBHOOK_SECRET", envsecret("FUNNELWATCH_CALLS_WEBHOOK_SECRET"))
+
+
+def route_token() -> str:
+    """Token the PBX sends to ``/api/telephony/route``."""
+    return _get("FUNNELWATCH_ROUTE_TOKEN", envsecret("FUNNELWATCH_ROUTE_TOKEN"))
+
+
+def create_leads() -> bool:
+    """Create a lead for an inbound call from an unknown number."""
+    return _get("FUNNELWATCH_CALLS_CREATE_LEADS", envbool("FUNNELWATCH_CALLS_CREATE_LEADS", True))
+
+
+def csv_timezone() -> str:
+    """Zone the PBX writes CDR times in (empty: the company's zone)."""
+    return _get("FUNNELWATCH_CDR_TIMEZONE", envstr("FUNNELWATCH_CDR_TIMEZONE", ""))
+
+
+def recording_timeout() -> int:
+    return _get("FUNNELWATCH_RECORDING_TIMEOUT", envint("FUNNELWATCH_RECORDING_TIMEOUT", 30))
+
+
+def recording_retries() -> int:
+    return _get("FUNNELWATCH_RECORDING_RETRIES", envint("FUNNELWATCH_RECORDING_RETRIES", 5))
+
+
+def call_sla_minutes() -> int:
+    return getattr(settings, "FUNNELWATCH_CALL_SLA_MINUTES", 15)

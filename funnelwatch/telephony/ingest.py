@@ -1,0 +1,397 @@
+"""Writing calls: from internal call records to rows, matched to managers, contacts and deals.
+
+Every provider ends here. :func:`ingest` takes a batch of ``CallRecord`` and, in one
+transaction and a fixed number of queries per batch (never per row):
+
+- skips calls already stored (provider + external id), adding legs that are new to them;
+- normalises numbers to E.164, decides the direction, finds the manager by extension;
+- matches the client's number to a contact and the contact's open deal; an inbound call
+  from an unknown number creates a contact and a lead assigned by routing;
+- writes calls and legs with ``bulk_create`` and records them in the audit trail;
+- links missed inbound calls to the first later outbound call to the same number;
+- tells the metrics which managers' numbers changed (``crm_event`` kind "call").
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Min
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from funnelwatch.accounts.models import Extension
+from funnelwatch.audit.trail import acting_as, record_bulk
+from funnelwatch.crm.models import ContactPhone, Deal, Outcome
+from funnelwatch.crm.signals import crm_event
+from funnelwatch.lib import phones
+from funnelwatch.telephony import conf
+from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction, Recording
+from funnelwatch.telephony.providers.base import CallRecord, LegRecord, channel_extension
+
+_IN_CHUNK = 900  # parameters per IN (...) query, below SQLite's limit
+
+
+@dataclass
+class IngestResult:
+    created: list[Call] = field(default_factory=list)
+    duplicates: int = 0  # legs (rows/events) already stored or repeated in the batch
+    legs_added: int = 0  # new legs of calls stored earlier
+    leads_created: int = 0
+    updated_call_ids: list[int] = field(default_factory=list)
+
+
+def _chunks(items: list, size: int = _IN_CHUNK) -> Iterable[list]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+@lru_cache(maxsize=200_000)
+def _number(raw: str, region: str) -> tuple[str, bool]:
+    """(E.164 or "", looks like an internal extension)."""
+    text = (raw or "").strip()
+    if not text:
+        return "", True
+    digits = re.sub(r"\D", "", text)
+    if not text.startswith("+") and len(digits) <= 6:
+        return "", True
+    return phones.normalize_or_none(text, region) or "", False
+
+
+class Matcher:
+    """Per-batch lookups: extensions once, contacts and deals once per batch."""
+
+    def __init__(self) -> None:
+        self.region = getattr(settings, "FUNNELWATCH_PHONE_REGION", "MN")
+        self.extensions = dict(Extension.objects.values_list("number", "user_id"))
+
+    def number(self, raw: str) -> tuple[str, bool]:
+        e164, internal = _number(raw, self.region)
+        if (raw or "").strip() in self.extensions:
+            return e164, True
+        return e164, internal
+
+    def manager_for(self, rec: CallRecord, direction: str) -> int | None:
+        legs = rec.legs
+        answered = [leg for leg in legs if leg.answered]
+        if direction == Direction.IN:
+            cands = [rec.extension]
+            for leg in answered + legs:
+                cands += [channel_extension(leg.dstchannel), leg.dst]
+            cands.append(rec.to_raw)
+        else:
+            cands = [rec.extension, rec.from_raw]
+            for leg in legs:
+                cands += [channel_extension(leg.channel), leg.src]
+        for cand in cands:
+            if cand and cand in self.extensions:
+                return self.extensions[cand]
+        return None
+
+
+def _direction(rec: CallRecord, from_internal: bool, to_internal: bool) -> str:
+    if rec.direction in Direction.values:
+        return rec.direction
+    if from_internal and to_internal:
+        return Direction.INTERNAL
+    if from_internal:
+        return Direction.OUT
+    return Direction.IN
+
+
+def _leg_row(call_id: int, leg: LegRecord) -> CallLeg:
+    return CallLeg(
+        call_id=call_id,
+        leg_id=leg.leg_id[:120],
+        channel=leg.channel[:200],
+        dstchannel=leg.dstchannel[:200],
+        disposition=leg.disposition[:40],
+        billsec=leg.billsec,
+        answered=leg.answered,
+        raw=leg.raw,
+    )
+
+
+def ingest(records: list[CallRecord], *, source_name: str = "") -> IngestResult:
+    """Store a batch of call records (idempotent; see the module docstring)."""
+    result = IngestResult()
+    if not records:
+        return result
+    provider_groups: dict[str, dict[str, CallRecord]] = {}
+    for rec in records:
+        bucket = provider_groups.setdefault(rec.provider, {})
+        prev = bucket.get(rec.external_id)
+        if prev is None:
+            bucket[rec.external_id] = rec
+        else:  # the same call twice in one batch: merge new legs
+            known = {leg.leg_id for leg in prev.legs}
+            for leg in rec.legs:
+                if leg.leg_id in known:
+                    result.duplicates += 1
+                else:
+                    prev.legs.append(leg)
+            if not rec.legs:
+                result.duplicates += 1
+    with transaction.atomic():
+        matcher = Matcher()
+        for provider, by_id in provider_groups.items():
+            _ingest_provider(provider, by_id, matcher, result, source_name or provider)
+    return result
+
+
+def _ingest_provider(
+    provider: str,
+    by_id: dict[str, CallRecord],
+    matcher: Matcher,
+    result: IngestResult,
+    source_name: str,
+) -> None:
+    ids = list(by_id)
+    existing: dict[str, int] = {}
+    for part in _chunks(ids):
+        existing.update(
+            Call.objects.filter(provider=provider, external_id__in=part).values_list(
+                "external_id", "pk"
+            )
+        )
+    if existing:
+        _merge_into_existing(by_id, existing, result)
+    new = [by_id[i] for i in ids if i not in existing]
+    if not new:
+        return
+
+    prepared = []
+    client_numbers: set[str] = set()
+    for rec in new:
+        from_e164, from_int = matcher.number(rec.from_raw)
+        to_e164, to_int = matcher.number(rec.to_raw)
+        direction = _direction(rec, from_int, to_int)
+        client = from_e164 if direction == Direction.IN else to_e164
+        if direction == Direction.INTERNAL:
+            client = ""
+        if client:
+            client_numbers.add(client)
+        prepared.append((rec, from_e164, to_e164, direction, client))
+
+    contact_of: dict[str, int] = {}
+    owner_of_contact: dict[int, int | None] = {}
+    for part in _chunks(sorted(client_numbers)):
+        for number, contact_id, owner_id in (
+            ContactPhone.objects.filter(number__in=part)
+            .order_by("contact_id")
+            .values_list("number", "contact_id", "contact__owner_id")
+        ):
+            contact_of.setdefault(number, contact_id)
+            owner_of_contact[contact_id] = owner_id
+
+    if conf.create_leads():
+        unknown = {}
+        for rec, _f, _t, direction, client in prepared:
+            if direction == Direction.IN and client and client not in contact_of:
+                unknown.setdefault(client, rec)
+        for number, rec in unknown.items():
+            contact_id = _lead_for_unknown(number, rec, source_name)
+            if contact_id:
+                contact_of[number] = contact_id
+                result.leads_created += 1
+
+    deal_of: dict[int, tuple[int, int]] = {}
+    contact_ids = sorted(set(contact_of.values()))
+    for part in _chunks(contact_ids):
+        for deal_id, contact_id, owner_id in (
+            Deal.objects.filter(contact_id__in=part, status=Outcome.OPEN)
+            .order_by("created_at", "pk")
+            .values_list("pk", "contact_id", "owner_id")
+        ):
+            deal_of[contact_id] = (deal_id, owner_id)  # the newest open deal wins
+
+    now = timezone.now()
+    calls: list[Call] = []
+    for rec, from_e164, to_e164, direction, client in prepared:
+        contact_id = contact_of.get(client) if client else None
+        deal = deal_of.get(contact_id) if contact_id else None
+        manager_id = matcher.manager_for(rec, direction)
+        calls.append(
+            Call(
+                provider=provider,
+                external_id=rec.external_id[:120],
+                correlation_id=(rec.correlation_id or rec.external_id)[:120],
+                direction=direction,
+                from_number=from_e164,
+                from_raw=(rec.from_raw or "")[:120],
+                to_number=to_e164,
+                to_raw=(rec.to_raw or "")[:120],
+                client_number=client,
+                manager_id=manager_id,
+                contact_id=contact_id,
+                deal_id=deal[0] if deal else None,
+                started_at=rec.started_at,
+                answered_at=rec.answered_at,
+                ended_at=rec.ended_at,
+                duration_s=rec.duration_s,
+                talk_seconds=rec.talk_seconds,
+                outcome=rec.outcome,
+                hangup_cause=(rec.hangup_cause or "")[:60],
+                raw=rec.raw,
+                created_at=now,
+            )
+        )
+    Call.objects.bulk_create(calls, batch_size=500)
+    legs = [
+        _leg_row(call.pk, leg)
+        for call, (rec, *_rest) in zip(calls, prepared, strict=True)
+        for leg in rec.legs
+    ]
+    CallLeg.objects.bulk_create(legs, batch_size=500)
+    recordings = [
+        Recording(call_id=call.pk, source_url=rec.recording_url[:500])
+        for call, (rec, *_rest) in zip(calls, prepared, strict=True)
+        if rec.recording_url
+    ]
+    if recordings:
+        Recording.objects.bulk_create(recordings, batch_size=500)
+    with acting_as(None, source="integration", name=source_name):
+        record_bulk(calls)
+    result.created.extend(calls)
+
+    numbers = {c.client_number for c in calls if c.client_number}
+    if numbers:
+        link_callbacks(numbers)
+    managers = {c.manager_id for c in calls if c.manager_id}
+    crm_event.send(
+        sender=Call,
+        kind="call",
+        deal=None,
+        at=max(c.started_at for c in calls),
+        user_ids=managers,
+    )
+    if recordings:
+        from funnelwatch.telephony import recordings as rec_mod
+
+        rec_mod.schedule_downloads([r.pk for r in recordings if r.pk])
+
+
+def _merge_into_existing(
+    by_id: dict[str, CallRecord], existing: dict[str, int], result: IngestResult
+) -> None:
+    """Calls seen before: count repeated legs, add new ones and recompute the call."""
+    call_ids = list(existing.values())
+    have: dict[int, set[str]] = {}
+    for part in _chunks(call_ids):
+        for call_id, leg_id in CallLeg.objects.filter(call_id__in=part).values_list(
+            "call_id", "leg_id"
+        ):
+            have.setdefault(call_id, set()).add(leg_id)
+    new_legs = []
+    touched: dict[int, CallRecord] = {}
+    for ext_id, call_id in existing.items():
+        rec = by_id[ext_id]
+        known = have.get(call_id, set())
+        if not rec.legs:
+            result.duplicates += 1
+        for leg in rec.legs:
+            if leg.leg_id[:120] in known:
+                result.duplicates += 1
+            else:
+                new_legs.append(_leg_row(call_id, leg))
+                touched[call_id] = rec
+    if new_legs:
+        CallLeg.objects.bulk_create(new_legs, batch_size=500)
+        result.legs_added += len(new_legs)
+        for call_id in touched:
+            recompute(Call.objects.get(pk=call_id))
+            result.updated_call_ids.append(call_id)
+
+
+def recompute(call: Call) -> Call:
+    """A call's outcome from all its legs (after a late leg arrived)."""
+    legs = list(call.legs.all())
+    answered = [leg for leg in legs if leg.answered]
+    if answered:
+        best = max(answered, key=lambda leg: leg.billsec)
+        call.outcome = CallOutcome.ANSWERED
+        call.talk_seconds = max(call.talk_seconds, best.billsec)
+    call.save(update_fields=["outcome", "talk_seconds"])
+    return call
+
+
+def _lead_for_unknown(number: str, rec: CallRecord, source_name: str) -> int | None:
+    """A contact and a lead for an inbound caller we do not know; returns the contact id."""
+    from funnelwatch.crm import services
+    from funnelwatch.crm.models import LeadSource
+    from funnelwatch.telephony import routing
+
+    owner = routing.assign(number, rec.started_at, record=True)
+    if owner is None:
+        return None
+    source, _created = LeadSource.objects.get_or_create(name=_("Phone call"))
+    with acting_as(None, source="integration", name=source_name):
+        contact = services.create_contact(
+            actor=None, name=number, owner=owner, phone_numbers=[number], at=rec.started_at
+        )
+        services.create_lead(
+            actor=None,
+            title=_("Call from %(number)s") % {"number": number},
+            owner=owner,
+            contact=contact,
+            source=source,
+            at=rec.started_at,
+        )
+    return contact.pk
+
+
+def link_callbacks(numbers: set[str]) -> int:
+    """Link each unreturned missed inbound call on these numbers to the first later
+    outbound call to the same number (by anyone). Returns how many were linked."""
+    missed: list[Call] = []
+    for part in _chunks(sorted(numbers)):
+        missed += list(
+            Call.objects.filter(
+                direction=Direction.IN, client_number__in=part, callback__isnull=True
+            )
+            .exclude(outcome=CallOutcome.ANSWERED)
+            .only("pk", "client_number", "started_at")
+        )
+    if not missed:
+        return 0
+    first = min(c.started_at for c in missed)
+    outs: dict[str, list[tuple[dt.datetime, int]]] = {}
+    missed_numbers = sorted({c.client_number for c in missed})
+    for part in _chunks(missed_numbers):
+        for pk, number, started in (
+            Call.objects.filter(
+                direction=Direction.OUT, client_number__in=part, started_at__gt=first
+            )
+            .order_by("started_at", "pk")
+            .values_list("pk", "client_number", "started_at")
+        ):
+            outs.setdefault(number, []).append((started, pk))
+    changed = []
+    for call in missed:
+        for started, pk in outs.get(call.client_number, ()):
+            if started > call.started_at:
+                call.callback_id, call.callback_at = pk, started
+                changed.append(call)
+                break
+    if changed:
+        Call.objects.bulk_update(changed, ["callback", "callback_at"], batch_size=500)
+    return len(changed)
+
+
+def first_call_at(deal_ids: list[int]) -> dict[int, dt.datetime]:
+    """The first outbound call on each deal (for speed to first call)."""
+    out: dict[int, dt.datetime] = {}
+    for part in _chunks(deal_ids):
+        out.update(
+            Call.objects.filter(deal_id__in=part, direction=Direction.OUT)
+            .values("deal_id")
+            .annotate(first=Min("started_at"))
+            .values_list("deal_id", "first")
+        )
+    return out

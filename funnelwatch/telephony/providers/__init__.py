@@ -1,0 +1,1 @@
+"""One module per provider, each turning its outside format into ``base.CallRecord``."""

@@ -1,0 +1,193 @@
+"""The internal call record every provider produces, and helpers they share.
+
+A provider module turns its outside format (a CDR file, a webhook body) into
+:class:`CallRecord` objects, each with one or more :class:`LegRecord`. Everything after
+that (matching to managers and contacts, writing, missed calls) knows nothing of the
+provider.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+
+ANSWERED = "answered"
+NO_ANSWER = "no_answer"
+BUSY = "busy"
+CANCELLED = "cancelled"
+FAILED = "failed"
+VOICEMAIL = "voicemail"
+
+# When no leg was answered by a person, the call's outcome is the "strongest" leg outcome.
+_NOT_ANSWERED_ORDER = [BUSY, NO_ANSWER, CANCELLED, VOICEMAIL, FAILED]
+
+# PBX plumbing that may "answer" a channel without a person on it.
+PLUMBING_CHANNEL_PREFIXES = ("Local/", "Announcer/", "Recorder/")
+IVR_APPS = {
+    "hangup",
+    "playback",
+    "background",
+    "read",
+    "voicemail",
+    "voicemailmain",
+    "ivr",
+    "answer",
+    "wait",
+    "waitexten",
+    "record",
+    "congestion",
+    "busy",
+    "progress",
+    "musiconhold",
+    "goto",
+    "gotoif",
+    "set",
+    "noop",
+    "system",
+    "agi",
+    "echo",
+}
+
+
+class ParseError(ValueError):
+    """A record we cannot read; ``field`` names the column or key at fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(f"{field}: {message}" if field else message)
+        self.message = message
+        self.field = field
+
+
+@dataclass
+class LegRecord:
+    leg_id: str
+    channel: str = ""
+    dstchannel: str = ""
+    disposition: str = ""
+    billsec: int = 0
+    # A person (a real endpoint, not Local/ or the IVR) answered and talked.
+    answered: bool = False
+    outcome: str = NO_ANSWER
+    extension: str = ""  # the manager's extension on this leg, when known
+    started_at: dt.datetime | None = None
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    duration_s: int = 0
+    src: str = ""
+    dst: str = ""
+    hangup_cause: str = ""
+    line: int | None = None
+    raw: dict = field(default_factory=dict)
+
+
+@dataclass
+class CallRecord:
+    provider: str
+    external_id: str
+    started_at: dt.datetime
+    correlation_id: str = ""
+    direction: str = ""  # in / out / internal; "" = decide from the numbers
+    from_raw: str = ""
+    to_raw: str = ""
+    extension: str = ""
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    duration_s: int = 0
+    talk_seconds: int = 0
+    outcome: str = NO_ANSWER
+    hangup_cause: str = ""
+    recording_url: str = ""
+    legs: list[LegRecord] = field(default_factory=list)
+    raw: dict = field(default_factory=dict)
+    line: int | None = None
+
+
+@dataclass
+class Rejected:
+    line: int | None
+    reason: str
+
+
+def is_real_endpoint(channel: str, lastapp: str = "") -> bool:
+    if not channel:
+        return False
+    if channel.startswith(PLUMBING_CHANNEL_PREFIXES):
+        return False
+    return lastapp.strip().lower() not in IVR_APPS
+
+
+_CHANNEL_EXT = re.compile(r"^(?:PJSIP|SIP|IAX2|DAHDI|Local|sofia/[^/]+)/([^-@/;]+)")
+
+
+def channel_extension(channel: str) -> str:
+    """``PJSIP/101-0000001a`` → ``101``; ``Local/102@from-queue-0001;1`` → ``102``."""
+    m = _CHANNEL_EXT.match(channel or "")
+    return m.group(1) if m else ""
+
+
+def combine(provider: str, external_id: str, legs: list[LegRecord], **extra: object) -> CallRecord:
+    """One call from its legs: the call's outcome, not a leg's.
+
+    The call is answered when some leg to a real endpoint was answered with talk time;
+    ``talk_seconds`` is that leg's billed seconds (the longest, if several).
+    """
+    legs = sorted(legs, key=lambda leg: leg.started_at or dt.datetime.max.replace(tzinfo=dt.UTC))
+    first = legs[0]
+    answered = [leg for leg in legs if leg.answered]
+    starts = [leg.started_at for leg in legs if leg.started_at]
+    ends = [leg.ended_at for leg in legs if leg.ended_at]
+    started_at = min(starts)
+    ended_at = max(ends) if ends else None
+    if answered:
+        best = max(answered, key=lambda leg: leg.billsec)
+        outcome, talk, answered_at = ANSWERED, best.billsec, best.answered_at
+        extension = best.extension or first.extension
+        cause = best.hangup_cause
+    else:
+        outcomes = {leg.outcome for leg in legs}
+        outcome = next((o for o in _NOT_ANSWERED_ORDER if o in outcomes), NO_ANSWER)
+        talk, answered_at, extension = 0, None, first.extension
+        cause = next((leg.hangup_cause for leg in legs if leg.hangup_cause), "")
+        best = first
+    duration = max(leg.duration_s for leg in legs)
+    if len(legs) > 1 and ended_at:
+        duration = max(duration, int((ended_at - started_at).total_seconds()))
+    rec = CallRecord(
+        provider=provider,
+        external_id=external_id,
+        correlation_id=external_id,
+        started_at=started_at,
+        answered_at=answered_at,
+        ended_at=ended_at,
+        duration_s=duration,
+        talk_seconds=talk,
+        outcome=outcome,
+        hangup_cause=cause,
+        from_raw=first.src,
+        to_raw=first.dst,
+        extension=extension,
+        legs=legs,
+        line=first.line,
+    )
+    for key, value in extra.items():
+        setattr(rec, key, value)
+    return rec
+
+
+def group_legs(legs: list[LegRecord], keys: list[str]) -> tuple[dict[str, list[LegRecord]], int]:
+    """Group legs by correlation key (in first-seen order); drop repeated leg ids.
+
+    Returns the groups and how many legs were dropped as repeats.
+    """
+    groups: dict[str, list[LegRecord]] = {}
+    seen: dict[str, set[str]] = {}
+    repeats = 0
+    for leg, key in zip(legs, keys, strict=True):
+        ids = seen.setdefault(key, set())
+        if leg.leg_id in ids:
+            repeats += 1
+            continue
+        ids.add(leg.leg_id)
+        groups.setdefault(key, []).append(leg)
+    return groups, repeats

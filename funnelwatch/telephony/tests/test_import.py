@@ -1,0 +1,223 @@
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import pytest
+from django.core.management import call_command
+
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.telephony import importer
+from funnelwatch.telephony.models import Call, CallLeg
+
+SAMPLES = Path("/work/shared/samples/telephony")
+if not SAMPLES.exists():  # a copy travels with the tests
+    SAMPLES = Path(__file__).parent / "samples"
+
+
+def _import(tmp_path, text: str | bytes, fmt: str = "asterisk-csv"):
+    path = tmp_path / "Master.csv"
+    path.write_bytes(text.encode() if isinstance(text, str) else text)
+    return importer.import_file(path, fmt)
+
+
+@pytest.mark.django_db
+def test_asterisk_custom_sample(world):
+    report = importer.import_file(SAMPLES / "asterisk_cdr_custom_master.csv", "asterisk-custom")
+    assert report.rows_read == 14
+    assert report.calls_created == 14
+    assert report.rejected == []
+    outcomes = sorted(Call.objects.values_list("outcome", flat=True))
+    assert outcomes.count("answered") == 11
+    assert outcomes.count("no_answer") == 3
+    call = Call.objects.get(external_id="1690325492.2")
+    assert call.direction == "internal"
+    assert call.talk_seconds == 13 and call.duration_s == 31
+    assert call.legs.count() == 1
+    # ingestion is audited as the integration
+    ev = AuditEvent.objects.filter(object_type="telephony.call", object_id=str(call.pk)).get()
+    assert ev.source == "integration"
+    # the same file again stores nothing new
+    again = importer.import_file(SAMPLES / "asterisk_cdr_custom_master.csv", "asterisk-custom")
+    assert again.calls_created == 0 and again.duplicates_skipped == 14
+    assert Call.objects.count() == 14
+
+
+@pytest.mark.django_db
+def test_freeswitch_sample_stores_triple_uuid_once(world):
+    report = importer.import_file(SAMPLES / "freeswitch_cdr_csv_master.csv", "freeswitch-csv")
+    assert report.rows_read == 10
+    assert report.calls_created == 8
+    assert report.duplicates_skipped == 2
+    assert report.rejected == []
+    call = Call.objects.get(external_id="7adced1a-4c7c-11ea-b08c-2bfc2a06d67d")
+    assert call.outcome == "answered" and call.talk_seconds == 20
+    assert CallLeg.objects.filter(call=call).count() == 1
+    assert (
+        Call.objects.get(external_id="f1542038-4c15-11ea-97ca-9dd79410affb").outcome == "no_answer"
+    )
+    assert Call.objects.filter(outcome="answered").count() == 7
+
+
+ROW16 = (
+    '"","{src}","{dst}","from-internal","""Bob"" <{src}>","{ch}","{dch}","Dial","x",'
+    '"2026-03-02 10:00:00","{ans}","2026-03-02 10:01:00",60,{bill},"{disp}","DOCUMENTATION"'
+)
+
+
+def test_column_counts_and_bad_rows(world, tmp_path):
+    good = ROW16.format(
+        src="101",
+        dst="89161234567",
+        ch="PJSIP/101-1",
+        dch="PJSIP/trunk-2",
+        ans="2026-03-02 10:00:10",
+        bill=50,
+        disp="ANSWERED",
+    )
+    wrong_cols = '"a","b","c"'
+    unknown = ROW16.format(
+        src="101",
+        dst="99112233",
+        ch="PJSIP/101-1",
+        dch="PJSIP/trunk-2",
+        ans="",
+        bill=0,
+        disp="MAYBE",
+    )
+    backwards = good.replace('"2026-03-02 10:01:00"', '"2026-03-02 09:00:00"')
+    malformed = '"unterminated,"x'
+    text = "\n".join([good, wrong_cols, unknown, backwards, malformed, good]) + "\n"
+    report = _import(tmp_path, text)
+    assert report.rows_read == 6
+    assert report.calls_created == 1
+    assert report.duplicates_skipped == 1
+    reasons = {r.line: r.reason for r in report.rejected}
+    assert set(reasons) == {2, 3, 4, 5}
+    assert "columns" in reasons[2] and "got 3" in reasons[2]
+    assert "disposition" in reasons[3] and "MAYBE" in reasons[3]
+    assert reasons[4].startswith("end:")
+    call = Call.objects.get()
+    assert call.direction == "out" and call.manager == world.alice
+    assert call.talk_seconds == 50
+
+
+def test_layouts_17_18_19_21_group_by_linkedid(world, tmp_path):
+    base = ROW16.format(
+        src="101",
+        dst="99112233",
+        ch="PJSIP/101-1",
+        dch="PJSIP/trunk-2",
+        ans="2026-03-02 10:00:10",
+        bill=50,
+        disp="ANSWERED",
+    )
+    lines = [
+        base + ',"u17"',
+        base.replace("10:00:00", "10:02:00")
+        .replace("10:01:00", "10:03:00")
+        .replace("10:00:10", "10:02:10")
+        + ',"u18","field"',
+        # 19: peeraccount, linkedid, sequence — two legs of one call
+        base.replace("10:00:00", "11:00:00")
+        .replace("10:01:00", "11:01:00")
+        .replace("10:00:10", "11:00:10")
+        + ',"","L1",1',
+        base.replace("10:00:00", "11:00:00")
+        .replace("10:01:00", "11:01:00")
+        .replace("10:00:10", "11:00:10")
+        .replace('"DOCUMENTATION"', '"BILLING"')
+        + ',"","L1",2',
+        base.replace("10:00:00", "12:00:00")
+        .replace("10:01:00", "12:01:00")
+        .replace("10:00:10", "12:00:10")
+        + ',"u21","","","L2",1',
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rejected == []
+    assert report.calls_created == 4
+    assert Call.objects.get(external_id="L1").legs.count() == 2
+
+
+def test_queue_call_answered_only_by_real_endpoint(world, tmp_path):
+    """A ring group: Local/ plumbing legs and an IVR answer do not make a call answered."""
+    lines = [
+        # IVR answered the trunk channel, no person
+        '"","99112233","700","from-trunk","x","PJSIP/trunk-1","","BackGround","menu",'
+        '"2026-03-02 10:00:00","2026-03-02 10:00:01","2026-03-02 10:00:40",40,39,"ANSWERED",'
+        '"DOCUMENTATION","t1","","","T1",1',
+        '"","99112233","101","from-queue","x","Local/101@from-queue-1;2","PJSIP/101-5","Dial","",'
+        '"2026-03-02 10:00:05","","2026-03-02 10:00:40",35,0,"NO ANSWER","DOCUMENTATION","t2",'
+        '"","","T1",2',
+        # second call: Local leg answered by plumbing only, then real phone answered
+        '"","99112244","700","from-trunk","x","PJSIP/trunk-2","Local/102@q-1;1","Queue","",'
+        '"2026-03-02 11:00:00","2026-03-02 11:00:02","2026-03-02 11:02:00",120,118,"ANSWERED",'
+        '"DOCUMENTATION","t3","","","T2",1',
+        '"","99112244","102","from-queue","x","Local/102@q-1;2","PJSIP/102-7","Dial","",'
+        '"2026-03-02 11:00:02","2026-03-02 11:00:10","2026-03-02 11:02:00",118,110,"ANSWERED",'
+        '"DOCUMENTATION","t4","","","T2",2',
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rejected == [], report.rejected
+    missed = Call.objects.get(external_id="T1")
+    assert missed.outcome == "no_answer" and missed.direction == "in"
+    taken = Call.objects.get(external_id="T2")
+    assert taken.outcome == "answered" and taken.talk_seconds == 110
+    assert taken.manager == world.bob
+    assert taken.from_number == "+97699112244"
+
+
+def test_non_utf8_bytes_do_not_stop_import(world, tmp_path):
+    row = ROW16.format(
+        src="101",
+        dst="99112233",
+        ch="PJSIP/101-1",
+        dch="PJSIP/trunk-2",
+        ans="2026-03-02 10:00:10",
+        bill=50,
+        disp="ANSWERED",
+    )
+    raw = row.encode().replace(b'""Bob""', '""Иван""'.encode("cp1251")) + b"\n"
+    raw += row.replace("10:00:00", "09:55:00").encode().replace(b"Bob", b"\xff\xfe") + b"\n"
+    report = _import(tmp_path, raw)
+    assert report.rejected == [] and report.calls_created == 2
+    leg = CallLeg.objects.order_by("pk").first()
+    assert "Иван" in leg.raw["clid"]
+
+
+def test_command_json_summary(world, capsys):
+    out = io.StringIO()
+    call_command(
+        "import-calls",
+        str(SAMPLES / "freeswitch_cdr_csv_master.csv"),
+        "--format",
+        "freeswitch-csv",
+        "--json",
+        stdout=out,
+    )
+    data = json.loads(out.getvalue())
+    assert data["rows_read"] == 10 and data["calls_created"] == 8
+    assert data["duplicates_skipped"] == 2 and data["rows_rejected"] == 0
+    out = io.StringIO()
+    call_command(
+        "calls", "--from", "2020-02-10", "--to", "2020-02-11", "--format", "json", stdout=out
+    )
+    listed = json.loads(out.getvalue())
+    assert len(listed) == 8
+    assert set(listed[0]) >= {
+        "id",
+        "provider",
+        "external_id",
+        "direction",
+        "from",
+        "to",
+        "started_at",
+        "answered",
+        "talk_seconds",
+        "manager",
+        "contact",
+        "deal",
+        "legs",
+    }
+    assert listed[0]["legs"] == 1
