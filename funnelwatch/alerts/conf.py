@@ -14,8 +14,11 @@ DIGEST_TIME = envstr("FUNNELWATCH_DIGEST_TIME", "19:00")
 WEEKLY_DIGEST_WEEKDAY = envint("FUNNELWATCH_WEEKLY_DIGEST_WEEKDAY", 4)
 # After downtime, digests of up to this many past days are still sent.
 DIGEST_CATCHUP_DAYS = envint("FUNNELWATCH_DIGEST_CATCHUP_DAYS", 2)
+# Where daily metric values come from: "rollup" (the metrics app's daily rollups, kept
+# current as events arrive) or "raw" (computed from the records; slower, for checks).
+ALERTS_METRIC_SOURCE = envstr("FUNNELWATCH_ALERTS_METRIC_SOURCE", "rollup")
 # How often the rules are evaluated.
-EVALUATE_EVERY_MINUTES = envint("FUNNELWATCH_ALERTS_EVERY_MINUTES", 15)
+ALERTS_EVERY_MINUTES = envint("FUNNELWATCH_ALERTS_EVERY_MINUTES", 15)
 
 
 def get(name: str) -> object:

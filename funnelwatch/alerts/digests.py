@@ -86,12 +86,11 @@ def build_rows(kind: str, day: dt.date, people: list[User]) -> list[dict]:
                 "value": keynumbers.display(value, metric.unit),
             }
             if before:
-                past = [b[m.pk].get(metric.key) for b in before]
-                past = [p for p in past if p is not None]
+                past = [float(v) for b in before if (v := b[m.pk].get(metric.key)) is not None]
                 usual = sum(past) / len(past) if past else None
                 cell["usual"] = keynumbers.display(usual, metric.unit)
                 if usual and value is not None:
-                    cell["change"] = f"{(value - usual) / usual * 100:+.0f}%"
+                    cell["change"] = f"{(float(value) - usual) / usual * 100:+.0f}%"
             cells.append(cell)
         rows.append(
             {

@@ -6,7 +6,7 @@ from funnelwatch.alerts import conf, digests, engine
 from funnelwatch.core.periodic import periodic
 
 
-@periodic("alerts.evaluate", every=dt.timedelta(minutes=int(conf.get("EVALUATE_EVERY_MINUTES"))))
+@periodic("alerts.evaluate", every=dt.timedelta(minutes=int(conf.get("ALERTS_EVERY_MINUTES"))))
 def evaluate_rules(now: dt.datetime) -> str:
     summary = engine.evaluate(now)
     return "; ".join(f"{kind}: {outcome}" for kind, outcome in summary.items())

@@ -30,7 +30,9 @@ class StubMetrics:
 
 
 @pytest.fixture
-def metrics(monkeypatch):
+def metrics(monkeypatch, settings):
+    # Stub metrics have no rollups: read them through the registry.
+    settings.FUNNELWATCH_ALERTS_METRIC_SOURCE = "raw"
     # Start from an empty registry so a test sees only the metrics it defines.
     monkeypatch.setattr(registry, "_REGISTRY", {})
     return StubMetrics(monkeypatch)
