@@ -49,39 +49,42 @@ def apply(kind: str, findings: list[Finding], now: dt.datetime) -> str:
         for a in Alert.objects.select_for_update().filter(kind=kind, resolved_at__isnull=True)
     }
     seen = set()
-    opened = 0
+    new: list[Alert] = []
     for finding in findings:
         seen.add(finding.cause_key)
         status = Status.SNOOZED if finding.snoozed else Status.OPEN
-        message = messages.render(kind, finding.numbers)
         alert = current.get(finding.cause_key)
         if alert is None:
-            if finding.snoozed:
-                continue  # nothing to warn about until the snooze ends
-            subject = finding.subject
-            Alert.objects.create(
-                kind=kind,
-                manager_id=finding.manager_id,
-                cause_key=finding.cause_key,
-                subject_type=ContentType.objects.get_for_model(subject) if subject else None,
-                subject_id=subject.pk if subject else None,
-                numbers=finding.numbers,
-                message=message,
-                opened_at=now,
-                updated_at=now,
-                status=status,
-            )
-            opened += 1
+            if not finding.snoozed:  # a snoozed cause waits silently until the snooze ends
+                new.append(_new_alert(kind, finding, now))
         elif (alert.numbers, alert.status, alert.manager_id) != (
             finding.numbers,
             status,
             finding.manager_id,
         ):
-            alert.numbers, alert.message, alert.status = finding.numbers, message, status
+            alert.numbers, alert.status = finding.numbers, status
+            alert.message = messages.render(kind, finding.numbers)
             alert.manager_id, alert.updated_at = finding.manager_id, now
             alert.save(update_fields=["numbers", "message", "status", "manager", "updated_at"])
+    Alert.objects.bulk_create(new, batch_size=1000)
     gone = [a.pk for key, a in current.items() if key not in seen]
     Alert.objects.filter(pk__in=gone).update(
         status=Status.RESOLVED, resolved_at=now, updated_at=now
     )
-    return f"{len(seen)} current, {opened} opened, {len(gone)} resolved"
+    return f"{len(seen)} current, {len(new)} opened, {len(gone)} resolved"
+
+
+def _new_alert(kind: str, finding: Finding, now: dt.datetime) -> Alert:
+    subject = finding.subject_model_and_id()
+    return Alert(
+        kind=kind,
+        manager_id=finding.manager_id,
+        cause_key=finding.cause_key,
+        subject_type=ContentType.objects.get_for_model(subject[0]) if subject else None,
+        subject_id=subject[1] if subject else None,
+        numbers=finding.numbers,
+        message=messages.render(kind, finding.numbers),
+        opened_at=now,
+        updated_at=now,
+        status=Status.OPEN,
+    )

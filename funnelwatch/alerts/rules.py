@@ -44,6 +44,29 @@ class Finding:
     numbers: dict
     snoozed: bool = False
 
+    @classmethod
+    def about(
+        cls,
+        kind: str,
+        cause_key: str,
+        manager_id: int | None,
+        model: type[models.Model],
+        pk: int,
+        numbers: dict,
+        snoozed: bool = False,
+    ) -> Finding:
+        """A finding about a record known by its id (no need to load the row)."""
+        finding = cls(kind, cause_key, manager_id, None, numbers, snoozed)
+        finding.subject_ref = (model, pk)
+        return finding
+
+    subject_ref: tuple[type[models.Model], int] | None = None
+
+    def subject_model_and_id(self) -> tuple[type[models.Model], int] | None:
+        if self.subject is not None:
+            return type(self.subject), self.subject.pk
+        return self.subject_ref
+
 
 @dataclass
 class Context:
@@ -205,30 +228,39 @@ def stalled_deal(ctx: Context) -> list[Finding] | None:
     deals = (
         Deal.objects.filter(status=Outcome.OPEN, stage__norm_days__isnull=False)
         .exclude(_has_next_step(ctx.now))
-        .select_related("stage")
+        .values_list(
+            "pk",
+            "title",
+            "owner_id",
+            "amount",
+            "stage_entered_at",
+            "stage__name",
+            "stage__norm_days",
+        )
     )
     snoozed = set(DealSnooze.objects.filter(until__gte=ctx.today).values_list("deal_id", flat=True))
     findings = []
-    for deal in deals:
-        in_stage = ctx.now - deal.stage_entered_at
-        if in_stage <= dt.timedelta(days=deal.stage.norm_days):
+    for pk, title, owner_id, amount, entered, stage, norm in deals:
+        in_stage = ctx.now - entered
+        if in_stage <= dt.timedelta(days=norm):
             continue
         numbers = {
-            "deal": deal.pk,
-            "title": deal.title,
-            "stage": deal.stage.name,
+            "deal": pk,
+            "title": title,
+            "stage": stage,
             "days_in_stage": in_stage.days,
-            "norm_days": deal.stage.norm_days,
-            "amount": str(deal.amount),
+            "norm_days": norm,
+            "amount": str(amount),
         }
         findings.append(
-            Finding(
+            Finding.about(
                 Kind.STALLED_DEAL,
-                f"stalled_deal:{deal.pk}",
-                deal.owner_id,
-                deal,
+                f"stalled_deal:{pk}",
+                owner_id,
+                Deal,
+                pk,
                 numbers,
-                snoozed=deal.pk in snoozed,
+                snoozed=pk in snoozed,
             )
         )
     return findings
