@@ -103,3 +103,24 @@ def test_periodic_jobs_are_registered_and_idempotent(world, alerts, at):
         periodic.run_due(only="alerts.evaluate", force=True)
         periodic.run_due(only="alerts.evaluate", force=True)
     assert Alert.objects.filter(kind=Kind.STALLED_DEAL, resolved_at__isnull=True).count() == 2
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["/alerts/", "/alerts/morning/", "/alerts/lost/", "/alerts/forecast/", "/alerts/digests/"],
+)
+def test_pages_need_a_login(client, world, url):
+    response = client.get(url)
+    assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_team_lead_and_head_open_the_leaders_pages(client, world):
+    for user, code in [
+        (world.head, 200),
+        (world.lead, 200),
+        (world.bob, 403),
+        (world.reviewer, 403),
+    ]:
+        client.force_login(user)
+        assert client.get("/alerts/morning/").status_code == code
+        assert client.get("/alerts/lost/").status_code == code
