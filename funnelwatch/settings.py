@@ -163,8 +163,11 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
     "loggers": {
-        "funnelwatch": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "INFO"),
-                        "propagate": False},
+        "funnelwatch": {
+            "handlers": ["console"],
+            "level": envstr("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
     },
 }
 

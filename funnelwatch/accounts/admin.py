@@ -29,5 +29,8 @@ class UserAdmin(BaseUserAdmin):
 admin.site.register(Team)
 admin.site.register(Absence, list_display=["user", "start", "end", "reason"])
 admin.site.register(Holiday, list_display=["day", "name"])
-admin.site.register(ApiToken, list_display=["user", "name", "created_at", "last_used_at"],
-                    readonly_fields=["digest"])
+admin.site.register(
+    ApiToken,
+    list_display=["user", "name", "created_at", "last_used_at"],
+    readonly_fields=["digest"],
+)

@@ -102,6 +102,9 @@ class Absence(models.Model):
         verbose_name = _("absence")
         verbose_name_plural = _("absences")
 
+    def __str__(self) -> str:
+        return f"{self.user}: {self.start}–{self.end}"
+
 
 class Holiday(models.Model):
     """A company-wide day off."""
@@ -113,6 +116,9 @@ class Holiday(models.Model):
         ordering = ["day"]
         verbose_name = _("holiday")
         verbose_name_plural = _("holidays")
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.name}"
 
 
 class ApiToken(models.Model):

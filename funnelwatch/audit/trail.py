@@ -94,13 +94,17 @@ def _on_init(sender: type[models.Model], instance: models.Model, **kwargs: objec
         instance._audit_before = _snapshot(instance) if instance.pk else None
 
 
-def _on_save(sender: type[models.Model], instance: models.Model, created: bool, **kw: object) -> None:
+def _on_save(
+    sender: type[models.Model], instance: models.Model, created: bool, **kw: object
+) -> None:
     if sender not in _AUDITED or kw.get("raw"):
         return
     after = _snapshot(instance)
     before = getattr(instance, "_audit_before", None)
     if created or before is None:
-        record(instance, AuditEvent.Action.CREATE, {k: v for k, v in after.items() if v is not None})
+        record(
+            instance, AuditEvent.Action.CREATE, {k: v for k, v in after.items() if v is not None}
+        )
     else:
         changes = {k: [before.get(k), v] for k, v in after.items() if before.get(k) != v}
         if changes:

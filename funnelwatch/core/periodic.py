@@ -54,8 +54,9 @@ def _claim(job: PeriodicJob, now: dt.datetime, force: bool) -> bool:
     return True
 
 
-def run_due(now: dt.datetime | None = None, *, only: str | None = None,
-            force: bool = False) -> list[tuple[str, str]]:
+def run_due(
+    now: dt.datetime | None = None, *, only: str | None = None, force: bool = False
+) -> list[tuple[str, str]]:
     """Run the jobs that are due; return (name, outcome) for each one that ran."""
     from funnelwatch.core.models import PeriodicRun
 

@@ -11,8 +11,13 @@ from django.utils import timezone
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
 ]
 
 
@@ -39,8 +44,9 @@ def make_pipeline():
     ]
     stages = {}
     for pos, (name, block, outcome, norm) in enumerate(rows, start=1):
-        stages[name] = Stage.objects.create(pipeline=pipeline, name=name, position=pos,
-                                            block=block, outcome=outcome, norm_days=norm)
+        stages[name] = Stage.objects.create(
+            pipeline=pipeline, name=name, position=pos, block=block, outcome=outcome, norm_days=norm
+        )
     return pipeline, stages
 
 
@@ -53,8 +59,14 @@ def world(db):
     north, south = Team.objects.create(name="North"), Team.objects.create(name="South")
 
     def user(username, role, team=None):
-        u = User.objects.create_user(username, f"{username}@firm.test", "pw-" + username,
-                                     role=role, team=team, first_name=username.title())
+        u = User.objects.create_user(
+            username,
+            f"{username}@firm.test",
+            "pw-" + username,
+            role=role,
+            team=team,
+            first_name=username.title(),
+        )
         return u
 
     head = user("head", Role.HEAD)
@@ -71,8 +83,16 @@ def world(db):
     UserEmail.objects.create(user=bob, email="bob@firm.test")
     pipeline, stages = make_pipeline()
     return SimpleNamespace(
-        head=head, lead=lead, alice=alice, bob=bob, reviewer=reviewer, outsider=outsider,
-        north=north, south=south, pipeline=pipeline, stages=stages,
+        head=head,
+        lead=lead,
+        alice=alice,
+        bob=bob,
+        reviewer=reviewer,
+        outsider=outsider,
+        north=north,
+        south=south,
+        pipeline=pipeline,
+        stages=stages,
         lost_reason=LostReason.objects.create(name="Too expensive", revivable=True),
         junk_reason=JunkReason.objects.create(name="Wrong number"),
         source=LeadSource.objects.create(name="Website"),

@@ -57,8 +57,17 @@ class DealAdmin(admin.ModelAdmin):
     list_display = ["title", "owner", "stage", "status", "amount", "created_at"]
     list_filter = ["status", "pipeline", "stage", "owner"]
     search_fields = ["title"]
-    readonly_fields = ["stage", "status", "owner", "closed_at", "stage_entered_at", "lost_reason",
-                       "junk_reason", "pipeline", "created_at"]
+    readonly_fields = [
+        "stage",
+        "status",
+        "owner",
+        "closed_at",
+        "stage_entered_at",
+        "lost_reason",
+        "junk_reason",
+        "pipeline",
+        "created_at",
+    ]
 
     def has_add_permission(self, request) -> bool:  # noqa: ANN001
         return False  # leads are created through the product, which keeps the history

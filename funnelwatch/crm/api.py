@@ -80,8 +80,9 @@ def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
         if owner is None or not can_see_user(request.user, owner.pk):
             raise HttpError(422, "owner: no such user you may assign to")
     try:
-        deal = services.create_lead(actor=request.user, title=data.title, owner=owner,
-                                    amount=data.amount)
+        deal = services.create_lead(
+            actor=request.user, title=data.title, owner=owner, amount=data.amount
+        )
     except services.DealError as exc:
         raise _fail(exc) from None
     return 201, queries.deals_for(request.user).get(pk=deal.pk)

@@ -29,8 +29,9 @@ class LeadForm(forms.Form):
     email = forms.EmailField(label=_("E-mail"), required=False)
     company = forms.ModelChoiceField(Company.objects.all(), label=_("Company"), required=False)
     source = forms.ModelChoiceField(LeadSource.objects.all(), label=_("Source"), required=False)
-    amount = forms.DecimalField(label=_("Amount"), min_value=0, required=False, max_digits=16,
-                                decimal_places=2)
+    amount = forms.DecimalField(
+        label=_("Amount"), min_value=0, required=False, max_digits=16, decimal_places=2
+    )
     owner = forms.ModelChoiceField(User.objects.none(), label=_("Owner"))
 
     def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
@@ -55,10 +56,12 @@ class MoveForm(forms.Form):
 
 
 class WinForm(forms.Form):
-    amount = forms.DecimalField(label=_("Final amount"), min_value=0, required=False,
-                                max_digits=16, decimal_places=2)
-    cost = forms.DecimalField(label=_("Cost"), min_value=0, required=False, max_digits=16,
-                              decimal_places=2)
+    amount = forms.DecimalField(
+        label=_("Final amount"), min_value=0, required=False, max_digits=16, decimal_places=2
+    )
+    cost = forms.DecimalField(
+        label=_("Cost"), min_value=0, required=False, max_digits=16, decimal_places=2
+    )
 
 
 class LoseForm(forms.Form):
@@ -84,15 +87,17 @@ class NoteForm(forms.Form):
 
 
 class ProposalForm(forms.Form):
-    amount = forms.DecimalField(label=_("Amount"), min_value=0, required=False, max_digits=16,
-                                decimal_places=2)
+    amount = forms.DecimalField(
+        label=_("Amount"), min_value=0, required=False, max_digits=16, decimal_places=2
+    )
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
     comment = forms.CharField(label=_("Comment"), max_length=500, required=False)
 
 
 class MeetingForm(forms.Form):
     scheduled_at = forms.DateTimeField(
-        label=_("When"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label=_("When"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
     place = forms.CharField(label=_("Place"), max_length=200, required=False)
@@ -102,7 +107,8 @@ class TaskForm(forms.Form):
     title = forms.CharField(label=_("Task"), max_length=200)
     kind = forms.ChoiceField(label=_("Kind"), choices=Task.Kind.choices)
     due_at = forms.DateTimeField(
-        label=_("Due"), widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
+        label=_("Due"),
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
     assignee = forms.ModelChoiceField(User.objects.none(), label=_("Assignee"))

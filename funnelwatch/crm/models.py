@@ -35,7 +35,11 @@ class Company(models.Model):
     name = models.CharField(_("name"), max_length=200)
     segment = models.CharField(_("segment"), max_length=100, blank=True)
     owner = models.ForeignKey(
-        USER, verbose_name=_("owner"), null=True, blank=True, on_delete=models.PROTECT,
+        USER,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="companies",
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -53,12 +57,20 @@ class Company(models.Model):
 class Contact(models.Model):
     name = models.CharField(_("name"), max_length=200)
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), null=True, blank=True, on_delete=models.PROTECT,
+        Company,
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="contacts",
     )
     position = models.CharField(_("position"), max_length=100, blank=True)
     owner = models.ForeignKey(
-        USER, verbose_name=_("owner"), null=True, blank=True, on_delete=models.PROTECT,
+        USER,
+        verbose_name=_("owner"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="contacts",
     )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
@@ -133,10 +145,13 @@ class Stage(models.Model):
     name = models.CharField(_("name"), max_length=100)
     position = models.PositiveIntegerField(_("position"))
     block = models.CharField(_("block"), max_length=20, choices=Block.choices)
-    outcome = models.CharField(_("outcome"), max_length=10, choices=Outcome.choices,
-                               default=Outcome.OPEN)
+    outcome = models.CharField(
+        _("outcome"), max_length=10, choices=Outcome.choices, default=Outcome.OPEN
+    )
     norm_days = models.PositiveIntegerField(
-        _("norm, days"), null=True, blank=True,
+        _("norm, days"),
+        null=True,
+        blank=True,
         help_text=_("Days a deal may stay in this stage before it counts as stalled."),
     )
 
@@ -200,35 +215,56 @@ class Deal(models.Model):
 
     title = models.CharField(_("title"), max_length=200)
     contact = models.ForeignKey(
-        Contact, verbose_name=_("contact"), null=True, blank=True, on_delete=models.PROTECT,
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="deals",
     )
     company = models.ForeignKey(
-        Company, verbose_name=_("company"), null=True, blank=True, on_delete=models.PROTECT,
+        Company,
+        verbose_name=_("company"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
         related_name="deals",
     )
-    owner = models.ForeignKey(USER, verbose_name=_("owner"), on_delete=models.PROTECT,
-                              related_name="deals")
-    source = models.ForeignKey(
-        LeadSource, verbose_name=_("source"), null=True, blank=True, on_delete=models.PROTECT,
+    owner = models.ForeignKey(
+        USER, verbose_name=_("owner"), on_delete=models.PROTECT, related_name="deals"
     )
-    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2,
-                                 default=Decimal("0"))
+    source = models.ForeignKey(
+        LeadSource,
+        verbose_name=_("source"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+    )
+    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, default=Decimal("0"))
     cost = models.DecimalField(_("cost"), max_digits=16, decimal_places=2, default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3)
     pipeline = models.ForeignKey(Pipeline, verbose_name=_("pipeline"), on_delete=models.PROTECT)
     stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT)
-    status = models.CharField(_("status"), max_length=10, choices=Outcome.choices,
-                              default=Outcome.OPEN, db_index=True)
+    status = models.CharField(
+        _("status"), max_length=10, choices=Outcome.choices, default=Outcome.OPEN, db_index=True
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
     closed_at = models.DateTimeField(_("closed"), null=True, blank=True, db_index=True)
     # When the deal entered its current stage (kept by the services, for stalled-deal checks).
     stage_entered_at = models.DateTimeField(_("in stage since"), default=timezone.now)
     lost_reason = models.ForeignKey(
-        LostReason, verbose_name=_("lost reason"), null=True, blank=True, on_delete=models.PROTECT,
+        LostReason,
+        verbose_name=_("lost reason"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
     )
     junk_reason = models.ForeignKey(
-        JunkReason, verbose_name=_("junk reason"), null=True, blank=True, on_delete=models.PROTECT,
+        JunkReason,
+        verbose_name=_("junk reason"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
     )
     close_comment = models.CharField(_("comment on closing"), max_length=500, blank=True)
 
@@ -263,8 +299,9 @@ class StageChange(models.Model):
     """Every stage a deal entered, with when it left: time in stage is ``left_at - at``."""
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="stage_changes")
-    from_stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    from_stage = models.ForeignKey(
+        Stage, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     to_stage = models.ForeignKey(Stage, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("when"), db_index=True)
     left_at = models.DateTimeField(_("left the stage"), null=True, blank=True)
@@ -278,6 +315,11 @@ class StageChange(models.Model):
         verbose_name_plural = _("stage changes")
         indexes = [models.Index(fields=["deal", "at"]), models.Index(fields=["owner", "at"])]
 
+    def __str__(self) -> str:
+        return (
+            f"{self.deal_id}: {self.from_stage_id} → {self.to_stage_id} at {self.at:%Y-%m-%d %H:%M}"
+        )
+
     @property
     def duration(self):  # noqa: ANN201
         return (self.left_at or timezone.now()) - self.at
@@ -287,8 +329,9 @@ class OwnerChange(models.Model):
     """Every (re-)assignment of a deal, so a metric credits the owner at the time."""
 
     deal = models.ForeignKey(Deal, on_delete=models.CASCADE, related_name="owner_changes")
-    from_owner = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT,
-                                   related_name="+")
+    from_owner = models.ForeignKey(
+        USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
     to_owner = models.ForeignKey(USER, on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("when"), db_index=True)
     by = models.ForeignKey(USER, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
@@ -298,6 +341,11 @@ class OwnerChange(models.Model):
         verbose_name = _("owner change")
         verbose_name_plural = _("owner changes")
         indexes = [models.Index(fields=["deal", "at"])]
+
+    def __str__(self) -> str:
+        return (
+            f"{self.deal_id}: {self.from_owner_id} → {self.to_owner_id} at {self.at:%Y-%m-%d %H:%M}"
+        )
 
 
 class Channel(models.TextChoices):
@@ -311,15 +359,19 @@ class Channel(models.TextChoices):
 class Proposal(Archivable):
     """A commercial proposal sent to the client."""
 
-    deal = models.ForeignKey(Deal, verbose_name=_("deal"), on_delete=models.PROTECT,
-                             related_name="proposals")
-    author = models.ForeignKey(USER, verbose_name=_("sent by"), on_delete=models.PROTECT,
-                               related_name="+")
-    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, null=True,
-                                 blank=True)
+    deal = models.ForeignKey(
+        Deal, verbose_name=_("deal"), on_delete=models.PROTECT, related_name="proposals"
+    )
+    author = models.ForeignKey(
+        USER, verbose_name=_("sent by"), on_delete=models.PROTECT, related_name="+"
+    )
+    amount = models.DecimalField(
+        _("amount"), max_digits=16, decimal_places=2, null=True, blank=True
+    )
     sent_at = models.DateTimeField(_("sent at"), default=timezone.now, db_index=True)
-    channel = models.CharField(_("channel"), max_length=20, choices=Channel.choices,
-                               default=Channel.EMAIL)
+    channel = models.CharField(
+        _("channel"), max_length=20, choices=Channel.choices, default=Channel.EMAIL
+    )
     comment = models.CharField(_("comment"), max_length=500, blank=True)
 
     class Meta:
@@ -339,14 +391,17 @@ class Meeting(Archivable):
         HELD = "held", _("held")
         CANCELLED = "cancelled", _("cancelled")
 
-    deal = models.ForeignKey(Deal, verbose_name=_("deal"), on_delete=models.PROTECT,
-                             related_name="meetings")
-    owner = models.ForeignKey(USER, verbose_name=_("manager"), on_delete=models.PROTECT,
-                              related_name="meetings")
+    deal = models.ForeignKey(
+        Deal, verbose_name=_("deal"), on_delete=models.PROTECT, related_name="meetings"
+    )
+    owner = models.ForeignKey(
+        USER, verbose_name=_("manager"), on_delete=models.PROTECT, related_name="meetings"
+    )
     scheduled_at = models.DateTimeField(_("scheduled for"), db_index=True)
     held_at = models.DateTimeField(_("held at"), null=True, blank=True, db_index=True)
-    status = models.CharField(_("status"), max_length=20, choices=Status.choices,
-                              default=Status.PLANNED)
+    status = models.CharField(
+        _("status"), max_length=20, choices=Status.choices, default=Status.PLANNED
+    )
     place = models.CharField(_("place"), max_length=200, blank=True)
 
     class Meta:
@@ -360,12 +415,25 @@ class Meeting(Archivable):
 
 @audited()
 class Note(Archivable):
-    deal = models.ForeignKey(Deal, verbose_name=_("deal"), null=True, blank=True,
-                             on_delete=models.PROTECT, related_name="notes")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="notes")
-    author = models.ForeignKey(USER, verbose_name=_("author"), on_delete=models.PROTECT,
-                               related_name="+")
+    deal = models.ForeignKey(
+        Deal,
+        verbose_name=_("deal"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notes",
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="notes",
+    )
+    author = models.ForeignKey(
+        USER, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
     text = models.TextField(_("text"))
     created_at = models.DateTimeField(_("created"), default=timezone.now, db_index=True)
 
@@ -388,16 +456,30 @@ class Task(Archivable):
 
     title = models.CharField(_("title"), max_length=200)
     kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices, default=Kind.CALL)
-    author = models.ForeignKey(USER, verbose_name=_("author"), on_delete=models.PROTECT,
-                               related_name="+")
-    assignee = models.ForeignKey(USER, verbose_name=_("assignee"), on_delete=models.PROTECT,
-                                 related_name="tasks")
+    author = models.ForeignKey(
+        USER, verbose_name=_("author"), on_delete=models.PROTECT, related_name="+"
+    )
+    assignee = models.ForeignKey(
+        USER, verbose_name=_("assignee"), on_delete=models.PROTECT, related_name="tasks"
+    )
     due_at = models.DateTimeField(_("due"), db_index=True)
     done_at = models.DateTimeField(_("done"), null=True, blank=True, db_index=True)
-    deal = models.ForeignKey(Deal, verbose_name=_("deal"), null=True, blank=True,
-                             on_delete=models.PROTECT, related_name="tasks")
-    contact = models.ForeignKey(Contact, verbose_name=_("contact"), null=True, blank=True,
-                                on_delete=models.PROTECT, related_name="tasks")
+    deal = models.ForeignKey(
+        Deal,
+        verbose_name=_("deal"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+    )
+    contact = models.ForeignKey(
+        Contact,
+        verbose_name=_("contact"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="tasks",
+    )
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:

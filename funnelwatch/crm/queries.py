@@ -57,8 +57,9 @@ def stage_durations(deal: Deal) -> list[StageChange]:
     """The deal's stage history, each row with ``duration`` (time spent in that stage)."""
     return list(
         deal.stage_changes.select_related("from_stage", "to_stage", "by", "owner").annotate(
-            spent=ExpressionWrapper(Coalesce(F("left_at"), Now()) - F("at"),
-                                    output_field=DurationField())
+            spent=ExpressionWrapper(
+                Coalesce(F("left_at"), Now()) - F("at"), output_field=DurationField()
+            )
         )
     )
 
@@ -68,15 +69,21 @@ def time_in_stages(deal_ids: QuerySet | list[int]) -> dict[int, dt.timedelta]:
     rows = (
         StageChange.objects.filter(deal_id__in=deal_ids, left_at__isnull=False)
         .values("to_stage")
-        .annotate(total=Sum(ExpressionWrapper(F("left_at") - F("at"), output_field=DurationField())))
+        .annotate(
+            total=Sum(ExpressionWrapper(F("left_at") - F("at"), output_field=DurationField()))
+        )
     )
     return {r["to_stage"]: r["total"] for r in rows}
 
 
 def upcoming_meetings(user: User, day_start: dt.datetime, day_end: dt.datetime) -> QuerySet:
-    return limit_to_owner(user, Meeting.objects.active()).filter(
-        scheduled_at__gte=day_start, scheduled_at__lt=day_end, status=Meeting.Status.PLANNED
-    ).select_related("deal", "owner")
+    return (
+        limit_to_owner(user, Meeting.objects.active())
+        .filter(
+            scheduled_at__gte=day_start, scheduled_at__lt=day_end, status=Meeting.Status.PLANNED
+        )
+        .select_related("deal", "owner")
+    )
 
 
 def deal_counts_by_status(user: User) -> dict[str, int]:
@@ -87,6 +94,7 @@ def deal_counts_by_status(user: User) -> dict[str, int]:
 def search_deals(user: User, q: str) -> QuerySet[Deal]:
     qs = deals_for(user)
     if q:
-        qs = qs.filter(Q(title__icontains=q) | Q(contact__name__icontains=q)
-                       | Q(company__name__icontains=q))
+        qs = qs.filter(
+            Q(title__icontains=q) | Q(contact__name__icontains=q) | Q(company__name__icontains=q)
+        )
     return qs

@@ -71,15 +71,23 @@ def _money(value: object, field: str) -> Decimal:
 
 def _emit(kind: str, deal: Deal | None, at: dt.datetime, *user_ids: int | None) -> None:
     crm_event.send(
-        sender=Deal, kind=kind, deal=deal, at=at, user_ids={u for u in user_ids if u},
+        sender=Deal,
+        kind=kind,
+        deal=deal,
+        at=at,
+        user_ids={u for u in user_ids if u},
     )
 
 
 def _enter_stage(deal: Deal, stage: Stage, actor: User | None, at: dt.datetime) -> None:
     StageChange.objects.filter(deal=deal, left_at__isnull=True).update(left_at=at)
     StageChange.objects.create(
-        deal=deal, from_stage_id=deal.stage_id if deal.pk and deal.stage_id != stage.pk else None,
-        to_stage=stage, at=at, by=actor, owner_id=deal.owner_id,
+        deal=deal,
+        from_stage_id=deal.stage_id if deal.pk and deal.stage_id != stage.pk else None,
+        to_stage=stage,
+        at=at,
+        by=actor,
+        owner_id=deal.owner_id,
     )
 
 
@@ -106,10 +114,16 @@ def create_contact(
         try:
             normalised.append((phones.normalize(raw, settings.FUNNELWATCH_PHONE_REGION), raw))
         except phones.InvalidPhone as exc:
-            raise DealError(_("Phone %(n)s: %(err)s") % {"n": i + 1, "err": exc}, "phones") from None
+            raise DealError(
+                _("Phone %(n)s: %(err)s") % {"n": i + 1, "err": exc}, "phones"
+            ) from None
     with acting_as(actor, at=at):
         contact = Contact.objects.create(
-            name=name.strip(), owner=owner, company=company, position=position, created_at=at,
+            name=name.strip(),
+            owner=owner,
+            company=company,
+            position=position,
+            created_at=at,
         )
         for number, raw in dict(normalised).items():
             ContactPhone.objects.create(contact=contact, number=number, raw=raw)
@@ -153,7 +167,9 @@ def create_lead(
     if not owner.is_active:
         raise DealError(_("The owner's account is disabled."), "owner")
     at = _when(at)
-    pipeline = pipeline or Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.first()
+    pipeline = (
+        pipeline or Pipeline.objects.filter(is_default=True).first() or Pipeline.objects.first()
+    )
     if pipeline is None:
         raise DealError(_("Create a pipeline first."), "pipeline")
     stage = pipeline.first_stage()
@@ -161,10 +177,18 @@ def create_lead(
         company = contact.company
     with acting_as(actor, at=at):
         deal = Deal.objects.create(
-            title=title.strip(), owner=owner, contact=contact, company=company, source=source,
-            amount=_money(amount or 0, "amount"), cost=_money(cost or 0, "cost"),
-            currency=settings.FUNNELWATCH_CURRENCY, pipeline=pipeline, stage=stage,
-            created_at=at, stage_entered_at=at,
+            title=title.strip(),
+            owner=owner,
+            contact=contact,
+            company=company,
+            source=source,
+            amount=_money(amount or 0, "amount"),
+            cost=_money(cost or 0, "cost"),
+            currency=settings.FUNNELWATCH_CURRENCY,
+            pipeline=pipeline,
+            stage=stage,
+            created_at=at,
+            stage_entered_at=at,
         )
         StageChange.objects.create(deal=deal, to_stage=stage, at=at, by=actor, owner=owner)
         OwnerChange.objects.create(deal=deal, to_owner=owner, at=at, by=actor)
@@ -177,8 +201,9 @@ def _locked(deal: Deal) -> Deal:
 
 
 @transaction.atomic
-def move_stage(deal: Deal, stage: Stage, *, actor: User | None,
-               at: dt.datetime | None = None) -> Deal:
+def move_stage(
+    deal: Deal, stage: Stage, *, actor: User | None, at: dt.datetime | None = None
+) -> Deal:
     """Move an open deal to another open stage of its pipeline."""
     at = _when(at)
     deal = _locked(deal)
@@ -221,8 +246,14 @@ def _close(deal: Deal, outcome: str, actor: User | None, at: dt.datetime, **fiel
 
 
 @transaction.atomic
-def win(deal: Deal, *, actor: User | None, amount: object = None, cost: object = None,
-        at: dt.datetime | None = None) -> Deal:
+def win(
+    deal: Deal,
+    *,
+    actor: User | None,
+    amount: object = None,
+    cost: object = None,
+    at: dt.datetime | None = None,
+) -> Deal:
     deal = _locked(deal)
     fields = {}
     if amount is not None:
@@ -233,8 +264,14 @@ def win(deal: Deal, *, actor: User | None, amount: object = None, cost: object =
 
 
 @transaction.atomic
-def lose(deal: Deal, *, reason: LostReason | None, actor: User | None, comment: str = "",
-         at: dt.datetime | None = None) -> Deal:
+def lose(
+    deal: Deal,
+    *,
+    reason: LostReason | None,
+    actor: User | None,
+    comment: str = "",
+    at: dt.datetime | None = None,
+) -> Deal:
     if reason is None:
         raise DealError(_("Say why the deal was lost."), "lost_reason")
     deal = _locked(deal)
@@ -242,8 +279,14 @@ def lose(deal: Deal, *, reason: LostReason | None, actor: User | None, comment: 
 
 
 @transaction.atomic
-def mark_junk(deal: Deal, *, reason: JunkReason | None, actor: User | None, comment: str = "",
-              at: dt.datetime | None = None) -> Deal:
+def mark_junk(
+    deal: Deal,
+    *,
+    reason: JunkReason | None,
+    actor: User | None,
+    comment: str = "",
+    at: dt.datetime | None = None,
+) -> Deal:
     if reason is None:
         raise DealError(_("Say why the lead is junk."), "junk_reason")
     deal = _locked(deal)
@@ -251,8 +294,9 @@ def mark_junk(deal: Deal, *, reason: JunkReason | None, actor: User | None, comm
 
 
 @transaction.atomic
-def reopen(deal: Deal, *, actor: User | None, stage: Stage | None = None,
-           at: dt.datetime | None = None) -> Deal:
+def reopen(
+    deal: Deal, *, actor: User | None, stage: Stage | None = None, at: dt.datetime | None = None
+) -> Deal:
     """Return a lost (or junk) deal to the funnel, by default to the stage it was lost from."""
     at = _when(at)
     deal = _locked(deal)
@@ -278,8 +322,9 @@ def reopen(deal: Deal, *, actor: User | None, stage: Stage | None = None,
 
 
 @transaction.atomic
-def reassign(deal: Deal, new_owner: User, *, actor: User | None,
-             at: dt.datetime | None = None) -> Deal:
+def reassign(
+    deal: Deal, new_owner: User, *, actor: User | None, at: dt.datetime | None = None
+) -> Deal:
     at = _when(at)
     deal = _locked(deal)
     if not new_owner.is_active:
@@ -288,8 +333,9 @@ def reassign(deal: Deal, new_owner: User, *, actor: User | None,
         return deal
     old_owner_id = deal.owner_id
     with acting_as(actor, at=at):
-        OwnerChange.objects.create(deal=deal, from_owner_id=old_owner_id, to_owner=new_owner,
-                                   at=at, by=actor)
+        OwnerChange.objects.create(
+            deal=deal, from_owner_id=old_owner_id, to_owner=new_owner, at=at, by=actor
+        )
         deal.owner = new_owner
         deal.save()
         # Open tasks follow the deal to its new owner.
@@ -325,26 +371,41 @@ def update_deal(deal: Deal, *, actor: User | None, **fields: object) -> Deal:
 
 
 @transaction.atomic
-def send_proposal(deal: Deal, *, actor: User, amount: object = None, channel: str = Channel.EMAIL,
-                  comment: str = "", at: dt.datetime | None = None) -> Proposal:
+def send_proposal(
+    deal: Deal,
+    *,
+    actor: User,
+    amount: object = None,
+    channel: str = Channel.EMAIL,
+    comment: str = "",
+    at: dt.datetime | None = None,
+) -> Proposal:
     at = _when(at)
     if channel not in Channel.values:
         raise DealError(_("Unknown channel."), "channel")
     value = _money(amount, "amount") if amount not in (None, "") else None
     with acting_as(actor, at=at):
-        proposal = Proposal.objects.create(deal=deal, author=actor, amount=value, sent_at=at,
-                                           channel=channel, comment=comment)
+        proposal = Proposal.objects.create(
+            deal=deal, author=actor, amount=value, sent_at=at, channel=channel, comment=comment
+        )
     _emit("proposal_sent", deal, at, actor.pk, deal.owner_id)
     return proposal
 
 
 @transaction.atomic
-def schedule_meeting(deal: Deal, *, actor: User, scheduled_at: dt.datetime, place: str = "",
-                     at: dt.datetime | None = None) -> Meeting:
+def schedule_meeting(
+    deal: Deal,
+    *,
+    actor: User,
+    scheduled_at: dt.datetime,
+    place: str = "",
+    at: dt.datetime | None = None,
+) -> Meeting:
     at = _when(at)
     with acting_as(actor, at=at):
-        meeting = Meeting.objects.create(deal=deal, owner=deal.owner, scheduled_at=scheduled_at,
-                                         place=place)
+        meeting = Meeting.objects.create(
+            deal=deal, owner=deal.owner, scheduled_at=scheduled_at, place=place
+        )
     _emit("meeting_scheduled", deal, at, actor.pk, deal.owner_id)
     return meeting
 
@@ -363,32 +424,59 @@ def hold_meeting(meeting: Meeting, *, actor: User, at: dt.datetime | None = None
 
 
 @transaction.atomic
-def add_note(*, actor: User, text: str, deal: Deal | None = None, contact: Contact | None = None,
-             at: dt.datetime | None = None) -> Note:
+def add_note(
+    *,
+    actor: User,
+    text: str,
+    deal: Deal | None = None,
+    contact: Contact | None = None,
+    at: dt.datetime | None = None,
+) -> Note:
     if not text.strip():
         raise DealError(_("A note cannot be empty."), "text")
     if deal is None and contact is None:
         raise DealError(_("A note belongs to a deal or a contact."), "deal")
     at = _when(at)
     with acting_as(actor, at=at):
-        note = Note.objects.create(deal=deal, contact=contact or (deal and deal.contact),
-                                   author=actor, text=text.strip(), created_at=at)
+        note = Note.objects.create(
+            deal=deal,
+            contact=contact or (deal and deal.contact),
+            author=actor,
+            text=text.strip(),
+            created_at=at,
+        )
     _emit("note_added", deal, at, actor.pk)
     return note
 
 
 @transaction.atomic
-def create_task(*, actor: User, title: str, assignee: User, due_at: dt.datetime,
-                deal: Deal | None = None, contact: Contact | None = None,
-                kind: str = Task.Kind.CALL, at: dt.datetime | None = None) -> Task:
+def create_task(
+    *,
+    actor: User,
+    title: str,
+    assignee: User,
+    due_at: dt.datetime,
+    deal: Deal | None = None,
+    contact: Contact | None = None,
+    kind: str = Task.Kind.CALL,
+    at: dt.datetime | None = None,
+) -> Task:
     if not title.strip():
         raise DealError(_("A task needs a title."), "title")
     if kind not in Task.Kind.values:
         raise DealError(_("Unknown task kind."), "kind")
     at = _when(at)
     with acting_as(actor, at=at):
-        task = Task.objects.create(title=title.strip(), kind=kind, author=actor, assignee=assignee,
-                                   due_at=_when(due_at), deal=deal, contact=contact, created_at=at)
+        task = Task.objects.create(
+            title=title.strip(),
+            kind=kind,
+            author=actor,
+            assignee=assignee,
+            due_at=_when(due_at),
+            deal=deal,
+            contact=contact,
+            created_at=at,
+        )
     _emit("task_created", deal, at, actor.pk, assignee.pk)
     return task
 
@@ -407,8 +495,9 @@ def complete_task(task: Task, *, actor: User, at: dt.datetime | None = None) -> 
 
 
 @transaction.atomic
-def archive(record: Proposal | Note | Meeting | Task, *, actor: User,
-            at: dt.datetime | None = None) -> None:
+def archive(
+    record: Proposal | Note | Meeting | Task, *, actor: User, at: dt.datetime | None = None
+) -> None:
     """Hide a note, proposal, meeting or task from everyday views; it stays, audited."""
     at = _when(at)
     if record.archived_at is not None:

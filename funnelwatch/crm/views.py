@@ -21,7 +21,9 @@ from funnelwatch.crm.services import DealError
 def _pipeline(request: HttpRequest) -> Pipeline | None:
     pid = request.GET.get("pipeline")
     pipelines = Pipeline.objects.all()
-    return (pipelines.filter(pk=pid).first() if pid and pid.isdigit() else None) or pipelines.first()
+    return (
+        pipelines.filter(pk=pid).first() if pid and pid.isdigit() else None
+    ) or pipelines.first()
 
 
 @login_required
@@ -34,10 +36,18 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     if owner and owner.isdigit():
         deals = deals.filter(owner_id=int(owner))
     page = Paginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
-    return render(request, "crm/deal_list.html", {
-        "page": page, "status": status, "statuses": Outcome.choices,
-        "owners": visible_users(request.user), "q": request.GET.get("q", ""), "owner": owner,
-    })
+    return render(
+        request,
+        "crm/deal_list.html",
+        {
+            "page": page,
+            "status": status,
+            "statuses": Outcome.choices,
+            "owners": visible_users(request.user),
+            "q": request.GET.get("q", ""),
+            "owner": owner,
+        },
+    )
 
 
 @login_required
@@ -46,34 +56,50 @@ def deal_board(request: HttpRequest) -> HttpResponse:
     owner = request.GET.get("owner")
     owner_id = int(owner) if owner and owner.isdigit() else None
     columns = queries.board(request.user, pipeline.pk, owner_id) if pipeline else []
-    return render(request, "crm/board.html", {
-        "pipeline": pipeline, "pipelines": Pipeline.objects.all(), "columns": columns,
-        "owners": visible_users(request.user), "owner": owner_id,
-        "move_stages": [c["stage"] for c in columns],
-    })
+    return render(
+        request,
+        "crm/board.html",
+        {
+            "pipeline": pipeline,
+            "pipelines": Pipeline.objects.all(),
+            "columns": columns,
+            "owners": visible_users(request.user),
+            "owner": owner_id,
+            "move_stages": [c["stage"] for c in columns],
+        },
+    )
 
 
 @login_required
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     deal = get_object_or_404(queries.deals_for(request.user), pk=pk)
     user = request.user
-    return render(request, "crm/deal_detail.html", {
-        "deal": deal,
-        "stage_history": queries.stage_durations(deal),
-        "owner_history": deal.owner_changes.select_related("from_owner", "to_owner", "by"),
-        "notes": deal.notes.active().select_related("author"),
-        "tasks": deal.tasks.active().select_related("assignee"),
-        "proposals": deal.proposals.active().select_related("author"),
-        "meetings": deal.meetings.active(),
-        "history": history(deal)[:100],
-        "open_stages": deal.pipeline.stages.filter(outcome=Outcome.OPEN),
-        "forms": {
-            "move": forms.MoveForm(), "win": forms.WinForm(), "lose": forms.LoseForm(),
-            "junk": forms.JunkForm(), "reassign": forms.ReassignForm(user=user),
-            "note": forms.NoteForm(), "proposal": forms.ProposalForm(),
-            "meeting": forms.MeetingForm(), "task": forms.TaskForm(user=user),
+    return render(
+        request,
+        "crm/deal_detail.html",
+        {
+            "deal": deal,
+            "stage_history": queries.stage_durations(deal),
+            "owner_history": deal.owner_changes.select_related("from_owner", "to_owner", "by"),
+            "notes": deal.notes.active().select_related("author"),
+            "tasks": deal.tasks.active().select_related("assignee"),
+            "proposals": deal.proposals.active().select_related("author"),
+            "meetings": deal.meetings.active(),
+            "history": history(deal)[:100],
+            "open_stages": deal.pipeline.stages.filter(outcome=Outcome.OPEN),
+            "forms": {
+                "move": forms.MoveForm(),
+                "win": forms.WinForm(),
+                "lose": forms.LoseForm(),
+                "junk": forms.JunkForm(),
+                "reassign": forms.ReassignForm(user=user),
+                "note": forms.NoteForm(),
+                "proposal": forms.ProposalForm(),
+                "meeting": forms.MeetingForm(),
+                "task": forms.TaskForm(user=user),
+            },
         },
-    })
+    )
 
 
 @login_required
@@ -85,14 +111,21 @@ def deal_create(request: HttpRequest) -> HttpResponse:
             contact = None
             if data["contact_name"] or data["phone"] or data["email"]:
                 contact = services.create_contact(
-                    actor=request.user, name=data["contact_name"] or data["title"],
-                    owner=data["owner"], company=data["company"],
+                    actor=request.user,
+                    name=data["contact_name"] or data["title"],
+                    owner=data["owner"],
+                    company=data["company"],
                     phone_numbers=[data["phone"]] if data["phone"] else [],
                     emails=[data["email"]] if data["email"] else [],
                 )
             deal = services.create_lead(
-                actor=request.user, title=data["title"], owner=data["owner"], contact=contact,
-                company=data["company"], source=data["source"], amount=data["amount"] or 0,
+                actor=request.user,
+                title=data["title"],
+                owner=data["owner"],
+                contact=contact,
+                company=data["company"],
+                source=data["source"],
+                amount=data["amount"] or 0,
             )
         except DealError as exc:
             form.add_error(exc.field if exc.field in form.fields else None, exc.message)
@@ -115,8 +148,9 @@ def _do_lose(request, deal, data):  # noqa: ANN001, ANN202
 
 
 def _do_junk(request, deal, data):  # noqa: ANN001, ANN202
-    return services.mark_junk(deal, reason=data["reason"], comment=data["comment"],
-                              actor=request.user)
+    return services.mark_junk(
+        deal, reason=data["reason"], comment=data["comment"], actor=request.user
+    )
 
 
 def _do_reopen(request, deal, data):  # noqa: ANN001, ANN202
@@ -132,19 +166,31 @@ def _do_note(request, deal, data):  # noqa: ANN001, ANN202
 
 
 def _do_proposal(request, deal, data):  # noqa: ANN001, ANN202
-    return services.send_proposal(deal, actor=request.user, amount=data["amount"],
-                                  channel=data["channel"], comment=data["comment"])
+    return services.send_proposal(
+        deal,
+        actor=request.user,
+        amount=data["amount"],
+        channel=data["channel"],
+        comment=data["comment"],
+    )
 
 
 def _do_meeting(request, deal, data):  # noqa: ANN001, ANN202
-    return services.schedule_meeting(deal, actor=request.user, scheduled_at=data["scheduled_at"],
-                                     place=data["place"])
+    return services.schedule_meeting(
+        deal, actor=request.user, scheduled_at=data["scheduled_at"], place=data["place"]
+    )
 
 
 def _do_task(request, deal, data):  # noqa: ANN001, ANN202
-    return services.create_task(actor=request.user, title=data["title"], kind=data["kind"],
-                                assignee=data["assignee"], due_at=data["due_at"], deal=deal,
-                                contact=deal.contact)
+    return services.create_task(
+        actor=request.user,
+        title=data["title"],
+        kind=data["kind"],
+        assignee=data["assignee"],
+        due_at=data["due_at"],
+        deal=deal,
+        contact=deal.contact,
+    )
 
 
 class _NoForm(forms.forms.Form):
@@ -158,9 +204,17 @@ ACTIONS: dict[str, tuple[Callable, Callable, str]] = {
     "lose": (lambda d, u: forms.LoseForm(d), _do_lose, gettext_lazy("Deal marked as lost.")),
     "junk": (lambda d, u: forms.JunkForm(d), _do_junk, gettext_lazy("Lead marked as junk.")),
     "reopen": (lambda d, u: _NoForm(d), _do_reopen, gettext_lazy("Deal returned to the funnel.")),
-    "reassign": (lambda d, u: forms.ReassignForm(d, user=u), _do_reassign, gettext_lazy("Deal re-assigned.")),
+    "reassign": (
+        lambda d, u: forms.ReassignForm(d, user=u),
+        _do_reassign,
+        gettext_lazy("Deal re-assigned."),
+    ),
     "note": (lambda d, u: forms.NoteForm(d), _do_note, gettext_lazy("Note added.")),
-    "proposal": (lambda d, u: forms.ProposalForm(d), _do_proposal, gettext_lazy("Proposal recorded.")),
+    "proposal": (
+        lambda d, u: forms.ProposalForm(d),
+        _do_proposal,
+        gettext_lazy("Proposal recorded."),
+    ),
     "meeting": (lambda d, u: forms.MeetingForm(d), _do_meeting, gettext_lazy("Meeting scheduled.")),
     "task": (lambda d, u: forms.TaskForm(d, user=u), _do_task, gettext_lazy("Task created.")),
 }
@@ -230,16 +284,21 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     if q:
         contacts = contacts.filter(name__icontains=q)
     page = Paginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
-        request.GET.get("page"))
+        request.GET.get("page")
+    )
     return render(request, "crm/contact_list.html", {"page": page, "q": q})
 
 
 @login_required
 def contact_detail(request: HttpRequest, pk: int) -> HttpResponse:
     contact = get_object_or_404(queries.contacts_for(request.user), pk=pk)
-    return render(request, "crm/contact_detail.html", {
-        "contact": contact,
-        "deals": queries.deals_for(request.user).filter(contact=contact),
-        "notes": contact.notes.active().select_related("author"),
-        "history": history(contact)[:100],
-    })
+    return render(
+        request,
+        "crm/contact_detail.html",
+        {
+            "contact": contact,
+            "deals": queries.deals_for(request.user).filter(contact=contact),
+            "notes": contact.notes.active().select_related("author"),
+            "history": history(contact)[:100],
+        },
+    )

@@ -13,8 +13,14 @@ from funnelwatch.crm.services import DealError
 
 @pytest.fixture
 def lead(world, at):
-    return services.create_lead(actor=world.alice, title="Printers for school 5", owner=world.alice,
-                                amount=1000, source=world.source, at=at(2026, 3, 2, 10))
+    return services.create_lead(
+        actor=world.alice,
+        title="Printers for school 5",
+        owner=world.alice,
+        amount=1000,
+        source=world.source,
+        at=at(2026, 3, 2, 10),
+    )
 
 
 def test_create_lead_starts_in_first_stage_with_history(world, lead, at):
@@ -39,8 +45,11 @@ def test_stage_durations_across_several_moves(world, lead, at):
     assert spent[s["Proposal sent"].pk] == dt.timedelta(days=1)
     assert s["Won"].pk not in spent  # still there
     assert list(lead.stage_changes.values_list("from_stage__name", "to_stage__name")) == [
-        (None, "New lead"), ("New lead", "Qualified"), ("Qualified", "Proposal sent"),
-        ("Proposal sent", "Qualified"), ("Qualified", "Won"),
+        (None, "New lead"),
+        ("New lead", "Qualified"),
+        ("Qualified", "Proposal sent"),
+        ("Proposal sent", "Qualified"),
+        ("Qualified", "Won"),
     ]
 
 
@@ -83,8 +92,9 @@ def test_move_refuses_terminal_stage_and_time_travel(world, lead, at):
     with pytest.raises(DealError):
         services.move_stage(lead, world.stages["Won"], actor=world.alice)
     with pytest.raises(DealError) as err:
-        services.move_stage(lead, world.stages["Qualified"], actor=world.alice,
-                            at=at(2026, 3, 1, 10))
+        services.move_stage(
+            lead, world.stages["Qualified"], actor=world.alice, at=at(2026, 3, 1, 10)
+        )
     assert err.value.field == "at"
 
 
@@ -99,8 +109,14 @@ def test_reopen_returns_lost_deal_to_the_stage_it_was_lost_from(world, lead, at)
 
 
 def test_reassign_keeps_owner_history_and_moves_open_tasks(world, lead, at):
-    task = services.create_task(actor=world.alice, title="Call back", assignee=world.alice,
-                                due_at=at(2026, 3, 4, 10), deal=lead, at=at(2026, 3, 2, 11))
+    task = services.create_task(
+        actor=world.alice,
+        title="Call back",
+        assignee=world.alice,
+        due_at=at(2026, 3, 4, 10),
+        deal=lead,
+        at=at(2026, 3, 2, 11),
+    )
     services.reassign(lead, world.bob, actor=world.head, at=at(2026, 3, 3, 10))
     services.move_stage(lead, world.stages["Qualified"], actor=world.bob, at=at(2026, 3, 4, 10))
     history = list(OwnerChange.objects.filter(deal=lead).values_list("from_owner", "to_owner"))
@@ -112,8 +128,13 @@ def test_reassign_keeps_owner_history_and_moves_open_tasks(world, lead, at):
 
 
 def test_complete_task_once(world, lead, at):
-    task = services.create_task(actor=world.alice, title="Send price", assignee=world.alice,
-                                due_at=at(2026, 3, 4, 10), deal=lead)
+    task = services.create_task(
+        actor=world.alice,
+        title="Send price",
+        assignee=world.alice,
+        due_at=at(2026, 3, 4, 10),
+        deal=lead,
+    )
     services.complete_task(task, actor=world.alice, at=at(2026, 3, 4, 9))
     task.refresh_from_db()
     assert task.done_at == at(2026, 3, 4, 9)
@@ -135,8 +156,11 @@ def test_every_service_call_leaves_before_and_after_in_the_audit(world, lead, at
     services.move_stage(lead, world.stages["Qualified"], actor=world.alice, at=at(2026, 3, 3, 10))
     services.reassign(lead, world.bob, actor=world.head, at=at(2026, 3, 3, 11))
     services.lose(lead, reason=world.lost_reason, actor=world.bob, at=at(2026, 3, 3, 12))
-    events = list(AuditEvent.objects.filter(object_type="crm.deal", object_id=str(lead.pk))
-                  .order_by("at", "id"))
+    events = list(
+        AuditEvent.objects.filter(object_type="crm.deal", object_id=str(lead.pk)).order_by(
+            "at", "id"
+        )
+    )
     assert [e.action for e in events] == ["create", "update", "update", "update"]
     create, move, reassign, lose = events
     assert create.actor == world.alice and create.changes["title"] == "Printers for school 5"

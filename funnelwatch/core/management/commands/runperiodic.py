@@ -11,7 +11,9 @@ class Command(BaseCommand):
     help = "Run the periodic jobs that are due (alerts, digests, rollup upkeep, mail sync)."
 
     def add_arguments(self, parser) -> None:  # noqa: ANN001
-        parser.add_argument("--loop", action="store_true", help="keep running, checking every minute")
+        parser.add_argument(
+            "--loop", action="store_true", help="keep running, checking every minute"
+        )
         parser.add_argument("--interval", type=float, default=60.0, help="seconds between checks")
         parser.add_argument("--job", help="run only this job")
         parser.add_argument("--force", action="store_true", help="run even if not due yet")

@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from funnelwatch.crm import services
+from funnelwatch.crm.models import Note
+
+
+@pytest.fixture
+def deals(world):
+    a = services.create_lead(actor=world.alice, title="Alice's deal", owner=world.alice)
+    b = services.create_lead(actor=world.bob, title="Bob's deal", owner=world.bob)
+    return a, b
+
+
+def _get(client, user, url):
+    client.force_login(user)
+    return client.get(url)
+
+
+@pytest.mark.parametrize(
+    "viewer,allowed",
+    [
+        ("alice", True),
+        ("lead", True),
+        ("head", True),
+        ("reviewer", True),
+        ("bob", False),
+        ("outsider", False),
+    ],
+)
+def test_deal_page(client, world, deals, viewer, allowed):
+    alice_deal, _ = deals
+    response = _get(client, getattr(world, viewer), reverse("crm:deal", args=[alice_deal.pk]))
+    if allowed:
+        assert response.status_code == 200
+        assert b"Alice&#x27;s deal" in response.content
+    else:
+        assert response.status_code == 404
+        assert b"Alice" not in response.content
+
+
+@pytest.mark.parametrize("page", ["crm:deals", "crm:board"])
+def test_lists_show_only_visible_deals(client, world, deals, page):
+    url = reverse(page) + ("?status=open" if page == "crm:deals" else "")
+    content = _get(client, world.alice, url).content
+    assert b"Alice&#x27;s deal" in content and b"Bob&#x27;s deal" not in content
+    content = _get(client, world.lead, url).content  # North's lead: alice yes, bob no
+    assert b"Alice&#x27;s deal" in content and b"Bob&#x27;s deal" not in content
+    content = _get(client, world.head, url).content
+    assert b"Alice&#x27;s deal" in content and b"Bob&#x27;s deal" in content
+
+
+def test_anonymous_is_sent_to_login(client, deals):
+    response = client.get(reverse("crm:deals"))
+    assert response.status_code == 302 and reverse("login") in response["Location"]
+
+
+def test_manager_cannot_act_on_another_managers_deal(client, world, deals):
+    _, bob_deal = deals
+    client.force_login(world.alice)
+    response = client.post(reverse("crm:deal_action", args=[bob_deal.pk, "note"]), {"text": "x"})
+    assert response.status_code == 404
+    assert not Note.objects.exists()
+
+
+def test_contacts_and_tasks_follow_deal_visibility(client, world):
+    contact = services.create_contact(
+        actor=world.bob, name="Bob's client", owner=world.bob, phone_numbers=["99112233"]
+    )
+    services.create_lead(actor=world.bob, title="B", owner=world.bob, contact=contact)
+    assert _get(client, world.alice, reverse("crm:contact", args=[contact.pk])).status_code == 404
+    assert b"Bob&#x27;s client" not in _get(client, world.alice, reverse("crm:contacts")).content
+    assert _get(client, world.bob, reverse("crm:contact", args=[contact.pk])).status_code == 200
+    assert _get(client, world.head, reverse("crm:contact", args=[contact.pk])).status_code == 200
+
+
+def test_api_deals_are_narrowed(client, world, deals):
+    client.force_login(world.alice)
+    titles = {d["title"] for d in client.get("/api/crm/deals").json()}
+    assert titles == {"Alice's deal"}
+    assert client.get(f"/api/crm/deals/{deals[1].pk}").status_code == 404
+
+
+def test_api_token_auth(client, world, deals):
+    from funnelwatch.accounts.tokens import issue_token
+
+    token = issue_token(world.bob, "script")
+    response = client.get("/api/crm/deals", HTTP_AUTHORIZATION=f"Bearer {token}")
+    assert {d["title"] for d in response.json()} == {"Bob's deal"}
+    assert client.get("/api/crm/deals", HTTP_AUTHORIZATION="Bearer wrong").status_code == 401
+
+
+def test_deal_list_query_count_does_not_grow_with_deals(
+    client, world, django_assert_max_num_queries
+):
+    for i in range(30):
+        services.create_lead(actor=world.alice, title=f"Deal {i}", owner=world.alice)
+    client.force_login(world.head)
+    with django_assert_max_num_queries(8):
+        assert client.get(reverse("crm:deals")).status_code == 200
+    with django_assert_max_num_queries(9):
+        assert client.get(reverse("crm:board")).status_code == 200
