@@ -46,7 +46,7 @@ class RuleSettings(models.Model):
     activity_mad_k = models.FloatField(
         _("activity drop, robust deviations"),
         default=2.0,
-        help_text=_("...and the typical recent day is this many robust deviations below."),
+        help_text=_("...and the shortfall is this many robust deviations of a 5-day total."),
     )
     activity_min_usual = models.FloatField(
         _("activity drop, minimum usual per day"),

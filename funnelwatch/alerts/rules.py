@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -139,9 +140,14 @@ def activity_verdict(
 ) -> dict | None:
     """Numbers of a drop, or None when recent days are within the manager's usual.
 
-    Both must hold: the recent total is ``activity_drop_pct`` below the usual total, and the
-    median recent day is ``activity_mad_k`` robust deviations below the median baseline
-    day — so one bad day (which moves the total but not the median) does not fire it.
+    All three must hold:
+    - the recent total is ``activity_drop_pct`` below the usual total (median baseline day
+      times the number of recent days);
+    - the shortfall is ``activity_mad_k`` robust deviations of a 5-day total (1.4826 x MAD
+      of the baseline days x sqrt(5)), so a manager whose days always swing widely is not
+      flagged for an ordinary swing;
+    - the median recent day is below the usual day: most days were down, so one bad day
+      (which moves the total but not the median) does not fire it.
     """
     if len(baseline) < RECENT_DAYS or not recent:
         return None
@@ -150,10 +156,11 @@ def activity_verdict(
         return None
     value, usual = sum(recent), usual_day * len(recent)
     change = (value - usual) / usual * 100
-    sigma = robust_sigma(baseline)
-    if change > -limits.activity_drop_pct:
+    spread = robust_sigma(baseline) * math.sqrt(len(recent))
+    deviations = (usual - value) / spread
+    if change > -limits.activity_drop_pct or deviations < limits.activity_mad_k:
         return None
-    if median(recent) > usual_day - limits.activity_mad_k * sigma:
+    if median(recent) >= usual_day:
         return None
     return {
         "value": round(value, 1),
@@ -161,7 +168,7 @@ def activity_verdict(
         "change_pct": round(change),
         "days": len(recent),
         "usual_per_day": usual_day,
-        "sigma": round(sigma, 2),
+        "robust_deviations": round(deviations, 1),
     }
 
 

@@ -110,3 +110,36 @@ def test_low_volume_metrics_are_not_watched(world, metrics, at):
 
 def test_skipped_when_no_activity_metric_is_defined(world, metrics, at):
     assert evaluate(at)[Kind.ACTIVITY_DROP] == "skipped"
+
+
+NOISY = [9, 32, 25, 17, 17, 7, 13, 17, 8, 20, 1, 14, 16, 11, 22, 9, 28, 7, 4, 0]
+
+
+def test_noisy_manager_fires_when_most_days_are_empty(world, metrics, at):
+    metrics.add("crm_actions", "CRM actions")
+    for day, value in zip(BASELINE, NOISY, strict=True):
+        metrics.set("crm_actions", world.alice, [day], value)
+    metrics.set("crm_actions", world.alice, RECENT, 0)
+    metrics.set("crm_actions", world.alice, RECENT[-1:], 4)
+    evaluate(at)
+    alert = Alert.objects.get()
+    assert (alert.numbers["value"], alert.numbers["usual"], alert.numbers["change_pct"]) == (
+        4,
+        67.5,
+        -94,
+    )
+
+
+def test_noisy_manager_quiet_on_an_ordinary_swing(world, metrics, at):
+    """40 against a usual 67.5 is -41%, but this manager's 5-day totals swing by about
+    20 (1.4826 x MAD 6 x sqrt 5 = 19.9): 27.5 short is 1.4 deviations, under 2."""
+    metrics.add("crm_actions", "CRM actions")
+    for day, value in zip(BASELINE, NOISY, strict=True):
+        metrics.set("crm_actions", world.alice, [day], value)
+    for day, value in zip(RECENT, [2, 20, 5, 9, 4], strict=True):
+        metrics.set("crm_actions", world.alice, [day], value)
+    evaluate(at)
+    assert not Alert.objects.exists()
+    RuleSettings.objects.create(activity_mad_k=1.0)
+    evaluate(at)
+    assert Alert.objects.get().numbers["robust_deviations"] == 1.4
