@@ -16,3 +16,4 @@ class AlertsConfig(AppConfig):
         navigation.add(_("Lost deals"), "alerts:lost", 62, leaders)
         navigation.add(_("Forecast"), "alerts:forecast", 64)
         navigation.add(_("Digests"), "alerts:digests", 66)
+        navigation.add(_("Alert thresholds"), "alerts:thresholds", 90, ("head", "admin"))

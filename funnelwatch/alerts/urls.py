@@ -14,4 +14,5 @@ urlpatterns = [
     path("forecast/", views.forecast, name="forecast"),
     path("digests/", views.digest_list, name="digests"),
     path("digests/<int:pk>/", views.digest_detail, name="digest"),
+    path("thresholds/", views.thresholds, name="thresholds"),
 ]

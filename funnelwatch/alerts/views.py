@@ -11,14 +11,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from funnelwatch.accounts.models import Role
+from funnelwatch.accounts.models import Role, Team
 from funnelwatch.accounts.visibility import visible_user_ids
 from funnelwatch.alerts import digests, queries, services
 from funnelwatch.alerts import forecast as forecasting
 from funnelwatch.alerts import messages as texts
 from funnelwatch.alerts import morning as agenda
-from funnelwatch.alerts.forms import ReviewForm, SnoozeForm
-from funnelwatch.alerts.models import DigestCopy, Kind, Status
+from funnelwatch.alerts.forms import ReviewForm, RuleSettingsForm, SnoozeForm
+from funnelwatch.alerts.models import DigestCopy, Kind, RuleSettings, Status
 from funnelwatch.crm.queries import deals_for
 from funnelwatch.lib.dates import Period, local_date
 
@@ -184,3 +184,35 @@ def morning(request: HttpRequest) -> HttpResponse:
     decorate(page.stalled)
     decorate(page.missed_calls)
     return render(request, "alerts/morning.html", {"page": page})
+
+
+@login_required
+def thresholds(request: HttpRequest) -> HttpResponse:
+    """The head edits the rules' thresholds: the company default and any team's own."""
+    if not request.user.is_head:
+        raise PermissionDenied
+    team_id = request.GET.get("team") or request.POST.get("team") or ""
+    team = get_object_or_404(Team, pk=team_id) if team_id.isdigit() else None
+    current = RuleSettings.objects.filter(team=team).first()
+    if current is None:
+        base = RuleSettings.objects.filter(team=None).first() if team else None
+        current = RuleSettings(team=team)
+        if base:  # a team starts from the company default
+            for f in RuleSettings._meta.concrete_fields:
+                if f.name not in ("id", "team"):
+                    setattr(current, f.attname, getattr(base, f.attname))
+    form = RuleSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Thresholds saved."))
+        return redirect(f"{request.path}?team={team.pk if team else ''}")
+    return render(
+        request,
+        "alerts/thresholds.html",
+        {
+            "form": form,
+            "team": team,
+            "teams": Team.objects.all(),
+            "customised": set(RuleSettings.objects.values_list("team_id", flat=True)),
+        },
+    )

@@ -124,3 +124,25 @@ def test_team_lead_and_head_open_the_leaders_pages(client, world):
         client.force_login(user)
         assert client.get("/alerts/morning/").status_code == code
         assert client.get("/alerts/lost/").status_code == code
+
+
+def test_thresholds_page_per_team(client, world):
+    client.force_login(world.lead)
+    assert client.get("/alerts/thresholds/").status_code == 403
+    client.force_login(world.head)
+    assert client.get("/alerts/thresholds/").status_code == 200
+    data = {
+        "activity_drop_pct": 40,
+        "activity_mad_k": 2,
+        "activity_min_usual": 2,
+        "meeting_proposal_days": 5,
+        "hygiene_deals_without_task": 3,
+        "hygiene_overdue_tasks": 5,
+        "lookback_days": 14,
+    }
+    client.post("/alerts/thresholds/", {**data, "team": ""})
+    response = client.get(f"/alerts/thresholds/?team={world.north.pk}")
+    assert response.context["form"].initial["activity_drop_pct"] == 40  # from the default
+    client.post("/alerts/thresholds/", {**data, "activity_drop_pct": 50, "team": world.north.pk})
+    assert RuleSettings.objects.get(team=None).activity_drop_pct == 40
+    assert RuleSettings.objects.get(team=world.north).activity_drop_pct == 50
