@@ -245,7 +245,12 @@ def stalled_deal(ctx: Context) -> list[Finding] | None:
             "stage__norm_days",
         )
     )
-    snoozed = set(DealSnooze.objects.filter(until__gte=ctx.today).values_list("deal_id", flat=True))
+    snoozed = {
+        deal_id: (until, reason)
+        for deal_id, until, reason in DealSnooze.objects.filter(until__gte=ctx.today)
+        .order_by("until")
+        .values_list("deal_id", "until", "reason")
+    }
     findings = []
     for pk, title, owner_id, amount, entered, stage, norm in deals:
         in_stage = ctx.now - entered
@@ -259,6 +264,9 @@ def stalled_deal(ctx: Context) -> list[Finding] | None:
             "norm_days": norm,
             "amount": str(amount),
         }
+        if pk in snoozed:
+            numbers["snoozed_until"] = snoozed[pk][0].isoformat()
+            numbers["snooze_reason"] = snoozed[pk][1]
         findings.append(
             Finding.about(
                 Kind.STALLED_DEAL,
@@ -335,6 +343,23 @@ def lead_not_called(ctx: Context) -> list[Finding] | None:
     return findings
 
 
+def client_owners(numbers: set[str]) -> dict[str, int]:
+    """Who looks after each client number: the owner of the latest deal of the contact with
+    that number, else the contact's owner."""
+    owners = dict(
+        ContactPhone.objects.filter(number__in=numbers, contact__owner__isnull=False).values_list(
+            "number", "contact__owner_id"
+        )
+    )
+    for number, owner_id in (
+        Deal.objects.filter(contact__phones__number__in=numbers)
+        .order_by("created_at")
+        .values_list("contact__phones__number", "owner_id")
+    ):
+        owners[number] = owner_id
+    return owners
+
+
 def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
     call = call_model()
     if call is None:
@@ -356,6 +381,7 @@ def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
         direction="in", outcome="answered", client_number__in=set(missed), started_at__gte=since
     ).values_list("client_number", "started_at"):
         answered[number].append(started)
+    owners = client_owners(set(missed))
     sla = conf.sla_minutes()
     findings = []
     for number, calls in missed.items():
@@ -369,7 +395,8 @@ def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
         if waited <= sla:
             continue
         last = unreturned[-1]
-        manager_id = last.manager_id or first.manager_id
+        # A call nobody picked up in a ring group has no manager: the client's owner it is.
+        manager_id = last.manager_id or first.manager_id or owners.get(number)
         findings.append(
             Finding(
                 Kind.MISSED_CALL_NOT_RETURNED,

@@ -98,3 +98,9 @@ def test_a_call_returned_within_sla_raises_nothing(world, at):
     call("out", "answered", at(2026, 3, 2, 10, 8))
     evaluate(at, 2026, 3, 2, 12, kind=Kind.MISSED_CALL_NOT_RETURNED)
     assert not Alert.objects.exists()
+
+
+def test_missed_call_nobody_picked_up_goes_to_the_clients_owner(world, lead, at):
+    call("in", "no_answer", at(2026, 3, 2, 10))  # ring group: no manager on the call
+    evaluate(at, 2026, 3, 2, 11, kind=Kind.MISSED_CALL_NOT_RETURNED)
+    assert Alert.objects.get().manager == world.alice

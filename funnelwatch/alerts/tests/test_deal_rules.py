@@ -84,6 +84,8 @@ def test_snoozed_deal_stays_snoozed_until_the_day_passes(world, deal, at):
     evaluate(at, 2026, 3, 6, 10, kinds=STALLED)
     alert = Alert.objects.get()
     assert alert.status == Status.SNOOZED and alert.resolved_at is None
+    assert alert.numbers["snooze_reason"] == "Waiting for the tender"
+    assert alert.numbers["snoozed_until"] == "2026-03-20"
     evaluate(at, 2026, 3, 21, 10, kinds=STALLED)
     alert.refresh_from_db()
     assert alert.status == Status.OPEN
