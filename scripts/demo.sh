@@ -10,7 +10,7 @@ export ALLOWED_HOSTS=${ALLOWED_HOSTS:-127.0.0.1,localhost}
 mkdir -p "$FUNNELWATCH_DATA_DIR"
 $BIN/funnelwatch migrate --no-input -v 0
 $BIN/funnelwatch collectstatic --no-input -v 0
-$BIN/funnelwatch demo --reset --summary-file "$FUNNELWATCH_DATA_DIR/demo-summary.txt"
+$BIN/funnelwatch demo --reset --summary-file "$FUNNELWATCH_DATA_DIR/demo-summary.txt" > /dev/null
 
 pids=()
 cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; }

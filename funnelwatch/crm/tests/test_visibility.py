@@ -102,3 +102,30 @@ def test_deal_list_query_count_does_not_grow_with_deals(
         assert client.get(reverse("crm:deals")).status_code == 200
     with django_assert_max_num_queries(9):
         assert client.get(reverse("crm:board")).status_code == 200
+
+
+def test_task_list_shows_only_visible_tasks(client, world, deals, at):
+    alice_deal, bob_deal = deals
+    services.create_task(
+        actor=world.alice,
+        title="Alice calls",
+        assignee=world.alice,
+        due_at=at(2026, 3, 4, 10),
+        deal=alice_deal,
+    )
+    task = services.create_task(
+        actor=world.bob,
+        title="Bob calls",
+        assignee=world.bob,
+        due_at=at(2026, 3, 4, 10),
+        deal=bob_deal,
+    )
+    content = _get(client, world.alice, reverse("crm:tasks")).content
+    assert b"Alice calls" in content and b"Bob calls" not in content
+    content = _get(client, world.head, reverse("crm:tasks")).content
+    assert b"Alice calls" in content and b"Bob calls" in content
+    # Alice cannot tick off Bob's task.
+    client.force_login(world.alice)
+    assert client.post(reverse("crm:task_done", args=[task.pk])).status_code == 404
+    task.refresh_from_db()
+    assert task.done_at is None
