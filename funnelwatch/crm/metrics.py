@@ -49,8 +49,9 @@ def _mine(qs: QuerySet, field: str, ids: Ids) -> QuerySet:
 
 
 def _deals(ids_qs: QuerySet) -> QuerySet[Deal]:
-    return Deal.objects.filter(pk__in=ids_qs).select_related("owner", "stage", "lost_reason",
-                                                              "junk_reason")
+    return Deal.objects.filter(pk__in=ids_qs).select_related(
+        "owner", "stage", "lost_reason", "junk_reason"
+    )
 
 
 # --- cohorts and events ------------------------------------------------------
@@ -59,8 +60,9 @@ def _deals(ids_qs: QuerySet) -> QuerySet[Deal]:
 def cohort(period: Period, ids: Ids) -> QuerySet[OwnerChange]:
     """Deals created in the period, as their first owner-history row (owner at creation)."""
     start, end = bounds(period)
-    qs = OwnerChange.objects.filter(from_owner__isnull=True, deal__created_at__gte=start,
-                                    deal__created_at__lt=end)
+    qs = OwnerChange.objects.filter(
+        from_owner__isnull=True, deal__created_at__gte=start, deal__created_at__lt=end
+    )
     return _mine(qs, "to_owner", ids)
 
 
@@ -78,8 +80,9 @@ def _cohort_points(period: Period, ids: Ids, hit: Q | None) -> Iterator[Point]:
 def stage_entries(period: Period, ids: Ids, **stage: object) -> QuerySet[StageChange]:
     """Stage changes into stages matching ``stage`` lookups, in the period, by owner."""
     start, end = bounds(period)
-    qs = StageChange.objects.filter(at__gte=start, at__lt=end,
-                                    **{f"to_stage__{k}": v for k, v in stage.items()})
+    qs = StageChange.objects.filter(
+        at__gte=start, at__lt=end, **{f"to_stage__{k}": v for k, v in stage.items()}
+    )
     return _mine(qs, "owner", ids)
 
 
@@ -95,7 +98,9 @@ def stays_ended(period: Period, ids: Ids, **stage: object) -> QuerySet[StageChan
     """Stays in open stages that ended in the period, credited to the owner when they ended."""
     start, end = bounds(period)
     qs = StageChange.objects.filter(
-        left_at__gte=start, left_at__lt=end, to_stage__outcome=Outcome.OPEN,
+        left_at__gte=start,
+        left_at__lt=end,
+        to_stage__outcome=Outcome.OPEN,
         **{f"to_stage__{k}": v for k, v in stage.items()},
     ).annotate(leaver=owner_at("deal", "left_at"))
     return _mine(qs, "leaver", ids)
@@ -109,12 +114,14 @@ def _win_rows(period: Period, ids: Ids) -> Iterator[tuple[int, object, Decimal, 
         yield owner, local_day(at, tz), amount, cost
 
 
-def _timed(model: type[Model], time_field: str, period: Period, ids: Ids,
-           extra: Q | None = None) -> QuerySet:
+def _timed(
+    model: type[Model], time_field: str, period: Period, ids: Ids, extra: Q | None = None
+) -> QuerySet:
     """Active records of ``model`` dated in the period, annotated with the deal's owner then."""
     start, end = bounds(period)
     qs = model.objects.filter(
-        archived_at__isnull=True, deal__isnull=False,
+        archived_at__isnull=True,
+        deal__isnull=False,
         **{f"{time_field}__gte": start, f"{time_field}__lt": end},
     )
     if extra is not None:
@@ -130,20 +137,32 @@ def _count_points(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
 
 # --- 1. new leads --------------------------------------------------------------
 
-register(Metric(
-    key="leads_received", block="intake", label=_("Leads received"), unit="count", kind="sum",
-    compute=lambda p, ids: _count_points(cohort(p, ids), "to_owner_id", "deal__created_at"),
-    records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")),
-    description=_("Deals created in the period, credited to the owner at creation."),
-))
+register(
+    Metric(
+        key="leads_received",
+        block="intake",
+        label=_("Leads received"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(cohort(p, ids), "to_owner_id", "deal__created_at"),
+        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")),
+        description=_("Deals created in the period, credited to the owner at creation."),
+    )
+)
 
-register(Metric(
-    key="junk_pct", block="intake", label=_("Junk leads, %"), unit="pct", kind="ratio",
-    good="down",
-    compute=lambda p, ids: _cohort_points(p, ids, Q(status=Outcome.JUNK)),
-    records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(status=Outcome.JUNK),
-    description=_("Share of the period's new leads closed as junk (now)."),
-))
+register(
+    Metric(
+        key="junk_pct",
+        block="intake",
+        label=_("Junk leads, %"),
+        unit="pct",
+        kind="ratio",
+        good="down",
+        compute=lambda p, ids: _cohort_points(p, ids, Q(status=Outcome.JUNK)),
+        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(status=Outcome.JUNK),
+        description=_("Share of the period's new leads closed as junk (now)."),
+    )
+)
 
 # --- 2. proposals --------------------------------------------------------------
 
@@ -162,28 +181,52 @@ def held_meetings(period: Period, ids: Ids) -> QuerySet[Meeting]:
     return _timed(Meeting, "held_at", period, ids, Q(status=Meeting.Status.HELD))
 
 
-register(Metric(
-    key="proposals_sent", block="proposal", label=_("Proposals sent"), unit="count", kind="sum",
-    compute=lambda p, ids: _count_points(proposals(p, ids), "credited", "sent_at"),
-    records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
-))
-register(Metric(
-    key="proposals_amount", block="proposal", label=_("Proposals amount"), unit="money",
-    kind="sum", compute=_proposal_amounts,
-    records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
-))
-register(Metric(
-    key="meetings_held", block="proposal", label=_("Meetings held"), unit="count", kind="sum",
-    compute=lambda p, ids: _count_points(held_meetings(p, ids), "credited", "held_at"),
-    records=lambda p, ids: held_meetings(p, ids).select_related("deal", "owner"),
-))
+register(
+    Metric(
+        key="proposals_sent",
+        block="proposal",
+        label=_("Proposals sent"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(proposals(p, ids), "credited", "sent_at"),
+        records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
+    )
+)
+register(
+    Metric(
+        key="proposals_amount",
+        block="proposal",
+        label=_("Proposals amount"),
+        unit="money",
+        kind="sum",
+        compute=_proposal_amounts,
+        records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
+    )
+)
+register(
+    Metric(
+        key="meetings_held",
+        block="proposal",
+        label=_("Meetings held"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(held_meetings(p, ids), "credited", "held_at"),
+        records=lambda p, ids: held_meetings(p, ids).select_related("deal", "owner"),
+    )
+)
 _HAS_PROPOSAL = Q(Exists(Proposal.objects.filter(deal=OuterRef("pk"), archived_at__isnull=True)))
-register(Metric(
-    key="lead_to_proposal_pct", block="proposal", label=_("Leads to proposal, %"), unit="pct",
-    kind="ratio", compute=lambda p, ids: _cohort_points(p, ids, _HAS_PROPOSAL),
-    records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(_HAS_PROPOSAL),
-    description=_("Share of the period's new leads that got at least one proposal."),
-))
+register(
+    Metric(
+        key="lead_to_proposal_pct",
+        block="proposal",
+        label=_("Leads to proposal, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: _cohort_points(p, ids, _HAS_PROPOSAL),
+        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(_HAS_PROPOSAL),
+        description=_("Share of the period's new leads that got at least one proposal."),
+    )
+)
 
 # --- 3. objections -------------------------------------------------------------
 
@@ -208,8 +251,9 @@ OBJECTION_ATTEMPT_SOURCES: list[AttemptSource] = [
 ]
 
 
-def add_objection_attempt_source(model: type[Model], time_field: str, extra: Q | None = None,
-                                 archivable: bool = True) -> None:
+def add_objection_attempt_source(
+    model: type[Model], time_field: str, extra: Q | None = None, archivable: bool = True
+) -> None:
     source = AttemptSource(model, time_field, extra or Q(), archivable)
     if source not in OBJECTION_ATTEMPT_SOURCES:
         OBJECTION_ATTEMPT_SOURCES.append(source)
@@ -219,11 +263,14 @@ def _attempts(source: AttemptSource, period: Period, ids: Ids) -> QuerySet:
     start, end = bounds(period)
     when = source.time_field
     in_objections = StageChange.objects.filter(
-        deal=OuterRef("deal"), to_stage__block=Block.OBJECTIONS, to_stage__outcome=Outcome.OPEN,
+        deal=OuterRef("deal"),
+        to_stage__block=Block.OBJECTIONS,
+        to_stage__outcome=Outcome.OPEN,
         at__lte=OuterRef(when),
     ).filter(Q(left_at__isnull=True) | Q(left_at__gt=OuterRef(when)))
-    qs = source.model.objects.filter(source.extra, deal__isnull=False,
-                                     **{f"{when}__gte": start, f"{when}__lt": end})
+    qs = source.model.objects.filter(
+        source.extra, deal__isnull=False, **{f"{when}__gte": start, f"{when}__lt": end}
+    )
     if source.archivable:
         qs = qs.filter(archived_at__isnull=True)
     qs = qs.filter(Exists(in_objections)).annotate(credited=owner_at("deal", when))
@@ -252,25 +299,47 @@ def _stay_points(qs: QuerySet) -> Iterator[Point]:
         yield Point(owner, local_day(left, tz), days_between(at, left), 1)
 
 
-register(Metric(
-    key="objection_attempts", block="objections", label=_("Objection handling attempts"),
-    unit="count", kind="sum", compute=_attempt_points, records=_attempt_records,
-    description=_("Meetings, notes, proposals (and calls, e-mails) on deals while they stood "
-                  "in an objections stage."),
-))
-register(Metric(
-    key="objection_failures", block="objections", label=_("Lost at objections"), unit="count",
-    kind="sum", good="down",
-    compute=lambda p, ids: _count_points(objection_losses(p, ids), "owner_id", "at"),
-    records=lambda p, ids: _deals(objection_losses(p, ids).values("deal_id")),
-))
-register(Metric(
-    key="objection_avg_days", block="objections", label=_("Days in objections (mean)"),
-    unit="days", kind="mean", good="down",
-    compute=lambda p, ids: _stay_points(stays_ended(p, ids, block=Block.OBJECTIONS)),
-    records=lambda p, ids: stays_ended(p, ids, block=Block.OBJECTIONS).select_related(
-        "deal", "to_stage", "owner"),
-))
+register(
+    Metric(
+        key="objection_attempts",
+        block="objections",
+        label=_("Objection handling attempts"),
+        unit="count",
+        kind="sum",
+        compute=_attempt_points,
+        records=_attempt_records,
+        description=_(
+            "Meetings, notes, proposals (and calls, e-mails) on deals while they stood "
+            "in an objections stage."
+        ),
+    )
+)
+register(
+    Metric(
+        key="objection_failures",
+        block="objections",
+        label=_("Lost at objections"),
+        unit="count",
+        kind="sum",
+        good="down",
+        compute=lambda p, ids: _count_points(objection_losses(p, ids), "owner_id", "at"),
+        records=lambda p, ids: _deals(objection_losses(p, ids).values("deal_id")),
+    )
+)
+register(
+    Metric(
+        key="objection_avg_days",
+        block="objections",
+        label=_("Days in objections (mean)"),
+        unit="days",
+        kind="mean",
+        good="down",
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids, block=Block.OBJECTIONS)),
+        records=lambda p, ids: stays_ended(p, ids, block=Block.OBJECTIONS).select_related(
+            "deal", "to_stage", "owner"
+        ),
+    )
+)
 
 # --- 4. closing ------------------------------------------------------------------
 
@@ -285,8 +354,9 @@ def _closing_entries(period: Period, ids: Ids) -> QuerySet[StageChange]:
 
 
 def _first_proposals(period: Period, ids: Ids) -> QuerySet[Proposal]:
-    earlier = Proposal.objects.filter(deal=OuterRef("deal"), archived_at__isnull=True,
-                                      sent_at__lt=OuterRef("sent_at"))
+    earlier = Proposal.objects.filter(
+        deal=OuterRef("deal"), archived_at__isnull=True, sent_at__lt=OuterRef("sent_at")
+    )
     return proposals(period, ids).exclude(Exists(earlier))
 
 
@@ -296,42 +366,73 @@ def _won_share(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
         yield Point(owner, local_day(at, tz), 1 if status == Outcome.WON else 0, 1)
 
 
-register(Metric(
-    key="won_amount", block="closing", label=_("Won amount"), unit="money", kind="sum",
-    compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
-    records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
-))
-register(Metric(
-    key="won_count", block="closing", label=_("Deals won"), unit="count", kind="sum",
-    compute=lambda p, ids: _count_points(wins(p, ids), "owner_id", "at"),
-    records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
-))
-register(Metric(
-    key="closing_to_won_pct", block="closing", label=_("Closing to won, %"), unit="pct",
-    kind="ratio",
-    compute=lambda p, ids: _won_share(_closing_entries(p, ids), "owner_id", "at"),
-    records=lambda p, ids: _deals(_closing_entries(p, ids).values("deal_id")),
-    description=_("Deals that reached closing in the period and were won (cohort)."),
-))
-register(Metric(
-    key="proposal_to_won_pct", block="closing", label=_("Proposal to won, %"), unit="pct",
-    kind="ratio",
-    compute=lambda p, ids: _won_share(_first_proposals(p, ids), "credited", "sent_at"),
-    records=lambda p, ids: _deals(_first_proposals(p, ids).values("deal_id")),
-    description=_("Deals with a first proposal in the period that were won (cohort)."),
-))
+register(
+    Metric(
+        key="won_amount",
+        block="closing",
+        label=_("Won amount"),
+        unit="money",
+        kind="sum",
+        compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
+        records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
+    )
+)
+register(
+    Metric(
+        key="won_count",
+        block="closing",
+        label=_("Deals won"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(wins(p, ids), "owner_id", "at"),
+        records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
+    )
+)
+register(
+    Metric(
+        key="closing_to_won_pct",
+        block="closing",
+        label=_("Closing to won, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: _won_share(_closing_entries(p, ids), "owner_id", "at"),
+        records=lambda p, ids: _deals(_closing_entries(p, ids).values("deal_id")),
+        description=_("Deals that reached closing in the period and were won (cohort)."),
+    )
+)
+register(
+    Metric(
+        key="proposal_to_won_pct",
+        block="closing",
+        label=_("Proposal to won, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: _won_share(_first_proposals(p, ids), "credited", "sent_at"),
+        records=lambda p, ids: _deals(_first_proposals(p, ids).values("deal_id")),
+        description=_("Deals with a first proposal in the period that were won (cohort)."),
+    )
+)
 
 # --- daily control -----------------------------------------------------------------
 
-ACTION_KINDS = [AuditEvent.Action.CREATE, AuditEvent.Action.UPDATE, AuditEvent.Action.ARCHIVE,
-                AuditEvent.Action.UNARCHIVE]
+ACTION_KINDS = [
+    AuditEvent.Action.CREATE,
+    AuditEvent.Action.UPDATE,
+    AuditEvent.Action.ARCHIVE,
+    AuditEvent.Action.UNARCHIVE,
+]
 
 
 def actions(period: Period, ids: Ids) -> QuerySet[AuditEvent]:
     """The managers' own changes in the system (audit trail, made by them as users)."""
     start, end = bounds(period)
-    qs = AuditEvent.objects.filter(at__gte=start, at__lt=end, actor__isnull=False,
-                                   source=AuditEvent.Source.USER, action__in=ACTION_KINDS)
+    qs = AuditEvent.objects.filter(
+        at__gte=start,
+        at__lt=end,
+        actor__isnull=False,
+        source=AuditEvent.Source.USER,
+        action__in=ACTION_KINDS,
+    )
     return _mine(qs, "actor", ids)
 
 
@@ -345,8 +446,9 @@ def stalled(ids: Ids) -> list[Deal]:
 def _stalled_points(period: Period, ids: Ids) -> Iterator[Point]:
     day = today()
     now = timezone.now()
-    qs = _mine(Deal.objects.filter(status=Outcome.OPEN, stage__norm_days__isnull=False),
-               "owner", ids)
+    qs = _mine(
+        Deal.objects.filter(status=Outcome.OPEN, stage__norm_days__isnull=False), "owner", ids
+    )
     for owner, entered, norm in qs.values_list("owner_id", "stage_entered_at", "stage__norm_days"):
         if now - entered > dt.timedelta(days=norm):
             yield Point(owner, day, 1)
@@ -356,37 +458,71 @@ def _lost_records(period: Period, ids: Ids) -> QuerySet[Deal]:
     return _deals(losses(period, ids).values("deal_id"))
 
 
-register(Metric(
-    key="crm_actions", block="daily", label=_("Actions in the CRM"), unit="count", kind="sum",
-    compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "at"),
-    records=lambda p, ids: actions(p, ids).select_related("actor"),
-    description=_("Records the manager created, edited or archived (from the audit trail)."),
-))
-register(Metric(
-    key="lost_count", block="daily", label=_("Deals lost"), unit="count", kind="sum",
-    good="down", compute=lambda p, ids: _count_points(losses(p, ids), "owner_id", "at"),
-    records=_lost_records,
-))
-register(Metric(
-    key="revived_pct", block="daily", label=_("Lost deals revived, %"), unit="pct", kind="ratio",
-    compute=lambda p, ids: (
-        Point(o, local_day(at), 1 if left else 0, 1)
-        for o, at, left in losses(p, ids).values_list("owner_id", "at", "left_at")
-    ),
-    records=lambda p, ids: _deals(losses(p, ids).filter(left_at__isnull=False).values("deal_id")),
-    description=_("Share of the deals lost in the period that were re-opened since."),
-))
-register(Metric(
-    key="stalled_deals", block="daily", label=_("Stalled deals (now)"), unit="count",
-    kind="live", good="down", compute=_stalled_points,
-    records=lambda p, ids: stalled(ids),
-))
-register(Metric(
-    key="stage_velocity", block="daily", label=_("Days per stage (median)"), unit="days",
-    kind="median", good="down",
-    compute=lambda p, ids: _stay_points(stays_ended(p, ids)),
-    records=lambda p, ids: stays_ended(p, ids).select_related("deal", "to_stage", "owner"),
-))
+register(
+    Metric(
+        key="crm_actions",
+        block="daily",
+        label=_("Actions in the CRM"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "at"),
+        records=lambda p, ids: actions(p, ids).select_related("actor"),
+        description=_("Records the manager created, edited or archived (from the audit trail)."),
+    )
+)
+register(
+    Metric(
+        key="lost_count",
+        block="daily",
+        label=_("Deals lost"),
+        unit="count",
+        kind="sum",
+        good="down",
+        compute=lambda p, ids: _count_points(losses(p, ids), "owner_id", "at"),
+        records=_lost_records,
+    )
+)
+register(
+    Metric(
+        key="revived_pct",
+        block="daily",
+        label=_("Lost deals revived, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: (
+            Point(o, local_day(at), 1 if left else 0, 1)
+            for o, at, left in losses(p, ids).values_list("owner_id", "at", "left_at")
+        ),
+        records=lambda p, ids: _deals(
+            losses(p, ids).filter(left_at__isnull=False).values("deal_id")
+        ),
+        description=_("Share of the deals lost in the period that were re-opened since."),
+    )
+)
+register(
+    Metric(
+        key="stalled_deals",
+        block="daily",
+        label=_("Stalled deals (now)"),
+        unit="count",
+        kind="live",
+        good="down",
+        compute=_stalled_points,
+        records=lambda p, ids: stalled(ids),
+    )
+)
+register(
+    Metric(
+        key="stage_velocity",
+        block="daily",
+        label=_("Days per stage (median)"),
+        unit="days",
+        kind="median",
+        good="down",
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids)),
+        records=lambda p, ids: stays_ended(p, ids).select_related("deal", "to_stage", "owner"),
+    )
+)
 
 # --- tasks ---------------------------------------------------------------------------
 
@@ -400,34 +536,57 @@ def tasks_done(period: Period, ids: Ids, late: bool = False) -> QuerySet[Task]:
 
 
 def tasks_overdue(ids: Ids) -> QuerySet[Task]:
-    qs = Task.objects.filter(archived_at__isnull=True, done_at__isnull=True,
-                             due_at__lt=timezone.now())
+    qs = Task.objects.filter(
+        archived_at__isnull=True, done_at__isnull=True, due_at__lt=timezone.now()
+    )
     return _mine(qs, "assignee", ids)
 
 
-register(Metric(
-    key="tasks_done", block="tasks", label=_("Tasks done"), unit="count", kind="sum",
-    compute=lambda p, ids: _count_points(tasks_done(p, ids), "assignee_id", "done_at"),
-    records=lambda p, ids: tasks_done(p, ids).select_related("deal", "assignee"),
-))
-register(Metric(
-    key="tasks_overdue", block="tasks", label=_("Tasks overdue (now)"), unit="count",
-    kind="live", good="down",
-    compute=lambda p, ids: (Point(a, today(), 1)
-                            for a in tasks_overdue(ids).values_list("assignee_id", flat=True)),
-    records=lambda p, ids: tasks_overdue(ids).select_related("deal", "assignee"),
-))
-register(Metric(
-    key="tasks_done_late", block="tasks", label=_("Tasks done late"), unit="count", kind="sum",
-    good="down",
-    compute=lambda p, ids: _count_points(tasks_done(p, ids, late=True), "assignee_id", "done_at"),
-    records=lambda p, ids: tasks_done(p, ids, late=True).select_related("deal", "assignee"),
-))
+register(
+    Metric(
+        key="tasks_done",
+        block="tasks",
+        label=_("Tasks done"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(tasks_done(p, ids), "assignee_id", "done_at"),
+        records=lambda p, ids: tasks_done(p, ids).select_related("deal", "assignee"),
+    )
+)
+register(
+    Metric(
+        key="tasks_overdue",
+        block="tasks",
+        label=_("Tasks overdue (now)"),
+        unit="count",
+        kind="live",
+        good="down",
+        compute=lambda p, ids: (
+            Point(a, today(), 1) for a in tasks_overdue(ids).values_list("assignee_id", flat=True)
+        ),
+        records=lambda p, ids: tasks_overdue(ids).select_related("deal", "assignee"),
+    )
+)
+register(
+    Metric(
+        key="tasks_done_late",
+        block="tasks",
+        label=_("Tasks done late"),
+        unit="count",
+        kind="sum",
+        good="down",
+        compute=lambda p, ids: _count_points(
+            tasks_done(p, ids, late=True), "assignee_id", "done_at"
+        ),
+        records=lambda p, ids: tasks_done(p, ids, late=True).select_related("deal", "assignee"),
+    )
+)
 
 # --- sales analysis ----------------------------------------------------------------------
 
 _won_records: Callable[[Period, Ids], QuerySet] = lambda p, ids: _deals(  # noqa: E731
-    wins(p, ids).values("deal_id"))
+    wins(p, ids).values("deal_id")
+)
 
 
 def _client_key(company_id: int | None, contact_id: int | None, deal_id: int) -> tuple:
@@ -439,14 +598,20 @@ def _client_key(company_id: int | None, contact_id: int | None, deal_id: int) ->
 
 
 def _turnover_per_client(period: Period, groups: dict) -> dict:
-    rows = list(wins(period, None).values_list(
-        "owner_id", "deal__amount", "deal__company_id", "deal__contact_id", "deal_id"))
+    rows = list(
+        wins(period, None).values_list(
+            "owner_id", "deal__amount", "deal__company_id", "deal__contact_id", "deal_id"
+        )
+    )
     out = {}
     for key, members in groups.items():
         mine = [r for r in rows if members is None or r[0] in members]
         clients = {_client_key(r[2], r[3], r[4]) for r in mine}
-        out[key] = (sum((r[1] for r in mine), Decimal(0)) / len(clients)).quantize(
-            Decimal("0.01")) if clients else None
+        out[key] = (
+            (sum((r[1] for r in mine), Decimal(0)) / len(clients)).quantize(Decimal("0.01"))
+            if clients
+            else None
+        )
     return out
 
 
@@ -489,41 +654,87 @@ def _cost_of_sales(period: Period, groups: dict) -> dict:
     return out
 
 
-register(Metric(
-    key="revenue", block="sales", label=_("Revenue"), unit="money", kind="sum",
-    compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
-    records=_won_records,
-))
-register(Metric(
-    key="revenue_growth_pct", block="sales", label=_("Revenue growth, %"), unit="pct",
-    kind="period", compute=lambda p, ids: iter(()), period_values=_revenue_growth,
-    records=_won_records,
-    description=_("Revenue against the previous period of the same length."),
-))
-register(Metric(
-    key="gross_profit", block="sales", label=_("Gross profit"), unit="money", kind="sum",
-    compute=lambda p, ids: (Point(o, d, a - c) for o, d, a, c in _win_rows(p, ids)),
-    records=_won_records,
-))
-register(Metric(
-    key="margin_pct", block="sales", label=_("Margin, %"), unit="pct", kind="ratio",
-    compute=lambda p, ids: (Point(o, d, a - c, a) for o, d, a, c in _win_rows(p, ids)),
-    records=_won_records,
-))
-register(Metric(
-    key="avg_check", block="sales", label=_("Average check"), unit="money", kind="mean",
-    compute=lambda p, ids: (Point(o, d, a, 1) for o, d, a, _c in _win_rows(p, ids)),
-    records=_won_records,
-))
-register(Metric(
-    key="avg_turnover_per_client", block="sales", label=_("Turnover per client"), unit="money",
-    kind="period", compute=lambda p, ids: iter(()), period_values=_turnover_per_client,
-    records=_won_records,
-    description=_("Won amount / distinct clients (companies, or contacts without one)."),
-))
-register(Metric(
-    key="cost_of_sales_pct", block="sales", label=_("Cost of sales, %"), unit="pct",
-    kind="period", good="down", compute=lambda p, ids: iter(()),
-    period_values=_cost_of_sales, records=_won_records,
-    description=_("Cost of the sales system (FUNNELWATCH_MONTHLY_SALES_COST) / revenue."),
-))
+register(
+    Metric(
+        key="revenue",
+        block="sales",
+        label=_("Revenue"),
+        unit="money",
+        kind="sum",
+        compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="revenue_growth_pct",
+        block="sales",
+        label=_("Revenue growth, %"),
+        unit="pct",
+        kind="period",
+        compute=lambda p, ids: iter(()),
+        period_values=_revenue_growth,
+        records=_won_records,
+        description=_("Revenue against the previous period of the same length."),
+    )
+)
+register(
+    Metric(
+        key="gross_profit",
+        block="sales",
+        label=_("Gross profit"),
+        unit="money",
+        kind="sum",
+        compute=lambda p, ids: (Point(o, d, a - c) for o, d, a, c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="margin_pct",
+        block="sales",
+        label=_("Margin, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: (Point(o, d, a - c, a) for o, d, a, c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="avg_check",
+        block="sales",
+        label=_("Average check"),
+        unit="money",
+        kind="mean",
+        compute=lambda p, ids: (Point(o, d, a, 1) for o, d, a, _c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="avg_turnover_per_client",
+        block="sales",
+        label=_("Turnover per client"),
+        unit="money",
+        kind="period",
+        compute=lambda p, ids: iter(()),
+        period_values=_turnover_per_client,
+        records=_won_records,
+        description=_("Won amount / distinct clients (companies, or contacts without one)."),
+    )
+)
+register(
+    Metric(
+        key="cost_of_sales_pct",
+        block="sales",
+        label=_("Cost of sales, %"),
+        unit="pct",
+        kind="period",
+        good="down",
+        compute=lambda p, ids: iter(()),
+        period_values=_cost_of_sales,
+        records=_won_records,
+        description=_("Cost of the sales system (FUNNELWATCH_MONTHLY_SALES_COST) / revenue."),
+    )
+)

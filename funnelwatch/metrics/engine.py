@@ -70,8 +70,9 @@ def _scope(qs, metric: Metric, period: Period, manager_ids: set[int] | None):  #
     return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
 
 
-def rebuild(period: Period, manager_ids: set[int] | None = None,
-            keys: Iterable[str] | None = None) -> int:
+def rebuild(
+    period: Period, manager_ids: set[int] | None = None, keys: Iterable[str] | None = None
+) -> int:
     """Replace the rollup rows of ``period`` (and of those managers) with fresh ones.
 
     Returns the number of rows written.
@@ -85,14 +86,25 @@ def rebuild(period: Period, manager_ids: set[int] | None = None,
             daily = compute_daily(metric, period, manager_ids)
             if metric.kind == "median":
                 _scope(DailySample.objects, metric, period, manager_ids).delete()
-                rows = [DailySample(metric=metric.key, manager_id=m, day=d, value=v)
-                        for (m, d), values in daily.samples.items() for v in values]
+                rows = [
+                    DailySample(metric=metric.key, manager_id=m, day=d, value=v)
+                    for (m, d), values in daily.samples.items()
+                    for v in values
+                ]
                 DailySample.objects.bulk_create(rows, batch_size=2000)
             else:
                 _scope(DailyValue.objects, metric, period, manager_ids).delete()
-                rows = [DailyValue(metric=metric.key, manager_id=m, day=d,
-                                   value=v.quantize(FOUR), weight=w.quantize(FOUR))
-                        for (m, d), (v, w) in daily.sums.items() if v or w]
+                rows = [
+                    DailyValue(
+                        metric=metric.key,
+                        manager_id=m,
+                        day=d,
+                        value=v.quantize(FOUR),
+                        weight=w.quantize(FOUR),
+                    )
+                    for (m, d), (v, w) in daily.sums.items()
+                    if v or w
+                ]
                 DailyValue.objects.bulk_create(rows, batch_size=2000)
             written += len(rows)
     return written
@@ -107,8 +119,10 @@ class Difference:
     fresh: object
 
     def __str__(self) -> str:
-        return (f"{self.day} {self.metric} manager #{self.manager_id}: "
-                f"stored {self.stored}, recomputed {self.fresh}")
+        return (
+            f"{self.day} {self.metric} manager #{self.manager_id}: "
+            f"stored {self.stored}, recomputed {self.fresh}"
+        )
 
 
 def verify(period: Period, manager_ids: set[int] | None = None) -> list[Difference]:
@@ -127,8 +141,9 @@ def verify(period: Period, manager_ids: set[int] | None = None) -> list[Differen
         else:
             stored = {
                 (m, d): (v, w)
-                for m, d, v, w in _scope(DailyValue.objects, metric, period, manager_ids)
-                .values_list("manager_id", "day", "value", "weight")
+                for m, d, v, w in _scope(
+                    DailyValue.objects, metric, period, manager_ids
+                ).values_list("manager_id", "day", "value", "weight")
             }
             fresh = {k: v for k, v in daily.sums.items() if v[0] or v[1]}
             norm = lambda vw: tuple(_dec(x).quantize(FOUR) for x in vw)  # noqa: E731
@@ -150,17 +165,19 @@ def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple
     sums: Sums = {}
     samples: Samples = defaultdict(list)
     if summed:
-        qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end,
-                                       metric__in=summed)
+        qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=summed)
         if managers is not None:
             qs = qs.filter(manager_id__in=managers)
-        for key, m, v, w in qs.values_list("metric", "manager_id").annotate(
-            v=Sum("value"), w=Sum("weight")
-        ).values_list("metric", "manager_id", "v", "w"):
+        for key, m, v, w in (
+            qs.values_list("metric", "manager_id")
+            .annotate(v=Sum("value"), w=Sum("weight"))
+            .values_list("metric", "manager_id", "v", "w")
+        ):
             sums[(key, m)] = [_dec(v), _dec(w)]
     if medians:
-        qs = DailySample.objects.filter(day__gte=period.start, day__lt=period.end,
-                                        metric__in=medians)
+        qs = DailySample.objects.filter(
+            day__gte=period.start, day__lt=period.end, metric__in=medians
+        )
         if managers is not None:
             qs = qs.filter(manager_id__in=managers)
         for key, m, v in qs.values_list("metric", "manager_id", "value"):
@@ -206,8 +223,9 @@ def _members(manager_ids: set[int], members: set[int] | None) -> Iterable[int]:
     return manager_ids if members is None else members & manager_ids
 
 
-def group_values(keys: Iterable[str], period: Period, groups: Groups,
-                 source: str = "rollup") -> dict[object, dict[str, object]]:
+def group_values(
+    keys: Iterable[str], period: Period, groups: Groups, source: str = "rollup"
+) -> dict[object, dict[str, object]]:
     """Values of ``keys`` over ``period`` for each group of managers (None = everyone)."""
     keys = list(keys)
     metrics = {k: registry.get(k) for k in keys}
@@ -261,8 +279,9 @@ def _live(keys: list[str], managers: set[int] | None) -> Sums:
     return sums
 
 
-def daily_series(manager_ids: set[int] | None, keys: list[str], period: Period,
-                 step: int = 1) -> dict[str, list[tuple[dt.date, object]]]:
+def daily_series(
+    manager_ids: set[int] | None, keys: list[str], period: Period, step: int = 1
+) -> dict[str, list[tuple[dt.date, object]]]:
     """Values per day (step=1) or per week (step=7) from the rollups, for trend charts."""
     metrics = [registry.get(k) for k in keys if registry.get(k).rolled]
     sums, samples = _stored_by_day([m.key for m in metrics], period, manager_ids)
@@ -285,9 +304,11 @@ def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None): 
     qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
     if managers is not None:
         qs = qs.filter(manager_id__in=managers)
-    for key, d, v, w in qs.values_list("metric", "day").annotate(
-        v=Sum("value"), w=Sum("weight")
-    ).values_list("metric", "day", "v", "w"):
+    for key, d, v, w in (
+        qs.values_list("metric", "day")
+        .annotate(v=Sum("value"), w=Sum("weight"))
+        .values_list("metric", "day", "v", "w")
+    ):
         sums[(key, d)] = [_dec(v), _dec(w)]
     qs = DailySample.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
     if managers is not None:

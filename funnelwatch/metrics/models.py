@@ -14,8 +14,9 @@ from django.utils.translation import gettext_lazy as _
 
 class DailyValue(models.Model):
     metric = models.CharField(_("metric"), max_length=60)
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="+")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     day = models.DateField(_("day"))
     value = models.DecimalField(_("value"), max_digits=24, decimal_places=4)
     weight = models.DecimalField(_("weight"), max_digits=24, decimal_places=4)
@@ -34,8 +35,9 @@ class DailyValue(models.Model):
 
 class DailySample(models.Model):
     metric = models.CharField(_("metric"), max_length=60)
-    manager = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                                related_name="+")
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
     day = models.DateField(_("day"))
     value = models.FloatField(_("value"))
 

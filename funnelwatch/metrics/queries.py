@@ -119,9 +119,14 @@ def _groups(viewer: User | None, by: str) -> list[Row]:
     return rows
 
 
-def key_numbers(viewer: User | None, period: Period, by: str = "manager",
-                metrics: list[str] | None = None, source: str = "rollup",
-                compare: bool = True) -> KeyNumbers:
+def key_numbers(
+    viewer: User | None,
+    period: Period,
+    by: str = "manager",
+    metrics: list[str] | None = None,
+    source: str = "rollup",
+    compare: bool = True,
+) -> KeyNumbers:
     """Managers × metrics for ``period``, with the change against the previous period and
     against each row's own 4-week baseline (sums scaled to the period's length)."""
     chosen = pick_metrics(metrics)
@@ -187,9 +192,18 @@ def as_json(table: KeyNumbers) -> dict:
         if row.kind == "total":
             totals = values
         elif row.kind == "manager":
-            rows.append({"manager": row.user.username, "team": row.team and row.team.name,
-                         "metrics": values})
+            rows.append(
+                {
+                    "manager": row.user.username,
+                    "team": row.team and row.team.name,
+                    "metrics": values,
+                }
+            )
         else:
             rows.append({"manager": None, "team": row.label, "metrics": values})
-    return {"from": table.period.start.isoformat(), "to": table.period.end.isoformat(),
-            "rows": rows, "totals": totals}
+    return {
+        "from": table.period.start.isoformat(),
+        "to": table.period.end.isoformat(),
+        "rows": rows,
+        "totals": totals,
+    }

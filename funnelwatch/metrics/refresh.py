@@ -22,13 +22,21 @@ from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import conf
 from funnelwatch.metrics.common import local_day
 
-_suspended: contextvars.ContextVar[bool] = contextvars.ContextVar("rollups_suspended",
-                                                                  default=False)
+_suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rollups_suspended", default=False
+)
 
 # Events that change numbers dated on earlier days of the deal (cohorts by creation, by
 # first proposal, by reaching closing; a won deal's amount; a loss later revived).
-HISTORY_EVENTS = {"deal_won", "deal_lost", "deal_junk", "deal_reopened", "deal_updated",
-                  "proposal_sent", "archived"}
+HISTORY_EVENTS = {
+    "deal_won",
+    "deal_lost",
+    "deal_junk",
+    "deal_reopened",
+    "deal_updated",
+    "proposal_sent",
+    "archived",
+}
 
 
 @contextmanager
@@ -52,8 +60,9 @@ class _Batch:
         self.marks: dict[frozenset[str] | None, dict[int, set[dt.date]]] = {}
         self.done = False
 
-    def add(self, managers: Iterable[int], days: Iterable[dt.date],
-            keys: frozenset[str] | None) -> None:
+    def add(
+        self, managers: Iterable[int], days: Iterable[dt.date], keys: frozenset[str] | None
+    ) -> None:
         per = self.marks.setdefault(keys, {})
         days = set(days)
         for m in managers:
@@ -73,8 +82,9 @@ class _Batch:
                     rebuild(period, managers, keys)
 
 
-_current: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar("rollups_batch",
-                                                                         default=None)
+_current: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "rollups_batch", default=None
+)
 
 
 def _batch() -> _Batch:
@@ -98,8 +108,9 @@ def contiguous(days: Iterable[dt.date]) -> list[Period]:
     return out
 
 
-def mark(manager_ids: Iterable[int], days: Iterable[dt.date],
-         keys: Iterable[str] | None = None) -> None:
+def mark(
+    manager_ids: Iterable[int], days: Iterable[dt.date], keys: Iterable[str] | None = None
+) -> None:
     """Recompute these managers' rollups for these days once the transaction commits."""
     if not enabled():
         return
@@ -115,8 +126,9 @@ def mark(manager_ids: Iterable[int], days: Iterable[dt.date],
     _batch().add(managers, days, frozenset(keys) if keys else None)
 
 
-def on_crm_event(sender: object, kind: str, deal: object, at: dt.datetime,
-                 user_ids: set[int], **kwargs: object) -> None:
+def on_crm_event(
+    sender: object, kind: str, deal: object, at: dt.datetime, user_ids: set[int], **kwargs: object
+) -> None:
     if not enabled():
         return
     days = {local_day(at)}
@@ -130,10 +142,15 @@ def on_crm_event(sender: object, kind: str, deal: object, at: dt.datetime,
             for owner, when in StageChange.objects.filter(deal=deal).values_list("owner_id", "at"):
                 managers.add(owner)
                 days.add(local_day(when))
-            managers.update(OwnerChange.objects.filter(deal=deal).values_list("to_owner_id",
-                                                                            flat=True))
-            first = (Proposal.objects.filter(deal=deal).order_by("sent_at")
-                     .values_list("sent_at", flat=True).first())
+            managers.update(
+                OwnerChange.objects.filter(deal=deal).values_list("to_owner_id", flat=True)
+            )
+            first = (
+                Proposal.objects.filter(deal=deal)
+                .order_by("sent_at")
+                .values_list("sent_at", flat=True)
+                .first()
+            )
             if first is not None:
                 days.add(local_day(first))
     mark(managers, days)

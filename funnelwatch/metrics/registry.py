@@ -42,8 +42,16 @@ from django.db.models import QuerySet
 from funnelwatch.lib.dates import Period
 
 BLOCKS = (
-    "intake", "proposal", "objections", "closing", "daily", "tasks", "sales",
-    "telephony", "quality", "mail",
+    "intake",
+    "proposal",
+    "objections",
+    "closing",
+    "daily",
+    "tasks",
+    "sales",
+    "telephony",
+    "quality",
+    "mail",
 )
 KINDS = ("sum", "ratio", "mean", "median", "live", "period")
 # Kinds whose points are stored in the daily rollups.

@@ -34,8 +34,9 @@ def sales(world, at, settings, django_capture_on_commit_callbacks):
         services.send_proposal(d1, actor=w.alice, amount="1000", at=at(2026, 3, 3, 11))
         services.move_stage(d1, s["Objections"], actor=w.alice, at=at(2026, 3, 4, 10))
         services.add_note(actor=w.alice, deal=d1, text="Price talk", at=at(2026, 3, 4, 12))
-        m = services.schedule_meeting(d1, actor=w.alice, scheduled_at=at(2026, 3, 5, 10),
-                                      at=at(2026, 3, 4, 12, 30))
+        m = services.schedule_meeting(
+            d1, actor=w.alice, scheduled_at=at(2026, 3, 5, 10), at=at(2026, 3, 4, 12, 30)
+        )
         services.hold_meeting(m, actor=w.alice, at=at(2026, 3, 5, 10))
         services.move_stage(d1, s["Contract"], actor=w.alice, at=at(2026, 3, 6, 10))
         services.win(d1, actor=w.alice, amount="5000", cost="3000", at=at(2026, 3, 7, 10))
@@ -48,13 +49,28 @@ def sales(world, at, settings, django_capture_on_commit_callbacks):
         services.lose(d3, reason=w.lost_reason, actor=w.alice, at=at(2026, 3, 6, 10))
         services.reopen(d3, actor=w.head, at=at(2026, 3, 8, 10))
         # tasks
-        t1 = services.create_task(actor=w.alice, title="Call", assignee=w.alice,
-                                  due_at=at(2026, 3, 4, 18), at=at(2026, 3, 2, 10))
-        t2 = services.create_task(actor=w.alice, title="Mail", assignee=w.alice,
-                                  due_at=at(2026, 3, 10, 18), at=at(2026, 3, 2, 10))
+        t1 = services.create_task(
+            actor=w.alice,
+            title="Call",
+            assignee=w.alice,
+            due_at=at(2026, 3, 4, 18),
+            at=at(2026, 3, 2, 10),
+        )
+        t2 = services.create_task(
+            actor=w.alice,
+            title="Mail",
+            assignee=w.alice,
+            due_at=at(2026, 3, 10, 18),
+            at=at(2026, 3, 2, 10),
+        )
         services.complete_task(t1, actor=w.alice, at=at(2026, 3, 5, 9))
         services.complete_task(t2, actor=w.alice, at=at(2026, 3, 3, 9))
-        services.create_task(actor=w.head, title="Overdue", assignee=w.bob,
-                             due_at=at(2026, 3, 1, 10), at=at(2026, 2, 28, 10))
+        services.create_task(
+            actor=w.head,
+            title="Overdue",
+            assignee=w.bob,
+            due_at=at(2026, 3, 1, 10),
+            at=at(2026, 2, 28, 10),
+        )
     yield SimpleNamespace(d1=d1, d2=d2, d3=d3, d4=d4)
     traveller.stop()
