@@ -1,5 +1,399 @@
+"""Telephony API: provider webhooks (signed, no session), the PBX routing question, calls.
+
+Webhook URLs (paste into the PBX; the integration settings page shows them in full):
+
+- Twilio: ``/api/telephony/webhooks/twilio/status`` (status callback) and
+  ``/api/telephony/webhooks/twilio/recording`` (recording status callback); signed with
+  ``X-Twilio-Signature`` and the account's auth token (FUNNELWATCH_TWILIO_AUTH_TOKEN).
+- Zadarma: ``/api/telephony/webhooks/zadarma`` (GET ``?zd_echo=`` for the check, POST for
+  events); ``Signature`` header with the API secret (FUNNELWATCH_ZADARMA_SECRET).
+- Mango Office: base URL ``/api/telephony/webhooks/mango/`` (Mango appends
+  ``events/call``, ``events/summary``, ``events/recording``, ``events/record/added``);
+  ``sign`` with the VPBX key and salt (FUNNELWATCH_MANGO_API_KEY / _SALT).
+- Our JSON webhook: ``/api/telephony/webhooks/calls`` (see its schema below).
+"""
+
 from __future__ import annotations
 
-from ninja import Router
+import datetime as dt
+import hmac
+from typing import Literal
+
+from django.http import HttpRequest, HttpResponse
+from django.utils import timezone
+from ninja import Field, Query, Router, Schema
+from ninja.errors import HttpError
+from ninja.security import APIKeyQuery, HttpBearer
+
+from funnelwatch.lib import dates
+from funnelwatch.telephony import conf, queries, routing, webhooks
+from funnelwatch.telephony.models import WebhookEvent
+from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
 
 router = Router(tags=["telephony"])
+
+
+def _bad(exc: base.ParseError) -> HttpError:
+    return HttpError(400, str(exc))
+
+
+def _ok(status: str, call=None) -> dict:  # noqa: ANN001
+    return {"status": status, "call_id": call.pk if call is not None else None}
+
+
+# --- Twilio -------------------------------------------------------------------------
+
+
+def _twilio_checked(request: HttpRequest) -> dict[str, str]:
+    params = {k: request.POST.get(k, "") for k in request.POST}
+    url = request.build_absolute_uri()
+    if not twilio.verify(
+        conf.twilio_auth_token(), url, params, request.headers.get("X-Twilio-Signature", "")
+    ):
+        raise HttpError(403, "X-Twilio-Signature does not match")
+    return params
+
+
+@router.post(
+    "/webhooks/twilio/status",
+    auth=None,
+    include_in_schema=True,
+    summary="Twilio call status callback",
+)
+def twilio_status(request: HttpRequest):  # noqa: ANN201
+    params = _twilio_checked(request)
+    try:
+        key = twilio.event_key(params)
+        status, call = webhooks.process(
+            twilio.PROVIDER,
+            key,
+            params,
+            lambda ev: [r] if (r := twilio.parse_status(params, ev.received_at)) else None,
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    return _ok(status, call)
+
+
+@router.post("/webhooks/twilio/recording", auth=None, summary="Twilio recording callback")
+def twilio_recording(request: HttpRequest):  # noqa: ANN201
+    params = _twilio_checked(request)
+    try:
+        key, url, duration, _channels = twilio.parse_recording(params)
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    ref = params.get("RecordingSid") or url
+    status, rec = webhooks.recording_event(
+        twilio.PROVIDER, key, ref, params, source_url=url, duration_s=duration
+    )
+    return {"status": status, "recording_id": rec.pk if rec else None}
+
+
+# --- Zadarma ------------------------------------------------------------------------
+
+
+@router.get("/webhooks/zadarma", auth=None, summary="Zadarma URL check (zd_echo)")
+def zadarma_echo(request: HttpRequest, zd_echo: str = ""):  # noqa: ANN201
+    return HttpResponse(zd_echo, content_type="text/plain")
+
+
+@router.post("/webhooks/zadarma", auth=None, summary="Zadarma PBX notification")
+def zadarma_event(request: HttpRequest):  # noqa: ANN201
+    params = {k: request.POST.get(k, "") for k in request.POST}
+    if request.GET.get("zd_echo"):
+        return HttpResponse(request.GET["zd_echo"], content_type="text/plain")
+    try:
+        valid = zadarma.verify(conf.zadarma_secret(), params, request.headers.get("Signature", ""))
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    if not valid:
+        raise HttpError(403, "Signature does not match")
+    event = params.get("event")
+    tz = timezone.get_current_timezone()
+    try:
+        if event == "NOTIFY_RECORD":
+            pbx = params.get("pbx_call_id", "")
+            if not pbx:
+                raise base.ParseError("is missing", "pbx_call_id")
+            status, rec = webhooks.recording_event(
+                zadarma.PROVIDER,
+                pbx,
+                params.get("call_id_with_rec", ""),
+                params,
+                source_url=f"zadarma:{params.get('call_id_with_rec') or pbx}",
+            )
+            return {"status": status, "recording_id": rec.pk if rec else None}
+        status, call = webhooks.process(
+            zadarma.PROVIDER,
+            zadarma.event_key(params),
+            params,
+            lambda ev: (
+                [zadarma.parse_end(params, tz)]
+                if event in ("NOTIFY_END", "NOTIFY_OUT_END")
+                else None
+            ),
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    return _ok(status, call)
+
+
+# --- Mango Office -------------------------------------------------------------------
+
+
+def _mango_checked(request: HttpRequest) -> dict:
+    form = {k: request.POST.get(k, "") for k in request.POST}
+    if not mango.verify(conf.mango_api_key(), conf.mango_salt(), form):
+        raise HttpError(403, "sign does not match")
+    try:
+        return mango.payload(form)
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+
+
+def _mango_legs(entry: str) -> list[base.LegRecord]:
+    by_leg: dict[str, list[dict]] = {}
+    for payload in WebhookEvent.objects.filter(
+        provider=mango.PROVIDER, event_key__startswith=f"call:{entry}:"
+    ).values_list("payload", flat=True):
+        by_leg.setdefault(str(payload.get("call_id")), []).append(payload)
+    return [mango.leg_from_call_events(events) for events in by_leg.values()]
+
+
+@router.post("/webhooks/mango/events/call", auth=None, summary="Mango call leg event")
+def mango_call(request: HttpRequest):  # noqa: ANN201
+    data = _mango_checked(request)
+    try:
+        key = mango.call_event_key(data)
+        entry = str(data["entry_id"])
+
+        def build(_ev: WebhookEvent) -> list[base.CallRecord] | None:
+            # Legs arriving after the summary join the stored call.
+            if data.get("call_state") != "Disconnected":
+                return None
+            from funnelwatch.telephony.models import Call
+
+            call = Call.objects.filter(provider=mango.PROVIDER, external_id=entry).first()
+            if call is None:
+                return None
+            legs = [leg for leg in _mango_legs(entry) if leg.leg_id == str(data.get("call_id"))]
+            return [
+                base.CallRecord(
+                    provider=mango.PROVIDER,
+                    external_id=entry,
+                    started_at=call.started_at,
+                    legs=legs,
+                )
+            ]
+
+        status, call = webhooks.process(mango.PROVIDER, key, data, build)
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    return _ok(status, call)
+
+
+@router.post("/webhooks/mango/events/summary", auth=None, summary="Mango end-of-call summary")
+def mango_summary(request: HttpRequest):  # noqa: ANN201
+    data = _mango_checked(request)
+    try:
+        entry = str(data.get("entry_id") or "")
+        if not entry:
+            raise base.ParseError("is missing", "entry_id")
+        status, call = webhooks.process(
+            mango.PROVIDER,
+            f"summary:{entry}",
+            data,
+            lambda ev: [mango.parse_summary(data, _mango_legs(entry))],
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    return _ok(status, call)
+
+
+@router.post("/webhooks/mango/events/recording", auth=None, summary="Mango recording state")
+def mango_recording(request: HttpRequest):  # noqa: ANN201
+    data = _mango_checked(request)
+    entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
+    if not entry or not rid:
+        raise HttpError(400, "entry_id and recording_id are required")
+    if data.get("recording_state") != "Completed" or str(data.get("completion_code")) != "1000":
+        stored = webhooks.store_event(mango.PROVIDER, f"recstate:{rid}:{data.get('seq', '')}", data)
+        return {
+            "status": webhooks.Outcome.STORED if stored else webhooks.Outcome.DUPLICATE,
+            "recording_id": None,
+        }
+    status, rec = webhooks.recording_event(
+        mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
+    )
+    return {"status": status, "recording_id": rec.pk if rec else None}
+
+
+@router.post("/webhooks/mango/events/record/added", auth=None, summary="Mango recording saved")
+def mango_record_added(request: HttpRequest):  # noqa: ANN201
+    data = _mango_checked(request)
+    entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
+    if not entry or not rid:
+        raise HttpError(400, "entry_id and recording_id are required")
+    status, rec = webhooks.recording_event(
+        mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
+    )
+    return {"status": status, "recording_id": rec.pk if rec else None}
+
+
+@router.post("/webhooks/mango/ping", auth=None, summary="Mango availability check")
+def mango_ping(request: HttpRequest):  # noqa: ANN201
+    return {"status": "ok"}
+
+
+# --- our JSON webhook ---------------------------------------------------------------
+
+
+class LegIn(Schema):
+    leg_id: str = Field(..., max_length=120)
+    channel: str = ""
+    dstchannel: str = ""
+    extension: str = ""
+    disposition: str = ""
+    billsec: int = Field(0, ge=0)
+    answered: bool = False
+
+
+class CallEventIn(Schema):
+    """One finished call. Sign it: ``X-Funnelwatch-Timestamp: <unix seconds>`` and
+    ``X-Funnelwatch-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>``
+    with the secret FUNNELWATCH_CALLS_WEBHOOK_SECRET. Requests more than five minutes
+    off are refused; the same ``event_id`` twice is stored once."""
+
+    event_id: str = Field(..., max_length=150)
+    call_id: str = Field(..., max_length=120, description="the PBX's id of the call")
+    direction: Literal["in", "out", "internal"]
+    from_number: str = Field(..., alias="from", max_length=120)
+    to_number: str = Field(..., alias="to", max_length=120)
+    extension: str = Field("", description="the manager's extension, when the PBX knows it")
+    started_at: dt.datetime
+    answered_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    talk_seconds: int = Field(0, ge=0)
+    outcome: Literal["answered", "no_answer", "busy", "cancelled", "failed", "voicemail"]
+    hangup_cause: str = ""
+    recording_url: str = ""
+    legs: list[LegIn] = []
+
+
+class WebhookOut(Schema):
+    status: str
+    call_id: int | None = None
+
+
+@router.post(
+    "/webhooks/calls",
+    auth=None,
+    response={200: WebhookOut},
+    summary="Funnelwatch JSON call webhook (HMAC-signed)",
+)
+def calls_webhook(request: HttpRequest, payload: CallEventIn):  # noqa: ANN201
+    problem = generic.verify(
+        conf.webhook_secret(),
+        request.headers.get("X-Funnelwatch-Timestamp", ""),
+        request.body,
+        request.headers.get("X-Funnelwatch-Signature", ""),
+    )
+    if problem:
+        raise HttpError(403, problem)
+    for name in ("started_at", "answered_at", "ended_at"):
+        value = getattr(payload, name)
+        if value is not None and value.tzinfo is None:
+            raise HttpError(400, f"{name}: give a time zone (e.g. Z or +08:00)")
+    try:
+        status, call = webhooks.process(
+            generic.PROVIDER,
+            f"event:{payload.event_id}",
+            payload.model_dump(mode="json", by_alias=True),
+            lambda ev: [generic.to_record(payload)],
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
+    return _ok(status, call)
+
+
+# --- routing ------------------------------------------------------------------------
+
+
+class RouteTokenBearer(HttpBearer):
+    def authenticate(self, request: HttpRequest, token: str) -> bool | None:
+        expected = conf.route_token()
+        return True if expected and hmac.compare_digest(token, expected) else None
+
+
+class RouteTokenQuery(APIKeyQuery):
+    param_name = "token"
+
+    def authenticate(self, request: HttpRequest, key: str | None) -> bool | None:
+        expected = conf.route_token()
+        return True if expected and key and hmac.compare_digest(key, expected) else None
+
+
+class RouteOut(Schema):
+    extension: str | None
+    manager: str | None
+    reason: str | None
+
+
+@router.get(
+    "/route",
+    auth=[RouteTokenBearer(), RouteTokenQuery()],
+    response=RouteOut,
+    summary="Whom the PBX should ring for this caller",
+)
+def route(request: HttpRequest, number: str, format: str = "json"):  # noqa: A002, ANN201
+    """The responsible manager's extension when the number belongs to a client with an
+    owner, else the next manager by weighted round-robin (daily cap, working hours,
+    absences). ``format=text`` answers just the extension (empty when nobody)."""
+    user, reason = routing.route(number)
+    ext = user.extensions.order_by("pk").values_list("number", flat=True).first() if user else None
+    if format == "text":
+        return HttpResponse(ext or "", content_type="text/plain")
+    return {
+        "extension": ext,
+        "manager": user.username if user else None,
+        "reason": reason if user else None,
+    }
+
+
+# --- calls --------------------------------------------------------------------------
+
+
+class CallOut(Schema):
+    id: int
+    provider: str
+    external_id: str
+    direction: str
+    from_: str = Field(..., alias="from")
+    to: str
+    started_at: str
+    answered: bool
+    outcome: str
+    talk_seconds: int
+    manager: str | None
+    contact: int | None
+    deal: int | None
+    legs: int | None
+
+
+class CallFilter(Schema):
+    date_from: dt.date = Field(..., alias="from")
+    date_to: dt.date = Field(..., alias="to")
+
+
+@router.get(
+    "/calls",
+    response=list[CallOut],
+    by_alias=True,
+    summary="Calls of a period the caller may see (local dates, inclusive)",
+)
+def list_calls(request: HttpRequest, filters: Query[CallFilter]):  # noqa: ANN201
+    if filters.date_to < filters.date_from:
+        raise HttpError(400, "to: before from")
+    period = dates.Period(filters.date_from, filters.date_to + dt.timedelta(days=1))
+    since, until = dates.period_bounds(period, timezone.get_current_timezone())
+    return queries.calls_as_json(queries.calls_between(since, until, request.user)[:20000])

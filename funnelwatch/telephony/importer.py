@@ -92,7 +92,7 @@ class FileImporter:
         self.report.duplicates_skipped += repeats
         records = [base.combine(self.provider, key, group) for key, group in groups.items()]
         result = ingest(records, source_name=self.source_name)
-        self.report.calls_created += len(result.created)
+        self.report.calls_created += len(result.created_ids)
         self.report.duplicates_skipped += result.duplicates
         self.report.legs_added += result.legs_added
         self.report.leads_created += result.leads_created

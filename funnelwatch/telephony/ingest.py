@@ -27,11 +27,12 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import Extension
-from funnelwatch.audit.trail import acting_as, record_bulk
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.audit.trail import acting_as, current_actor
 from funnelwatch.crm.models import ContactPhone, Deal, Outcome
 from funnelwatch.crm.signals import crm_event
 from funnelwatch.lib import phones
-from funnelwatch.telephony import conf
+from funnelwatch.telephony import conf, fastdb
 from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction, Recording
 from funnelwatch.telephony.providers.base import CallRecord, LegRecord, channel_extension
 
@@ -40,7 +41,7 @@ _IN_CHUNK = 900  # parameters per IN (...) query, below SQLite's limit
 
 @dataclass
 class IngestResult:
-    created: list[Call] = field(default_factory=list)
+    created_ids: list[int] = field(default_factory=list)
     duplicates: int = 0  # legs (rows/events) already stored or repeated in the batch
     legs_added: int = 0  # new legs of calls stored earlier
     leads_created: int = 0
@@ -103,19 +104,6 @@ def _direction(rec: CallRecord, from_internal: bool, to_internal: bool) -> str:
     if from_internal:
         return Direction.OUT
     return Direction.IN
-
-
-def _leg_row(call_id: int, leg: LegRecord) -> CallLeg:
-    return CallLeg(
-        call_id=call_id,
-        leg_id=leg.leg_id[:120],
-        channel=leg.channel[:200],
-        dstchannel=leg.dstchannel[:200],
-        disposition=leg.disposition[:40],
-        billsec=leg.billsec,
-        answered=leg.answered,
-        raw=leg.raw,
-    )
 
 
 def ingest(records: list[CallRecord], *, source_name: str = "") -> IngestResult:
@@ -212,69 +200,157 @@ def _ingest_provider(
             deal_of[contact_id] = (deal_id, owner_id)  # the newest open deal wins
 
     now = timezone.now()
-    calls: list[Call] = []
+    rows: list[tuple] = []
     for rec, from_e164, to_e164, direction, client in prepared:
         contact_id = contact_of.get(client) if client else None
         deal = deal_of.get(contact_id) if contact_id else None
-        manager_id = matcher.manager_for(rec, direction)
-        calls.append(
-            Call(
-                provider=provider,
-                external_id=rec.external_id[:120],
-                correlation_id=(rec.correlation_id or rec.external_id)[:120],
-                direction=direction,
-                from_number=from_e164,
-                from_raw=(rec.from_raw or "")[:120],
-                to_number=to_e164,
-                to_raw=(rec.to_raw or "")[:120],
-                client_number=client,
-                manager_id=manager_id,
-                contact_id=contact_id,
-                deal_id=deal[0] if deal else None,
-                started_at=rec.started_at,
-                answered_at=rec.answered_at,
-                ended_at=rec.ended_at,
-                duration_s=rec.duration_s,
-                talk_seconds=rec.talk_seconds,
-                outcome=rec.outcome,
-                hangup_cause=(rec.hangup_cause or "")[:60],
-                raw=rec.raw,
-                created_at=now,
+        rows.append(
+            (
+                provider,
+                rec.external_id[:120],
+                (rec.correlation_id or rec.external_id)[:120],
+                direction,
+                from_e164,
+                (rec.from_raw or "")[:120],
+                to_e164,
+                (rec.to_raw or "")[:120],
+                client,
+                matcher.manager_for(rec, direction),
+                contact_id,
+                deal[0] if deal else None,
+                rec.started_at,
+                rec.answered_at,
+                rec.ended_at,
+                rec.duration_s,
+                rec.talk_seconds,
+                rec.outcome,
+                (rec.hangup_cause or "")[:60],
+                rec.raw,
+                now,
             )
         )
-    Call.objects.bulk_create(calls, batch_size=500)
-    legs = [
-        _leg_row(call.pk, leg)
-        for call, (rec, *_rest) in zip(calls, prepared, strict=True)
+    fastdb.insert(Call, CALL_FIELDS, rows)
+    ids: dict[str, int] = {}
+    for part in _chunks([r[1] for r in rows]):
+        ids.update(
+            Call.objects.filter(provider=provider, external_id__in=part).values_list(
+                "external_id", "pk"
+            )
+        )
+    leg_rows = [
+        (ids[row[1]], *_leg_values(leg))
+        for row, (rec, *_rest) in zip(rows, prepared, strict=True)
         for leg in rec.legs
     ]
-    CallLeg.objects.bulk_create(legs, batch_size=500)
+    fastdb.insert(CallLeg, LEG_FIELDS, leg_rows)
     recordings = [
-        Recording(call_id=call.pk, source_url=rec.recording_url[:500])
-        for call, (rec, *_rest) in zip(calls, prepared, strict=True)
+        Recording(call_id=ids[row[1]], source_url=rec.recording_url[:500])
+        for row, (rec, *_rest) in zip(rows, prepared, strict=True)
         if rec.recording_url
     ]
     if recordings:
         Recording.objects.bulk_create(recordings, batch_size=500)
     with acting_as(None, source="integration", name=source_name):
-        record_bulk(calls)
-    result.created.extend(calls)
+        _audit_created(rows, ids)
+    result.created_ids.extend(ids[row[1]] for row in rows)
 
-    numbers = {c.client_number for c in calls if c.client_number}
+    numbers = {row[8] for row in rows if row[8]}
     if numbers:
         link_callbacks(numbers)
-    managers = {c.manager_id for c in calls if c.manager_id}
+    managers = {row[9] for row in rows if row[9]}
     crm_event.send(
         sender=Call,
         kind="call",
         deal=None,
-        at=max(c.started_at for c in calls),
+        at=max(row[12] for row in rows),
         user_ids=managers,
     )
     if recordings:
         from funnelwatch.telephony import recordings as rec_mod
 
         rec_mod.schedule_downloads([r.pk for r in recordings if r.pk])
+
+
+CALL_FIELDS = (
+    "provider",
+    "external_id",
+    "correlation_id",
+    "direction",
+    "from_number",
+    "from_raw",
+    "to_number",
+    "to_raw",
+    "client_number",
+    "manager",
+    "contact",
+    "deal",
+    "started_at",
+    "answered_at",
+    "ended_at",
+    "duration_s",
+    "talk_seconds",
+    "outcome",
+    "hangup_cause",
+    "raw",
+    "created_at",
+)
+LEG_FIELDS = (
+    "call",
+    "leg_id",
+    "channel",
+    "dstchannel",
+    "disposition",
+    "billsec",
+    "answered",
+    "raw",
+)
+
+
+def _leg_values(leg: LegRecord) -> tuple:
+    return (
+        leg.leg_id[:120],
+        leg.channel[:200],
+        leg.dstchannel[:200],
+        leg.disposition[:40],
+        leg.billsec,
+        leg.answered,
+        leg.raw,
+    )
+
+
+def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
+    """The same events ``trail.record_bulk`` writes, without building model instances."""
+    actor = current_actor()
+    at = actor.at or timezone.now()
+    events = [
+        (
+            at,
+            actor.user_id,
+            actor.source,
+            actor.name,
+            AuditEvent.Action.CREATE,
+            "telephony.call",
+            str(ids[row[1]]),
+            f"{row[3]} {row[5] or row[4]} → {row[7] or row[6]} {row[12]:%Y-%m-%d %H:%M}"[:200],
+            {},
+        )
+        for row in rows
+    ]
+    fastdb.insert(
+        AuditEvent,
+        (
+            "at",
+            "actor",
+            "source",
+            "source_name",
+            "action",
+            "object_type",
+            "object_id",
+            "object_repr",
+            "changes",
+        ),
+        events,
+    )
 
 
 def _merge_into_existing(
@@ -288,7 +364,7 @@ def _merge_into_existing(
             "call_id", "leg_id"
         ):
             have.setdefault(call_id, set()).add(leg_id)
-    new_legs = []
+    new_legs: list[tuple] = []
     touched: dict[int, CallRecord] = {}
     for ext_id, call_id in existing.items():
         rec = by_id[ext_id]
@@ -299,10 +375,10 @@ def _merge_into_existing(
             if leg.leg_id[:120] in known:
                 result.duplicates += 1
             else:
-                new_legs.append(_leg_row(call_id, leg))
+                new_legs.append((call_id, *_leg_values(leg)))
                 touched[call_id] = rec
     if new_legs:
-        CallLeg.objects.bulk_create(new_legs, batch_size=500)
+        fastdb.insert(CallLeg, LEG_FIELDS, new_legs)
         result.legs_added += len(new_legs)
         for call_id in touched:
             recompute(Call.objects.get(pk=call_id))
@@ -331,7 +407,7 @@ def _lead_for_unknown(number: str, rec: CallRecord, source_name: str) -> int | N
     if owner is None:
         return None
     source, _created = LeadSource.objects.get_or_create(name=_("Phone call"))
-    with acting_as(None, source="integration", name=source_name):
+    try:
         contact = services.create_contact(
             actor=None, name=number, owner=owner, phone_numbers=[number], at=rec.started_at
         )
@@ -343,20 +419,22 @@ def _lead_for_unknown(number: str, rec: CallRecord, source_name: str) -> int | N
             source=source,
             at=rec.started_at,
         )
+    except services.DealError:
+        return None
     return contact.pk
 
 
 def link_callbacks(numbers: set[str]) -> int:
     """Link each unreturned missed inbound call on these numbers to the first later
     outbound call to the same number (by anyone). Returns how many were linked."""
-    missed: list[Call] = []
+    missed: list = []
     for part in _chunks(sorted(numbers)):
         missed += list(
             Call.objects.filter(
                 direction=Direction.IN, client_number__in=part, callback__isnull=True
             )
             .exclude(outcome=CallOutcome.ANSWERED)
-            .only("pk", "client_number", "started_at")
+            .values_list("pk", "client_number", "started_at", named=True)
         )
     if not missed:
         return 0
@@ -376,11 +454,9 @@ def link_callbacks(numbers: set[str]) -> int:
     for call in missed:
         for started, pk in outs.get(call.client_number, ()):
             if started > call.started_at:
-                call.callback_id, call.callback_at = pk, started
-                changed.append(call)
+                changed.append((pk, started, call.pk))
                 break
-    if changed:
-        Call.objects.bulk_update(changed, ["callback", "callback_at"], batch_size=500)
+    fastdb.update(Call, ["callback", "callback_at"], changed)
     return len(changed)
 
 

@@ -4,23 +4,28 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Count, Prefetch, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet
 
 from funnelwatch.accounts.models import User
 from funnelwatch.accounts.visibility import visible_user_ids
 from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction
 
 
-def calls_for(user: User | None) -> QuerySet[Call]:
+def calls_for(user: User | None, own_only: bool = False) -> QuerySet[Call]:
     """Calls ``user`` may see (None: everything, for commands). A manager sees calls
-    they made or took and calls of contacts/deals they own."""
+    they made or took and calls of contacts and deals they own; with ``own_only``
+    (recordings) just the calls they made or took."""
     qs = Call.objects.active().select_related("manager", "contact", "deal", "recording")
     if user is None:
         return qs
     ids = visible_user_ids(user)
     if ids is None:
         return qs
-    return qs.filter(manager_id__in=ids)
+    if own_only:
+        return qs.filter(manager_id__in=ids)
+    return qs.filter(
+        Q(manager_id__in=ids) | Q(contact__owner_id__in=ids) | Q(deal__owner_id__in=ids)
+    )
 
 
 def calls_between(

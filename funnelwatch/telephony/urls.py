@@ -1,4 +1,15 @@
-from __future__ import annotations
+from django.urls import path
+
+from funnelwatch.telephony import views
 
 app_name = "telephony"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.call_list, name="calls"),
+    path("calls/<int:pk>/", views.call_detail, name="call"),
+    path("calls/<int:pk>/recording/", views.recording_play, name="recording"),
+    path("calls/<int:pk>/recording/download/", views.recording_download, name="recording_download"),
+    path("missed/", views.missed_list, name="missed"),
+    path("routing/", views.routing_settings, name="routing"),
+    path("routing/save/", views.routing_save, name="routing_save"),
+    path("integrations/", views.integrations, name="integrations"),
+]

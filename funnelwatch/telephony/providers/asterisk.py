@@ -133,7 +133,7 @@ def parse_row(
         dst=rec["dst"],
         hangup_cause=disp,
         line=line,
-        raw=rec,
+        raw=row,
     )
     return leg, key
 

@@ -81,7 +81,7 @@ def parse_row(row: list[str], line: int, tz: ZoneInfo) -> tuple[base.LegRecord, 
         dst=rec["destination_number"],
         hangup_cause=cause,
         line=line,
-        raw=rec,
+        raw=row,
     )
     return leg, uuid, rec["bleg_uuid"].strip()
 

@@ -1,0 +1,148 @@
+"""Webhook throughput: signed JSON call events from 1, 4 and 16 concurrent clients.
+
+    .venv/bin/python bench/webhook_calls.py --events 2000
+
+Starts gunicorn (4 threads x 2 workers) on 127.0.0.1 with a fresh SQLite database,
+posts ``--events`` distinct events per run, every tenth one twice (a replay), then checks
+that exactly one call per event was stored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SECRET = "bench-secret"
+
+
+def _post(url: str, body: dict) -> int:
+    from funnelwatch.telephony.providers.generic import signature
+
+    raw = json.dumps(body).encode()
+    ts = str(int(time.time()))
+    req = urllib.request.Request(
+        url,
+        data=raw,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Funnelwatch-Timestamp": ts,
+            "X-Funnelwatch-Signature": signature(SECRET, ts, raw),
+        },
+    )
+    for _attempt in range(5):
+        try:
+            with urllib.request.urlopen(req, timeout=60) as resp:
+                return resp.status
+        except urllib.error.HTTPError as exc:
+            if exc.code < 500:
+                return exc.code
+        except OSError:
+            pass
+        time.sleep(0.2)
+    return 0
+
+
+def _event(run: str, i: int) -> dict:
+    start = f"2026-03-02T{9 + i % 8:02d}:{i % 60:02d}:00+08:00"
+    return {
+        "event_id": f"{run}-{i}",
+        "call_id": f"{run}-call-{i}",
+        "direction": "out",
+        "from": str(100 + i % 20),
+        "to": f"+9769{9000000 + i % 5000}",
+        "started_at": start,
+        "talk_seconds": 30 + i % 300,
+        "outcome": "answered",
+        "legs": [{"leg_id": "a", "billsec": 30 + i % 300, "answered": True}],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--events", type=int, default=2000)
+    parser.add_argument("--port", type=int, default=8765)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="fw-hook-"))
+    env = os.environ | {
+        "FUNNELWATCH_DATA_DIR": str(tmp),
+        "FUNNELWATCH_CALLS_WEBHOOK_SECRET": SECRET,
+        "FUNNELWATCH_CALLS_CREATE_LEADS": "false",
+        "DJANGO_SETTINGS_MODULE": "funnelwatch.settings",
+        "DEBUG": "false",
+    }
+    py = str(ROOT / ".venv/bin/python")
+    subprocess.run([py, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
+    server = subprocess.Popen(
+        [
+            str(ROOT / ".venv/bin/gunicorn"),
+            "funnelwatch.wsgi",
+            "-b",
+            f"127.0.0.1:{args.port}",
+            "-w",
+            "2",
+            "--threads",
+            "4",
+            "--log-level",
+            "warning",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    sys.path.insert(0, str(ROOT))
+    url = f"http://127.0.0.1:{args.port}/api/telephony/webhooks/calls"
+    try:
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{args.port}/api/docs", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        for clients in (1, 4, 16):
+            run = f"c{clients}"
+            bodies = [_event(run, i) for i in range(args.events)]
+            bodies += [bodies[i] for i in range(0, args.events, 10)]  # replays
+            t = time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                codes = list(pool.map(lambda b: _post(url, b), bodies))
+            took = time.perf_counter() - t
+            bad = [c for c in codes if c != 200]
+            out = subprocess.run(
+                [
+                    py,
+                    "manage.py",
+                    "shell",
+                    "-c",
+                    "from funnelwatch.telephony.models import Call;"
+                    f"print(Call.objects.filter(external_id__startswith='{run}-').count())",
+                ],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            stored = int(out.stdout.strip().splitlines()[-1])
+            print(
+                f"{clients:>2} clients: {len(bodies)} requests in {took:.1f}s = "
+                f"{len(bodies) / took:,.0f} events/s; non-200: {len(bad)}; "
+                f"calls stored {stored} of {args.events} "
+                f"({'OK' if stored == args.events and not bad else 'MISMATCH'})"
+            )
+    finally:
+        server.terminate()
+        server.wait()
+
+
+if __name__ == "__main__":
+    main()

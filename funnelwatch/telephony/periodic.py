@@ -1,0 +1,23 @@
+"""Retry recordings that failed to download (the worker made one attempt already)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from funnelwatch.core.periodic import periodic
+from funnelwatch.telephony import conf, recordings
+from funnelwatch.telephony.models import Recording
+
+
+@periodic("telephony-recordings", every=dt.timedelta(minutes=5))
+def retry_recordings(now: dt.datetime) -> str | None:
+    pending = list(
+        Recording.objects.filter(
+            status=Recording.Status.PENDING, attempts__lt=conf.recording_retries()
+        )
+        .exclude(source_url="")
+        .values_list("pk", flat=True)[:200]
+    )
+    for pk in pending:
+        recordings.fetch(pk)
+    return f"{len(pending)} recordings tried" if pending else None

@@ -1,0 +1,184 @@
+from __future__ import annotations
+
+import pytest
+import time_machine
+from django.urls import reverse
+
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.crm import services
+from funnelwatch.telephony import recordings
+from funnelwatch.telephony.models import Call, RoutingRule
+from funnelwatch.telephony.tests.factories import make_call
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def calls(world, at, settings):
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    a = make_call(direction="out", start=at(2026, 3, 2, 10), ext="101")
+    b = make_call(direction="out", start=at(2026, 3, 2, 11), ext="102", number="+97699112244")
+    return a, b
+
+
+def test_call_list_visibility_and_filters(client, world, calls, django_assert_num_queries):
+    a, b = calls
+    client.force_login(world.alice)
+    r = client.get(reverse("telephony:calls"))
+    assert r.status_code == 200
+    assert list(r.context["page"]) == [a]
+    client.force_login(world.head)
+    r = client.get(reverse("telephony:calls"), {"direction": "out", "manager": world.bob.pk})
+    assert list(r.context["page"]) == [b]
+    for i in range(30):
+        make_call(
+            direction="in", start=a.started_at, ext="101", number=f"+9769911{i:04d}", answered=False
+        )
+    # session, user, count, page of calls with related rows, managers filter
+    with django_assert_num_queries(5):
+        r = client.get(reverse("telephony:calls"))
+    assert len(r.context["page"]) == 32
+
+
+def test_anonymous_redirected(client, world):
+    for name in ("calls", "missed", "routing", "integrations"):
+        assert client.get(reverse(f"telephony:{name}")).status_code == 302
+
+
+def test_call_detail_allowed_and_refused(client, world, calls):
+    a, b = calls
+    client.force_login(world.alice)
+    assert client.get(reverse("telephony:call", args=[a.pk])).status_code == 200
+    assert client.get(reverse("telephony:call", args=[b.pk])).status_code == 404
+    client.force_login(world.lead)  # leads North, alice's team
+    assert client.get(reverse("telephony:call", args=[a.pk])).status_code == 200
+    assert client.get(reverse("telephony:call", args=[b.pk])).status_code == 404
+
+
+def test_recording_range_and_audit(client, world, calls, settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path
+    a, b = calls
+    wav = tmp_path / "x.wav"
+    wav.write_bytes(b"RIFF" + bytes(range(256)) * 4)
+    recordings.import_file(a, wav)
+    url = reverse("telephony:recording", args=[a.pk])
+    client.force_login(world.bob)
+    assert client.get(url).status_code == 404  # not bob's call
+    client.force_login(world.alice)
+    r = client.get(url, HTTP_RANGE="bytes=0-9")
+    assert r.status_code == 206
+    assert r["Content-Range"] == f"bytes 0-9/{wav.stat().st_size}"
+    assert b"".join(r.streaming_content) == wav.read_bytes()[:10]
+    r = client.get(url, HTTP_RANGE="bytes=100-")
+    assert r.status_code == 206 and b"".join(r.streaming_content) == wav.read_bytes()[100:]
+    r = client.get(url, HTTP_RANGE="bytes=99999-")
+    assert r.status_code == 416
+    plays = AuditEvent.objects.filter(action="play", object_id=str(a.pk))
+    assert plays.count() == 1 and plays.get().actor == world.alice
+    r = client.get(reverse("telephony:recording_download", args=[a.pk]))
+    assert r.status_code == 200 and r["Accept-Ranges"] == "bytes"
+    assert "attachment" in r["Content-Disposition"]
+    assert AuditEvent.objects.filter(action="download", actor=world.alice).count() == 1
+    client.force_login(world.reviewer)
+    assert client.get(url).status_code == 200
+
+
+def test_deal_timeline_shows_calls(client, world, at, settings):
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    contact = services.create_contact(
+        actor=world.alice, name="Client", owner=world.alice, phone_numbers=["+97699112233"]
+    )
+    deal = services.create_lead(actor=world.alice, title="Deal", owner=world.alice, contact=contact)
+    call = make_call(direction="out", start=at(2026, 3, 2, 10))
+    assert call.deal == deal and call.contact == contact
+    client.force_login(world.alice)
+    r = client.get(reverse("crm:deal", args=[deal.pk]))
+    assert reverse("telephony:call", args=[call.pk]) in r.content.decode()
+    r = client.get(reverse("crm:contact", args=[contact.pk]))
+    assert reverse("telephony:call", args=[call.pk]) in r.content.decode()
+
+
+def test_missed_page(client, world, at, settings, django_assert_max_num_queries):
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    with time_machine.travel(at(2026, 3, 2, 12), tick=False):
+        old = make_call(direction="in", start=at(2026, 3, 2, 9), ext="101", answered=False)
+        make_call(
+            direction="in",
+            start=at(2026, 3, 2, 11, 50),
+            ext="101",
+            answered=False,
+            number="+97699000001",
+        )
+        back = make_call(
+            direction="in",
+            start=at(2026, 3, 2, 10),
+            ext="101",
+            answered=False,
+            number="+97699000002",
+        )
+        make_call(direction="out", start=at(2026, 3, 2, 10, 5), ext="102", number="+97699000002")
+        client.force_login(world.alice)
+        with django_assert_max_num_queries(6):
+            r = client.get(reverse("telephony:missed"))
+    rows = r.context["open"]
+    assert [row.call for row in rows][0] == old  # oldest first
+    assert rows[0].overdue and not rows[1].overdue
+    returned = r.context["returned"]
+    assert [row.call for row in returned] == [back]
+    assert returned[0].waited_minutes == 5 and returned[0].who == world.bob
+    client.force_login(world.bob)
+    assert client.get(reverse("telephony:missed")).context["open"] == []
+
+
+def test_routing_page_head_edits_manager_refused(client, world):
+    client.force_login(world.alice)
+    assert client.get(reverse("telephony:routing")).status_code == 403
+    assert client.post(reverse("telephony:routing_save"), {}).status_code == 403
+    client.force_login(world.head)
+    assert client.get(reverse("telephony:routing")).status_code == 200
+    r = client.post(
+        reverse("telephony:routing_save"),
+        {
+            f"u{world.alice.pk}_weight": "3",
+            f"u{world.alice.pk}_cap": "10",
+            f"u{world.alice.pk}_start": "9",
+            f"u{world.alice.pk}_end": "18",
+            f"u{world.alice.pk}_active": "on",
+        },
+    )
+    assert r.status_code == 302
+    rule = RoutingRule.objects.get(user=world.alice)
+    assert rule.weight == 3 and rule.daily_cap == 10 and rule.active
+
+
+def test_integrations_page(client, world, settings):
+    settings.FUNNELWATCH_ZADARMA_SECRET = "zd-secret-value"
+    client.force_login(world.alice)
+    assert client.get(reverse("telephony:integrations")).status_code == 403
+    client.force_login(world.head)
+    r = client.get(reverse("telephony:integrations"))
+    body = r.content.decode()
+    assert "/api/telephony/webhooks/zadarma" in body and "zd-secret-value" not in body
+    assert (
+        "zd-secret-value"
+        in client.get(reverse("telephony:integrations") + "?reveal=1").content.decode()
+    )
+
+
+def test_calls_api_visibility(client, world, calls, django_assert_num_queries):
+    a, b = calls
+    client.force_login(world.alice)
+    r = client.get("/api/telephony/calls", {"from": "2026-03-02", "to": "2026-03-02"})
+    assert r.status_code == 200
+    assert [c["id"] for c in r.json()] == [a.pk]
+    assert r.json()[0]["from"] == "101" and r.json()[0]["legs"] == 1
+    client.force_login(world.head)
+    with django_assert_num_queries(3):
+        r = client.get("/api/telephony/calls", {"from": "2026-03-02", "to": "2026-03-02"})
+    assert len(r.json()) == 2
+    client.logout()
+    assert (
+        client.get("/api/telephony/calls", {"from": "2026-03-02", "to": "2026-03-02"}).status_code
+        == 401
+    )
+    assert Call.objects.count() == 2

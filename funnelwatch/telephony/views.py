@@ -1,0 +1,251 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from funnelwatch.accounts.models import Role, User
+from funnelwatch.accounts.visibility import visible_users
+from funnelwatch.audit import trail
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.lib import dates
+from funnelwatch.telephony import conf, missed, queries, recordings, routing
+from funnelwatch.telephony.models import CallOutcome, Direction, Recording, RoutingRule
+
+
+def _date(value: str | None) -> dt.date | None:
+    try:
+        return dt.date.fromisoformat(value) if value else None
+    except ValueError:
+        return None
+
+
+@login_required
+def call_list(request: HttpRequest) -> HttpResponse:
+    calls = queries.calls_for(request.user)
+    g = request.GET
+    manager = g.get("manager", "")
+    if manager.isdigit():
+        calls = calls.filter(manager_id=int(manager))
+    if g.get("direction") in Direction.values:
+        calls = calls.filter(direction=g["direction"])
+    if g.get("outcome") in CallOutcome.values:
+        calls = calls.filter(outcome=g["outcome"])
+    tz = timezone.get_current_timezone()
+    if start := _date(g.get("from")):
+        calls = calls.filter(started_at__gte=dates.day_start(start, tz))
+    if end := _date(g.get("to")):
+        calls = calls.filter(started_at__lt=dates.day_start(end + dt.timedelta(days=1), tz))
+    page = Paginator(calls.order_by("-started_at", "-pk"), 50).get_page(g.get("page"))
+    return render(
+        request,
+        "telephony/call_list.html",
+        {
+            "page": page,
+            "managers": visible_users(request.user),
+            "manager": manager,
+            "directions": Direction.choices,
+            "outcomes": CallOutcome.choices,
+            "f": g,
+        },
+    )
+
+
+@login_required
+def call_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    call = get_object_or_404(queries.with_legs(queries.calls_for(request.user)), pk=pk)
+    can_listen = queries.calls_for(request.user, own_only=True).filter(pk=call.pk).exists()
+    return render(
+        request,
+        "telephony/call_detail.html",
+        {
+            "call": call,
+            "recording": getattr(call, "recording", None),
+            "can_listen": can_listen,
+            "history": trail.history(call)[:50],
+        },
+    )
+
+
+def _recording(request: HttpRequest, pk: int) -> Recording:
+    call = get_object_or_404(queries.calls_for(request.user, own_only=True), pk=pk)
+    rec = Recording.objects.filter(call=call, status=Recording.Status.STORED).first()
+    if rec is None or not rec.file:
+        raise Http404(_("This call has no stored recording."))
+    return rec
+
+
+@login_required
+def recording_play(request: HttpRequest, pk: int) -> HttpResponse:
+    rec = _recording(request, pk)
+    # A player fetches a file in several ranges; one play is the request from byte 0.
+    rng = request.headers.get("Range", "")
+    if not rng or rng.replace(" ", "").startswith("bytes=0-"):
+        with trail.acting_as(request.user):
+            trail.record(rec.call, AuditEvent.Action.PLAY, {"recording": rec.pk})
+    return recordings.serve(request, rec)
+
+
+@login_required
+def recording_download(request: HttpRequest, pk: int) -> HttpResponse:
+    rec = _recording(request, pk)
+    with trail.acting_as(request.user):
+        trail.record(rec.call, AuditEvent.Action.DOWNLOAD, {"recording": rec.pk})
+    return recordings.serve(request, rec, as_attachment=True)
+
+
+@login_required
+def missed_list(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    return render(
+        request,
+        "telephony/missed.html",
+        {
+            "open": missed.unreturned(request.user, now),
+            "returned": missed.returned(request.user, now - dt.timedelta(days=14)),
+            "sla": conf.call_sla_minutes(),
+        },
+    )
+
+
+def _head_only(user: User) -> None:
+    if not user.is_head:
+        raise PermissionDenied(_("Only the head of sales can change this."))
+
+
+@login_required
+def routing_settings(request: HttpRequest) -> HttpResponse:
+    if not (request.user.is_head or request.user.role == Role.TEAM_LEAD):
+        raise PermissionDenied
+    users = list(visible_users(request.user).filter(role=Role.MANAGER))
+    rules = {r.user_id: r for r in RoutingRule.objects.filter(user__in=users)}
+    rows = [{"user": u, "rule": rules.get(u.pk)} for u in users]
+    tz = timezone.get_current_timezone()
+    today = dates.local_date(timezone.now(), tz)
+    days = int(request.GET["days"]) if request.GET.get("days", "").isdigit() else 7
+    since = dates.day_start(today - dt.timedelta(days=days - 1), tz)
+    until = dates.day_start(today + dt.timedelta(days=1), tz)
+    ids = {u.pk for u in users} | {request.user.pk}
+    report = [
+        r for r in routing.report(since, until) if request.user.is_head or r["user_id"] in ids
+    ]
+    return render(
+        request,
+        "telephony/routing.html",
+        {
+            "rows": rows,
+            "report": report,
+            "days": days,
+            "can_edit": request.user.is_head,
+        },
+    )
+
+
+@login_required
+@require_POST
+def routing_save(request: HttpRequest) -> HttpResponse:
+    _head_only(request.user)
+    for user in User.objects.filter(role=Role.MANAGER, is_active=True):
+        prefix = f"u{user.pk}_"
+        if prefix + "weight" not in request.POST:
+            continue
+        try:
+            weight = max(int(request.POST[prefix + "weight"] or 1), 0)
+            cap_raw = request.POST.get(prefix + "cap", "").strip()
+            cap = int(cap_raw) if cap_raw else None
+            start = int(request.POST.get(prefix + "start") or 9)
+            end = int(request.POST.get(prefix + "end") or 18)
+        except ValueError:
+            messages.error(request, _("%(user)s: enter whole numbers.") % {"user": user})
+            return redirect("telephony:routing")
+        if not (0 <= start < end <= 24):
+            messages.error(
+                request,
+                _("%(user)s: working hours must be within 0–24 and end after they start.")
+                % {"user": user},
+            )
+            return redirect("telephony:routing")
+        with trail.acting_as(request.user):
+            RoutingRule.objects.update_or_create(
+                user=user,
+                defaults={
+                    "active": bool(request.POST.get(prefix + "active")) and weight > 0,
+                    "weight": max(weight, 1),
+                    "daily_cap": cap,
+                    "start_hour": start,
+                    "end_hour": end,
+                },
+            )
+    messages.success(request, _("Routing saved."))
+    return redirect("telephony:routing")
+
+
+@login_required
+def integrations(request: HttpRequest) -> HttpResponse:
+    _head_only(request.user)
+    base = request.build_absolute_uri("/api/telephony/")
+    hooks = [
+        (
+            "Twilio",
+            _("status callback"),
+            base + "webhooks/twilio/status",
+            "FUNNELWATCH_TWILIO_AUTH_TOKEN",
+            conf.twilio_auth_token(),
+        ),
+        (
+            "Twilio",
+            _("recording status callback"),
+            base + "webhooks/twilio/recording",
+            "FUNNELWATCH_TWILIO_AUTH_TOKEN",
+            conf.twilio_auth_token(),
+        ),
+        (
+            "Zadarma",
+            _("notifications (NOTIFY_*)"),
+            base + "webhooks/zadarma",
+            "FUNNELWATCH_ZADARMA_SECRET",
+            conf.zadarma_secret(),
+        ),
+        (
+            "Mango Office",
+            _("events base URL"),
+            base + "webhooks/mango/",
+            "FUNNELWATCH_MANGO_API_KEY / FUNNELWATCH_MANGO_SALT",
+            " / ".join(filter(None, [conf.mango_api_key(), conf.mango_salt()])),
+        ),
+        (
+            "Funnelwatch JSON",
+            _("signed JSON webhook"),
+            base + "webhooks/calls",
+            "FUNNELWATCH_CALLS_WEBHOOK_SECRET",
+            conf.webhook_secret(),
+        ),
+        (
+            "PBX routing",
+            _("whom to ring (GET ?number=)"),
+            base + "route",
+            "FUNNELWATCH_ROUTE_TOKEN",
+            conf.route_token(),
+        ),
+    ]
+    return render(
+        request,
+        "telephony/integrations.html",
+        {
+            "hooks": hooks,
+            "docs": request.build_absolute_uri("/api/docs"),
+            "import_cmd": "funnelwatch import-calls /var/log/asterisk/cdr-csv/Master.csv "
+            "--format asterisk-csv --follow",
+            "reveal": request.GET.get("reveal") == "1",
+            "reveal_url": reverse("telephony:integrations") + "?reveal=1",
+        },
+    )
