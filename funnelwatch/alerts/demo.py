@@ -11,6 +11,7 @@ from funnelwatch.accounts.models import Role, User
 from funnelwatch.alerts import digests, engine, services
 from funnelwatch.alerts.models import Alert, Kind, LostReview
 from funnelwatch.alerts.morning import previous_workday
+from funnelwatch.alerts.rules import call_model, sla_due_at
 from funnelwatch.crm import services as crm
 from funnelwatch.crm.models import Deal, Outcome
 from funnelwatch.lib.dates import local_date
@@ -49,6 +50,47 @@ def _planted_username(value: object) -> str | None:
     return getattr(value, "username", None) or str(value)
 
 
+PLANTED = (
+    ("stalled_deals", Kind.STALLED_DEAL, "deal"),
+    ("leads_never_called", Kind.LEAD_NOT_CALLED, "deal"),
+    ("missed_calls_not_returned", Kind.MISSED_CALL_NOT_RETURNED, "call"),
+)
+
+
+def planted_report(ctx) -> list[str]:  # noqa: ANN001
+    """Which planted problems the alerts name; a lead or missed call that came in outside
+    working hours is named once working time has used up its SLA, and the note says when."""
+    lines = []
+    tz = ctx.now.tzinfo
+    for key, kind, what in PLANTED:
+        ids = [int(i) for i in ctx.planted.get(key) or []]
+        if not ids:
+            continue
+        open_alerts = Alert.objects.filter(kind=kind, resolved_at__isnull=True)
+        named = set(open_alerts.values_list("subject_id", flat=True))
+        if kind == Kind.MISSED_CALL_NOT_RETURNED:  # one alert per client number
+            named |= {
+                pk
+                for n in open_alerts.values_list("numbers", flat=True)
+                for pk in n.get("calls", [n.get("call")])
+            }
+        parts = [f"#{i}" for i in ids if i in named]
+        for pk, start in _arrivals(kind, [i for i in ids if i not in named]):
+            due = sla_due_at(start, tz) if start else None
+            parts.append(f"#{pk} (due {due:%Y-%m-%d %H:%M})" if due else f"#{pk} (not named)")
+        lines.append(f"alerts: planted {what}s ({key}): " + ", ".join(parts))
+    return lines
+
+
+def _arrivals(kind: str, ids: list[int]) -> list[tuple[int, dt.datetime | None]]:
+    if kind == Kind.LEAD_NOT_CALLED:
+        return list(Deal.objects.filter(pk__in=ids).values_list("pk", "created_at"))
+    call = call_model()
+    if kind == Kind.MISSED_CALL_NOT_RETURNED and call is not None:
+        return list(call.objects.filter(pk__in=ids).values_list("pk", "started_at"))
+    return [(pk, None) for pk in ids]
+
+
 def generate(ctx) -> None:  # noqa: ANN001
     head = User.objects.filter(role=Role.HEAD, is_active=True).first()
     if head is not None:
@@ -76,6 +118,7 @@ def generate(ctx) -> None:  # noqa: ANN001
         ctx.notes.append(
             f"alerts: activity drop of {wanted}: " + (named.message if named else "NOT raised")
         )
+    ctx.notes.extend(planted_report(ctx))
     yesterday = previous_workday(local_date(ctx.now, ctx.now.tzinfo))
     made = digests.deliver(digests.DAILY, yesterday, ctx.now, send_mail=False)
     ctx.notes.append(f"alerts: {made} in-app copies of the {yesterday} evening digest")

@@ -99,6 +99,27 @@ class Context:
         return max(s.lookback_days for s in [self.limits(None), *self.thresholds.values()])
 
 
+def sla_due_at(start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
+    """When the call SLA of something that came in at ``start`` runs out (working minutes)."""
+    days, begin, end = (
+        conf.workdays(),
+        settings.FUNNELWATCH_WORKDAY_START,
+        settings.FUNNELWATCH_WORKDAY_END,
+    )
+    left = dt.timedelta(minutes=conf.sla_minutes())
+    moment = start.astimezone(tz)
+    for _ in range(60):
+        open_at = moment.replace(hour=begin, minute=0, second=0, microsecond=0)
+        close_at = moment.replace(hour=end, minute=0, second=0, microsecond=0)
+        if moment.weekday() in days and moment < close_at:
+            moment = max(moment, open_at)
+            if moment + left <= close_at:
+                return moment + left
+            left -= close_at - moment
+        moment = (moment + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0)
+    return moment
+
+
 def call_model() -> type[models.Model] | None:
     """The telephony app's Call model, or None while telephony is not installed."""
     try:
@@ -407,6 +428,7 @@ def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
                     "call": last.pk,
                     "number": number,
                     "missed": len(unreturned),
+                    "calls": [c.pk for c in unreturned],
                     "minutes": round(waited),
                     "sla_minutes": sla,
                     "first_missed_at": first.started_at.isoformat(),

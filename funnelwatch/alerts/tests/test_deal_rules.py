@@ -190,3 +190,20 @@ def test_crm_hygiene_quiet_within_limits(world, at):
 
 def test_plan_at_risk_is_skipped_without_a_plans_model(world, at):
     assert evaluate(at, 2026, 3, 5, 10, kinds=[Kind.PLAN_AT_RISK]) == {Kind.PLAN_AT_RISK: "skipped"}
+
+
+@pytest.mark.parametrize(
+    ("start", "due"),
+    [
+        ((2026, 3, 4, 10, 0), (2026, 3, 4, 10, 15)),
+        ((2026, 3, 4, 17, 50), (2026, 3, 5, 9, 5)),  # 10 minutes today, 5 tomorrow
+        ((2026, 3, 6, 20, 0), (2026, 3, 9, 9, 15)),  # Friday evening -> Monday morning
+        ((2026, 3, 7, 3, 0), (2026, 3, 9, 9, 15)),
+    ],
+)
+def test_sla_due_at_counts_working_minutes(start, due, at):
+    from django.utils import timezone
+
+    from funnelwatch.alerts.rules import sla_due_at
+
+    assert sla_due_at(at(*start), timezone.get_current_timezone()) == at(*due)
