@@ -11,10 +11,10 @@ from funnelwatch.accounts.models import Role, User
 from funnelwatch.alerts import digests, engine, services
 from funnelwatch.alerts.models import Alert, Kind, LostReview
 from funnelwatch.alerts.morning import previous_workday
-from funnelwatch.alerts.rules import call_model, sla_due_at
+from funnelwatch.alerts.rules import ACTIVITY_METRICS, call_model, sla_due_at
 from funnelwatch.crm import services as crm
 from funnelwatch.crm.models import Deal, Outcome
-from funnelwatch.lib.dates import local_date
+from funnelwatch.lib.dates import Period, local_date
 
 RETURN_SHARE = 0.2  # the seed's practice: about a fifth of lost deals go back to the funnel
 REVIEWED_SHARE = 0.7  # the rest wait for the next review
@@ -48,6 +48,18 @@ def _planted_username(value: object) -> str | None:
     if value is None:
         return None
     return getattr(value, "username", None) or str(value)
+
+
+def refresh_activity_rollups(ctx) -> None:  # noqa: ANN001
+    """Make sure the daily rollups the activity rule reads cover the demo's last eight weeks
+    (parts that write in bulk may leave them behind); rebuilding is idempotent."""
+    from funnelwatch.metrics import registry
+    from funnelwatch.metrics.engine import rebuild
+
+    keys = [k for k in ACTIVITY_METRICS if k in {m.key for m in registry.all_metrics()}]
+    today = local_date(ctx.now, ctx.now.tzinfo)
+    if keys:
+        rebuild(Period(today - dt.timedelta(days=56), today + dt.timedelta(days=1)), keys=keys)
 
 
 PLANTED = (
@@ -96,6 +108,7 @@ def generate(ctx) -> None:  # noqa: ANN001
     if head is not None:
         reviewed, returned = review_lost_deals(ctx, head)
         ctx.notes.append(f"alerts: {reviewed} lost deals reviewed, {returned} returned")
+    refresh_activity_rollups(ctx)
     summary = engine.evaluate(ctx.now)
     counts = dict(
         Alert.objects.filter(resolved_at__isnull=True)
