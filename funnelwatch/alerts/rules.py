@@ -367,17 +367,21 @@ def lead_not_called(ctx: Context) -> list[Finding] | None:
 def client_owners(numbers: set[str]) -> dict[str, int]:
     """Who looks after each client number: the owner of the latest deal of the contact with
     that number, else the contact's owner."""
-    owners = dict(
-        ContactPhone.objects.filter(number__in=numbers, contact__owner__isnull=False).values_list(
-            "number", "contact__owner_id"
-        )
-    )
-    for number, owner_id in (
-        Deal.objects.filter(contact__phones__number__in=numbers)
-        .order_by("created_at")
-        .values_list("contact__phones__number", "owner_id")
+    contacts: dict[int, list[str]] = defaultdict(list)
+    owners: dict[str, int] = {}
+    for number, contact_id, owner_id in ContactPhone.objects.filter(number__in=numbers).values_list(
+        "number", "contact_id", "contact__owner_id"
     ):
-        owners[number] = owner_id
+        contacts[contact_id].append(number)
+        if owner_id:
+            owners[number] = owner_id
+    for contact_id, owner_id in (
+        Deal.objects.filter(contact_id__in=contacts)
+        .order_by("created_at")
+        .values_list("contact_id", "owner_id")
+    ):
+        for number in contacts[contact_id]:
+            owners[number] = owner_id
     return owners
 
 
