@@ -13,7 +13,7 @@ DB ?= sqlite
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/pip install --quiet -e '.[dev,bench,vad]'
 	touch $@
 
 venv: $(BIN)/.installed

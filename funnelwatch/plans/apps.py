@@ -6,3 +6,8 @@ class PlansConfig(AppConfig):
     name = "funnelwatch.plans"
     label = "plans"
     verbose_name = _("Plans")
+
+    def ready(self) -> None:
+        from funnelwatch.core import navigation
+
+        navigation.add(_("Plans"), "plans:list", order=60)

@@ -1,1 +1,81 @@
 from __future__ import annotations
+
+import datetime as dt
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from funnelwatch.audit.trail import audited
+
+
+@audited()
+class Plan(models.Model):
+    """A SMART sales plan: a specific result (title), measured by one metric with a target,
+    achievable (the note shows the baseline it was set against), relevant (why), and
+    time-bound (first to last day). For a manager, a team, or the whole department."""
+
+    title = models.CharField(_("what is to be achieved"), max_length=200)
+    metric = models.CharField(_("measured by"), max_length=60, default="won_amount")
+    target = models.DecimalField(_("target"), max_digits=16, decimal_places=2)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("manager"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="plans",
+    )
+    team = models.ForeignKey(
+        "accounts.Team",
+        verbose_name=_("team"),
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="plans",
+    )
+    first_day = models.DateField(_("from"))
+    last_day = models.DateField(_("until (inclusive)"))
+    relevance = models.TextField(_("why it matters"), blank=True)
+    achievable_note = models.TextField(_("why it is achievable"), blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("set by"),
+        null=True,
+        on_delete=models.PROTECT,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["-first_day", "title"]
+        verbose_name = _("plan")
+        verbose_name_plural = _("plans")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(last_day__gte=models.F("first_day")),
+                name="plan_ends_after_it_starts",
+            ),
+            models.CheckConstraint(condition=models.Q(target__gt=0), name="plan_target_positive"),
+            models.CheckConstraint(
+                condition=models.Q(manager__isnull=True) | models.Q(team__isnull=True),
+                name="plan_for_manager_or_team",
+            ),
+        ]
+        indexes = [models.Index(fields=["metric", "first_day", "last_day"])]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def end(self) -> dt.date:
+        """The first day after the plan (periods are half-open)."""
+        return self.last_day + dt.timedelta(days=1)
+
+    @property
+    def scope_label(self) -> str:
+        if self.manager_id:
+            return str(self.manager)
+        if self.team_id:
+            return str(self.team)
+        return str(_("Whole department"))

@@ -1,4 +1,11 @@
 from __future__ import annotations
 
+from django.urls import path
+
+from funnelwatch.plans import views
+
 app_name = "plans"
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.plan_list, name="list"),
+    path("new/", views.plan_create, name="create"),
+]

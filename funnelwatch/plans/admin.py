@@ -1,0 +1,9 @@
+from django.contrib import admin
+
+from funnelwatch.plans.models import Plan
+
+
+@admin.register(Plan)
+class PlanAdmin(admin.ModelAdmin):
+    list_display = ["title", "metric", "target", "manager", "team", "first_day", "last_day"]
+    list_filter = ["metric", "team"]
