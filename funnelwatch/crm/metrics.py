@@ -43,6 +43,13 @@ from funnelwatch.metrics.registry import Metric, Point, register
 
 Ids = set[int] | None
 
+# Which CRM events can change which numbers (a re-assignment refreshes everything of its
+# day: see funnelwatch.metrics.refresh). crm_actions follows the audit trail instead.
+MOVES = ("stage_moved", "deal_won", "deal_lost", "deal_junk", "deal_reopened")
+PROPOSAL_EVENTS = ("proposal_sent", "archived")
+WIN_EVENTS = ("deal_won", "deal_updated")
+TASK_EVENTS = ("task_completed", "archived")
+
 
 def _mine(qs: QuerySet, field: str, ids: Ids) -> QuerySet:
     return qs if ids is None else qs.filter(**{f"{field}__in": ids})
@@ -140,6 +147,7 @@ def _count_points(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
 register(
     Metric(
         key="leads_received",
+        refresh_on=("lead_created",),
         block="intake",
         label=_("Leads received"),
         unit="count",
@@ -153,6 +161,7 @@ register(
 register(
     Metric(
         key="junk_pct",
+        refresh_on=("lead_created", "deal_junk", "deal_reopened"),
         block="intake",
         label=_("Junk leads, %"),
         unit="pct",
@@ -184,6 +193,7 @@ def held_meetings(period: Period, ids: Ids) -> QuerySet[Meeting]:
 register(
     Metric(
         key="proposals_sent",
+        refresh_on=PROPOSAL_EVENTS,
         block="proposal",
         label=_("Proposals sent"),
         unit="count",
@@ -195,6 +205,7 @@ register(
 register(
     Metric(
         key="proposals_amount",
+        refresh_on=PROPOSAL_EVENTS,
         block="proposal",
         label=_("Proposals amount"),
         unit="money",
@@ -206,6 +217,7 @@ register(
 register(
     Metric(
         key="meetings_held",
+        refresh_on=("meeting_held", "archived"),
         block="proposal",
         label=_("Meetings held"),
         unit="count",
@@ -218,6 +230,7 @@ _HAS_PROPOSAL = Q(Exists(Proposal.objects.filter(deal=OuterRef("pk"), archived_a
 register(
     Metric(
         key="lead_to_proposal_pct",
+        refresh_on=("lead_created", *PROPOSAL_EVENTS),
         block="proposal",
         label=_("Leads to proposal, %"),
         unit="pct",
@@ -302,6 +315,7 @@ def _stay_points(qs: QuerySet) -> Iterator[Point]:
 register(
     Metric(
         key="objection_attempts",
+        refresh_on=("note_added", "meeting_held", *PROPOSAL_EVENTS, *MOVES),
         block="objections",
         label=_("Objection handling attempts"),
         unit="count",
@@ -317,6 +331,7 @@ register(
 register(
     Metric(
         key="objection_failures",
+        refresh_on=("deal_lost",),
         block="objections",
         label=_("Lost at objections"),
         unit="count",
@@ -329,6 +344,7 @@ register(
 register(
     Metric(
         key="objection_avg_days",
+        refresh_on=MOVES,
         block="objections",
         label=_("Days in objections (mean)"),
         unit="days",
@@ -369,6 +385,7 @@ def _won_share(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
 register(
     Metric(
         key="won_amount",
+        refresh_on=WIN_EVENTS,
         block="closing",
         label=_("Won amount"),
         unit="money",
@@ -380,6 +397,7 @@ register(
 register(
     Metric(
         key="won_count",
+        refresh_on=WIN_EVENTS,
         block="closing",
         label=_("Deals won"),
         unit="count",
@@ -391,6 +409,7 @@ register(
 register(
     Metric(
         key="closing_to_won_pct",
+        refresh_on=MOVES,
         block="closing",
         label=_("Closing to won, %"),
         unit="pct",
@@ -403,6 +422,7 @@ register(
 register(
     Metric(
         key="proposal_to_won_pct",
+        refresh_on=(*PROPOSAL_EVENTS, "deal_won"),
         block="closing",
         label=_("Proposal to won, %"),
         unit="pct",
@@ -461,6 +481,7 @@ def _lost_records(period: Period, ids: Ids) -> QuerySet[Deal]:
 register(
     Metric(
         key="crm_actions",
+        refresh_on=(),
         block="daily",
         label=_("Actions in the CRM"),
         unit="count",
@@ -473,6 +494,7 @@ register(
 register(
     Metric(
         key="lost_count",
+        refresh_on=("deal_lost",),
         block="daily",
         label=_("Deals lost"),
         unit="count",
@@ -485,6 +507,7 @@ register(
 register(
     Metric(
         key="revived_pct",
+        refresh_on=("deal_lost", "deal_reopened"),
         block="daily",
         label=_("Lost deals revived, %"),
         unit="pct",
@@ -514,6 +537,7 @@ register(
 register(
     Metric(
         key="stage_velocity",
+        refresh_on=MOVES,
         block="daily",
         label=_("Days per stage (median)"),
         unit="days",
@@ -545,6 +569,7 @@ def tasks_overdue(ids: Ids) -> QuerySet[Task]:
 register(
     Metric(
         key="tasks_done",
+        refresh_on=TASK_EVENTS,
         block="tasks",
         label=_("Tasks done"),
         unit="count",
@@ -570,6 +595,7 @@ register(
 register(
     Metric(
         key="tasks_done_late",
+        refresh_on=TASK_EVENTS,
         block="tasks",
         label=_("Tasks done late"),
         unit="count",
@@ -657,6 +683,7 @@ def _cost_of_sales(period: Period, groups: dict) -> dict:
 register(
     Metric(
         key="revenue",
+        refresh_on=WIN_EVENTS,
         block="sales",
         label=_("Revenue"),
         unit="money",
@@ -681,6 +708,7 @@ register(
 register(
     Metric(
         key="gross_profit",
+        refresh_on=WIN_EVENTS,
         block="sales",
         label=_("Gross profit"),
         unit="money",
@@ -692,6 +720,7 @@ register(
 register(
     Metric(
         key="margin_pct",
+        refresh_on=WIN_EVENTS,
         block="sales",
         label=_("Margin, %"),
         unit="pct",
@@ -703,6 +732,7 @@ register(
 register(
     Metric(
         key="avg_check",
+        refresh_on=WIN_EVENTS,
         block="sales",
         label=_("Average check"),
         unit="money",

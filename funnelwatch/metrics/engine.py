@@ -65,8 +65,8 @@ def compute_daily(metric: Metric, period: Period, manager_ids: set[int] | None) 
 # --- write side --------------------------------------------------------------------
 
 
-def _scope(qs, metric: Metric, period: Period, manager_ids: set[int] | None):  # noqa: ANN001, ANN202
-    qs = qs.filter(metric=metric.key, day__gte=period.start, day__lt=period.end)
+def _scope(qs, keys: list[str], period: Period, manager_ids: set[int] | None):  # noqa: ANN001, ANN202
+    qs = qs.filter(metric__in=keys, day__gte=period.start, day__lt=period.end)
     return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
 
 
@@ -78,35 +78,37 @@ def rebuild(
     Returns the number of rows written.
     """
     metrics = [registry.get(k) for k in keys] if keys else registry.rolled_metrics()
-    written = 0
+    metrics = [m for m in metrics if m.rolled]
+    values: list[DailyValue] = []
+    samples: list[DailySample] = []
+    for metric in metrics:
+        daily = compute_daily(metric, period, manager_ids)
+        samples += [
+            DailySample(metric=metric.key, manager_id=m, day=d, value=v)
+            for (m, d), vals in daily.samples.items()
+            for v in vals
+        ]
+        values += [
+            DailyValue(
+                metric=metric.key,
+                manager_id=m,
+                day=d,
+                value=v.quantize(FOUR),
+                weight=w.quantize(FOUR),
+            )
+            for (m, d), (v, w) in daily.sums.items()
+            if v or w
+        ]
+    medians = [m.key for m in metrics if m.kind == "median"]
+    summed = [m.key for m in metrics if m.kind != "median"]
     with transaction.atomic():
-        for metric in metrics:
-            if not metric.rolled:
-                continue
-            daily = compute_daily(metric, period, manager_ids)
-            if metric.kind == "median":
-                _scope(DailySample.objects, metric, period, manager_ids).delete()
-                rows = [
-                    DailySample(metric=metric.key, manager_id=m, day=d, value=v)
-                    for (m, d), values in daily.samples.items()
-                    for v in values
-                ]
-                DailySample.objects.bulk_create(rows, batch_size=2000)
-            else:
-                _scope(DailyValue.objects, metric, period, manager_ids).delete()
-                rows = [
-                    DailyValue(
-                        metric=metric.key,
-                        manager_id=m,
-                        day=d,
-                        value=v.quantize(FOUR),
-                        weight=w.quantize(FOUR),
-                    )
-                    for (m, d), (v, w) in daily.sums.items()
-                    if v or w
-                ]
-                DailyValue.objects.bulk_create(rows, batch_size=2000)
-            written += len(rows)
+        if summed:
+            _scope(DailyValue.objects, summed, period, manager_ids).delete()
+            DailyValue.objects.bulk_create(values, batch_size=2000)
+        if medians:
+            _scope(DailySample.objects, medians, period, manager_ids).delete()
+            DailySample.objects.bulk_create(samples, batch_size=2000)
+    written = len(values) + len(samples)
     return written
 
 
@@ -132,9 +134,9 @@ def verify(period: Period, manager_ids: set[int] | None = None) -> list[Differen
         daily = compute_daily(metric, period, manager_ids)
         if metric.kind == "median":
             stored: dict = defaultdict(list)
-            for m, d, v in _scope(DailySample.objects, metric, period, manager_ids).values_list(
-                "manager_id", "day", "value"
-            ):
+            for m, d, v in _scope(
+                DailySample.objects, [metric.key], period, manager_ids
+            ).values_list("manager_id", "day", "value"):
                 stored[(m, d)].append(v)
             fresh = daily.samples
             norm = lambda vals: sorted(round(v, 4) for v in vals)  # noqa: E731
@@ -142,7 +144,7 @@ def verify(period: Period, manager_ids: set[int] | None = None) -> list[Differen
             stored = {
                 (m, d): (v, w)
                 for m, d, v, w in _scope(
-                    DailyValue.objects, metric, period, manager_ids
+                    DailyValue.objects, [metric.key], period, manager_ids
                 ).values_list("manager_id", "day", "value", "weight")
             }
             fresh = {k: v for k, v in daily.sums.items() if v[0] or v[1]}

@@ -88,6 +88,9 @@ class Metric:
     # Other metrics whose raw records this one depends on (for the docs and the UI).
     tags: tuple[str, ...] = field(default_factory=tuple)
     period_values: PeriodValues | None = None
+    # CRM event kinds (``crm_event``'s ``kind``) that can change this metric's rollups, so
+    # an event recomputes only what it can change; None: every event.
+    refresh_on: tuple[str, ...] | None = None
 
     @property
     def rolled(self) -> bool:
