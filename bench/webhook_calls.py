@@ -72,6 +72,12 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=2000)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument(
+        "--mode",
+        choices=["sync", "queue"],
+        default="sync",
+        help="queue: events are stored on receipt and processed in batches",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fw-hook-"))
     env = os.environ | {
@@ -117,6 +123,17 @@ def main() -> None:
                 codes = list(pool.map(lambda b: _post(url, b), bodies))
             took = time.perf_counter() - t
             bad = [c for c in codes if c != 200]
+            processing = ""
+            if args.mode == "queue":
+                t = time.perf_counter()
+                subprocess.run(
+                    [py, "manage.py", "call-events"],
+                    cwd=ROOT,
+                    env=env,
+                    check=True,
+                    capture_output=True,
+                )
+                processing = f"; batch processing {time.perf_counter() - t:.1f}s"
             out = subprocess.run(
                 [
                     py,
@@ -137,7 +154,7 @@ def main() -> None:
                 f"{clients:>2} clients: {len(bodies)} requests in {took:.1f}s = "
                 f"{len(bodies) / took:,.0f} events/s; non-200: {len(bad)}; "
                 f"calls stored {stored} of {args.events} "
-                f"({'OK' if stored == args.events and not bad else 'MISMATCH'})"
+                f"({'OK' if stored == args.events and not bad else 'MISMATCH'}){processing}"
             )
     finally:
         server.terminate()

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
-from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -27,8 +26,8 @@ from ninja.security import APIKeyQuery, HttpBearer
 
 from funnelwatch.lib import dates
 from funnelwatch.telephony import conf, queries, routing, webhooks
-from funnelwatch.telephony.models import WebhookEvent
 from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
+from funnelwatch.telephony.schemas import CallEventIn
 
 router = Router(tags=["telephony"])
 
@@ -64,12 +63,7 @@ def twilio_status(request: HttpRequest):  # noqa: ANN201
     params = _twilio_checked(request)
     try:
         key = twilio.event_key(params)
-        status, call = webhooks.process(
-            twilio.PROVIDER,
-            key,
-            params,
-            lambda ev: [r] if (r := twilio.parse_status(params, ev.received_at)) else None,
-        )
+        status, call = webhooks.process(twilio.PROVIDER, key, params, "twilio_status")
     except base.ParseError as exc:
         raise _bad(exc) from None
     return _ok(status, call)
@@ -109,7 +103,6 @@ def zadarma_event(request: HttpRequest):  # noqa: ANN201
     if not valid:
         raise HttpError(403, "Signature does not match")
     event = params.get("event")
-    tz = timezone.get_current_timezone()
     try:
         if event == "NOTIFY_RECORD":
             pbx = params.get("pbx_call_id", "")
@@ -124,14 +117,7 @@ def zadarma_event(request: HttpRequest):  # noqa: ANN201
             )
             return {"status": status, "recording_id": rec.pk if rec else None}
         status, call = webhooks.process(
-            zadarma.PROVIDER,
-            zadarma.event_key(params),
-            params,
-            lambda ev: (
-                [zadarma.parse_end(params, tz)]
-                if event in ("NOTIFY_END", "NOTIFY_OUT_END")
-                else None
-            ),
+            zadarma.PROVIDER, zadarma.event_key(params), params, "zadarma"
         )
     except base.ParseError as exc:
         raise _bad(exc) from None
@@ -151,42 +137,12 @@ def _mango_checked(request: HttpRequest) -> dict:
         raise _bad(exc) from None
 
 
-def _mango_legs(entry: str) -> list[base.LegRecord]:
-    by_leg: dict[str, list[dict]] = {}
-    for payload in WebhookEvent.objects.filter(
-        provider=mango.PROVIDER, event_key__startswith=f"call:{entry}:"
-    ).values_list("payload", flat=True):
-        by_leg.setdefault(str(payload.get("call_id")), []).append(payload)
-    return [mango.leg_from_call_events(events) for events in by_leg.values()]
-
-
 @router.post("/webhooks/mango/events/call", auth=None, summary="Mango call leg event")
 def mango_call(request: HttpRequest):  # noqa: ANN201
     data = _mango_checked(request)
     try:
         key = mango.call_event_key(data)
-        entry = str(data["entry_id"])
-
-        def build(_ev: WebhookEvent) -> list[base.CallRecord] | None:
-            # Legs arriving after the summary join the stored call.
-            if data.get("call_state") != "Disconnected":
-                return None
-            from funnelwatch.telephony.models import Call
-
-            call = Call.objects.filter(provider=mango.PROVIDER, external_id=entry).first()
-            if call is None:
-                return None
-            legs = [leg for leg in _mango_legs(entry) if leg.leg_id == str(data.get("call_id"))]
-            return [
-                base.CallRecord(
-                    provider=mango.PROVIDER,
-                    external_id=entry,
-                    started_at=call.started_at,
-                    legs=legs,
-                )
-            ]
-
-        status, call = webhooks.process(mango.PROVIDER, key, data, build)
+        status, call = webhooks.process(mango.PROVIDER, key, data, "mango_call")
     except base.ParseError as exc:
         raise _bad(exc) from None
     return _ok(status, call)
@@ -199,12 +155,7 @@ def mango_summary(request: HttpRequest):  # noqa: ANN201
         entry = str(data.get("entry_id") or "")
         if not entry:
             raise base.ParseError("is missing", "entry_id")
-        status, call = webhooks.process(
-            mango.PROVIDER,
-            f"summary:{entry}",
-            data,
-            lambda ev: [mango.parse_summary(data, _mango_legs(entry))],
-        )
+        status, call = webhooks.process(mango.PROVIDER, f"summary:{entry}", data, "mango_summary")
     except base.ParseError as exc:
         raise _bad(exc) from None
     return _ok(status, call)
@@ -248,38 +199,6 @@ def mango_ping(request: HttpRequest):  # noqa: ANN201
 # --- our JSON webhook ---------------------------------------------------------------
 
 
-class LegIn(Schema):
-    leg_id: str = Field(..., max_length=120)
-    channel: str = ""
-    dstchannel: str = ""
-    extension: str = ""
-    disposition: str = ""
-    billsec: int = Field(0, ge=0)
-    answered: bool = False
-
-
-class CallEventIn(Schema):
-    """One finished call. Sign it: ``X-Funnelwatch-Timestamp: <unix seconds>`` and
-    ``X-Funnelwatch-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>``
-    with the secret FUNNELWATCH_CALLS_WEBHOOK_SECRET. Requests more than five minutes
-    off are refused; the same ``event_id`` twice is stored once."""
-
-    event_id: str = Field(..., max_length=150)
-    call_id: str = Field(..., max_length=120, description="the PBX's id of the call")
-    direction: Literal["in", "out", "internal"]
-    from_number: str = Field(..., alias="from", max_length=120)
-    to_number: str = Field(..., alias="to", max_length=120)
-    extension: str = Field("", description="the manager's extension, when the PBX knows it")
-    started_at: dt.datetime
-    answered_at: dt.datetime | None = None
-    ended_at: dt.datetime | None = None
-    talk_seconds: int = Field(0, ge=0)
-    outcome: Literal["answered", "no_answer", "busy", "cancelled", "failed", "voicemail"]
-    hangup_cause: str = ""
-    recording_url: str = ""
-    legs: list[LegIn] = []
-
-
 class WebhookOut(Schema):
     status: str
     call_id: int | None = None
@@ -309,7 +228,7 @@ def calls_webhook(request: HttpRequest, payload: CallEventIn):  # noqa: ANN201
             generic.PROVIDER,
             f"event:{payload.event_id}",
             payload.model_dump(mode="json", by_alias=True),
-            lambda ev: [generic.to_record(payload)],
+            "generic",
         )
     except base.ParseError as exc:
         raise _bad(exc) from None

@@ -19,6 +19,11 @@ def zadarma_secret() -> str:
     return _get("FUNNELWATCH_ZADARMA_SECRET", envsecret("FUNNELWATCH_ZADARMA_SECRET"))
 
 
+def zadarma_key() -> str:
+    """The Zadarma API user key (for downloading recordings)."""
+    return _get("FUNNELWATCH_ZADARMA_KEY", envsecret("FUNNELWATCH_ZADARMA_KEY"))
+
+
 def mango_api_key() -> str:
     return _get("FUNNELWATCH_MANGO_API_KEY", envsecret("FUNNELWATCH_MANGO_API_KEY"))
 
@@ -57,3 +62,8 @@ def recording_retries() -> int:
 
 def call_sla_minutes() -> int:
     return getattr(settings, "FUNNELWATCH_CALL_SLA_MINUTES", 15)
+
+
+def webhook_mode() -> str:
+    """ "sync" (process each event as it arrives) or "queue" (store, process in batches)."""
+    return _get("FUNNELWATCH_WEBHOOK_MODE", envstr("FUNNELWATCH_WEBHOOK_MODE", "sync"))

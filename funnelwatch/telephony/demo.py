@@ -96,7 +96,17 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
         return
     ext_of = _extensions(ctx)
     tz = timezone.get_current_timezone()
-    phones = list(ContactPhone.objects.values_list("number", "contact__owner_id"))
+    # Leads planted as "never called" must stay uncalled: leave their numbers alone.
+    untouchable = set(
+        ContactPhone.objects.filter(
+            contact__deals__pk__in=list(ctx.planted.get("leads_never_called", []))
+        ).values_list("number", flat=True)
+    )
+    phones = [
+        (n, o)
+        for n, o in ContactPhone.objects.order_by("pk").values_list("number", "contact__owner_id")
+        if n not in untouchable
+    ]
     by_owner: dict[int | None, list[str]] = {}
     for number, owner in phones:
         by_owner.setdefault(owner, []).append(number)

@@ -9,6 +9,7 @@ used only for append-only rows the telephony app owns (calls, legs, their audit 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
@@ -19,7 +20,12 @@ Adapter = Callable[[object], object]
 
 def _sqlite_datetime(value: dt.datetime) -> str:
     # What Django's SQLite adapter writes (UTC, naive, str()), without its checks.
-    return str(value.astimezone(dt.UTC).replace(tzinfo=None))
+    offset = value.utcoffset()
+    return str((value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None))
+
+
+def _json(value: object) -> str:
+    return "{}" if value == {} else json.dumps(value, ensure_ascii=False)
 
 
 def _adapter(field: models.Field) -> Adapter | None:
@@ -29,6 +35,8 @@ def _adapter(field: models.Field) -> Adapter | None:
             return _sqlite_datetime
         return ops.adapt_datetimefield_value
     if isinstance(field, models.JSONField):
+        if connection.vendor == "sqlite" and field.encoder is None:
+            return _json
         return lambda v: ops.adapt_json_value(v, field.encoder)
     return None
 

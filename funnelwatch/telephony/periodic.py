@@ -21,3 +21,17 @@ def retry_recordings(now: dt.datetime) -> str | None:
     for pk in pending:
         recordings.fetch(pk)
     return f"{len(pending)} recordings tried" if pending else None
+
+
+@periodic("telephony-webhooks", every=dt.timedelta(seconds=10))
+def process_queued_events(now: dt.datetime) -> str | None:
+    """Queued webhook events (FUNNELWATCH_WEBHOOK_MODE=queue), in batches."""
+    from funnelwatch.telephony import webhooks
+
+    total = 0
+    while True:
+        result = webhooks.process_pending()
+        total += result["processed"] + result["failed"]
+        if result["processed"] + result["failed"] < 5000:
+            break
+    return f"{total} events" if total else None

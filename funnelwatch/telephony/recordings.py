@@ -2,11 +2,12 @@
 through Django's storage API; served with HTTP range requests; every play and download
 is written to the audit trail.
 
-Fetching: ``http(s)://`` URLs are downloaded directly (Twilio: with the account's
-credentials, ``.wav`` appended); ``mango:<recording_id>`` asks Mango's
-``/vpbx/queries/recording/post`` for a one-time link. Each attempt has a timeout
-(FUNNELWATCH_RECORDING_TIMEOUT, 30 s); a failed attempt is retried by the periodic job
-``telephony-recordings`` up to FUNNELWATCH_RECORDING_RETRIES times, then the recording is
+Fetching: ``http(s)://`` URLs are downloaded directly (Twilio's with the account sid
+FUNNELWATCH_TWILIO_ACCOUNT_SID and auth token); ``mango:<recording_id>`` asks Mango's
+``/vpbx/queries/recording/post`` for a one-time link; ``zadarma:<call_id_with_rec>`` asks
+Zadarma's ``/v1/pbx/record/request/`` (FUNNELWATCH_ZADARMA_KEY and _SECRET). Each attempt
+has a timeout (FUNNELWATCH_RECORDING_TIMEOUT, 30 s); a failed attempt is retried by the
+periodic job ``telephony-recordings`` up to FUNNELWATCH_RECORDING_RETRIES times, then it is
 marked failed with the error.
 """
 
@@ -39,7 +40,38 @@ def schedule_downloads(recording_ids: list[int]) -> None:
         enqueue_on_commit(tasks.fetch_recording, pk)
 
 
-def _request(source: str) -> urllib.request.Request:
+ZADARMA_API = "https://api.zadarma.com"
+ZADARMA_METHOD = "/v1/pbx/record/request/"
+
+
+def zadarma_auth(key: str, secret: str, method: str, params: dict[str, str]) -> str:
+    """Zadarma REST ``Authorization``: key:base64(hex(HMAC-SHA1(method + query + md5(query))))."""
+    import hashlib
+    import hmac
+
+    query = urllib.parse.urlencode(sorted(params.items()))
+    data = method + query + hashlib.md5(query.encode(), usedforsecurity=False).hexdigest()
+    digest = hmac.new(secret.encode(), data.encode(), hashlib.sha1).hexdigest()
+    return f"{key}:{base64.b64encode(digest.encode()).decode()}"
+
+
+def _zadarma_link(ref: str, timeout: int) -> str:
+    params = {"call_id": ref}
+    url = f"{ZADARMA_API}{ZADARMA_METHOD}?{urllib.parse.urlencode(sorted(params.items()))}"
+    req = urllib.request.Request(url)
+    req.add_header(
+        "Authorization",
+        zadarma_auth(conf.zadarma_key(), conf.zadarma_secret(), ZADARMA_METHOD, params),
+    )
+    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - fixed host
+        answer = json.loads(resp.read())
+    link = answer.get("link") or (answer.get("links") or [None])[0]
+    if answer.get("status") != "success" or not link:
+        raise ValueError(f"Zadarma did not give a link: {answer}")
+    return link
+
+
+def _request(source: str, timeout: int = 30) -> urllib.request.Request:
     if source.startswith("mango:"):
         from funnelwatch.telephony.providers import mango
 
@@ -49,6 +81,8 @@ def _request(source: str) -> urllib.request.Request:
             {"vpbx_api_key": key, "sign": mango.sign(key, body, conf.mango_salt()), "json": body}
         ).encode()
         return urllib.request.Request(MANGO_URL, data=data, method="POST")
+    if source.startswith("zadarma:"):
+        return urllib.request.Request(_zadarma_link(source[8:], timeout))
     if not source.startswith(("http://", "https://")):
         raise ValueError(f"cannot fetch {source!r}: no downloader for this source")
     req = urllib.request.Request(source)
@@ -65,7 +99,7 @@ def _request(source: str) -> urllib.request.Request:
 
 def download(source: str, timeout: int) -> tuple[bytes, str]:
     """(bytes, content type); raises on any failure."""
-    req = _request(source)
+    req = _request(source, timeout)
     with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URL checked
         return resp.read(), resp.headers.get_content_type()
 

@@ -1,10 +1,12 @@
 from django.urls import path
+from django.views.generic import RedirectView
 
 from funnelwatch.telephony import views
 
 app_name = "telephony"
 urlpatterns = [
-    path("", views.call_list, name="calls"),
+    path("", RedirectView.as_view(pattern_name="telephony:calls"), name="index"),
+    path("calls/", views.call_list, name="calls"),
     path("calls/<int:pk>/", views.call_detail, name="call"),
     path("calls/<int:pk>/recording/", views.recording_play, name="recording"),
     path("calls/<int:pk>/recording/download/", views.recording_download, name="recording_download"),

@@ -221,3 +221,64 @@ def test_command_json_summary(world, capsys):
         "legs",
     }
     assert listed[0]["legs"] == 1
+
+
+def test_follow_reads_appended_lines_and_partial_lines(world, tmp_path):
+    path = tmp_path / "Master.csv"
+    rows = [
+        ROW16.format(
+            src="101",
+            dst="99112233",
+            ch="PJSIP/101-1",
+            dch="PJSIP/trunk-2",
+            ans=f"2026-03-02 10:00:{10 + i}",
+            bill=40,
+            disp="ANSWERED",
+        ).replace("10:00:00", f"10:00:0{i}")
+        + f',"u{i}"'
+        for i in range(3)
+    ]
+    path.write_text(rows[0] + "\n")
+    steps = iter(
+        [
+            lambda: path.open("a").write(rows[1] + "\n" + rows[2][:30]),  # a half-written line
+            lambda: path.open("a").write(rows[2][30:] + "\n"),
+        ]
+    )
+    seen = []
+
+    def should_stop() -> bool:
+        step = next(steps, None)
+        if step is None:
+            return True
+        step()
+        return False
+
+    report = importer.follow(
+        path,
+        "asterisk-csv",
+        poll_seconds=0,
+        should_stop=should_stop,
+        on_batch=lambda r: seen.append(r.calls_created),
+    )
+    assert report.calls_created == 3 and report.rejected == []
+    assert seen == [1, 2, 3]
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == ["u0", "u1", "u2"]
+
+
+def test_legs_split_across_batches_complete_the_call(world, tmp_path, monkeypatch):
+    """A call whose legs arrive in two batches (or two --follow reads) is one call."""
+    monkeypatch.setattr(importer, "BATCH_ROWS", 1)
+    lines = [
+        '"","99112244","700","from-trunk","x","PJSIP/trunk-2","Local/102@q-1;1","Queue","",'
+        '"2026-03-02 11:00:00","","2026-03-02 11:02:00",120,0,"NO ANSWER",'
+        '"DOCUMENTATION","t3","","","T2",1',
+        '"","99112244","102","from-queue","x","Local/102@q-1;2","PJSIP/102-7","Dial","",'
+        '"2026-03-02 11:00:02","2026-03-02 11:00:10","2026-03-02 11:02:00",118,110,"ANSWERED",'
+        '"DOCUMENTATION","t4","","","T2",2',
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.calls_created == 1 and report.legs_added == 1
+    call = Call.objects.get()
+    assert call.outcome == "answered" and call.talk_seconds == 110 and call.legs.count() == 2
+    assert call.manager == world.bob

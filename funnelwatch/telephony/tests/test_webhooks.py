@@ -295,3 +295,80 @@ def test_hash_helpers_match_reference():
 
     assert base64.b64decode(sig).decode() == hmac.new(b"s", b"ab", hashlib.sha1).hexdigest()
     assert mango.sign("k", "{}", "s") == hashlib.sha256(b"k{}s").hexdigest()
+
+
+def test_recording_fetch_retries_then_fails(world, settings, tmp_path, at):
+    from funnelwatch.telephony import recordings
+    from funnelwatch.telephony.tests.factories import make_call
+
+    settings.MEDIA_ROOT = tmp_path
+    settings.FUNNELWATCH_RECORDING_RETRIES = 2
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    call = make_call(direction="out", start=at(2026, 3, 2, 10))
+    rec = Recording.objects.create(call=call, source_url="https://pbx.example/r.wav")
+
+    def boom(url, timeout):
+        assert timeout == 30
+        raise TimeoutError("timed out")
+
+    assert recordings.fetch(rec.pk, downloader=boom) == "pending"
+    assert recordings.fetch(rec.pk, downloader=boom) == "failed"
+    rec.refresh_from_db()
+    assert rec.attempts == 2 and "timed out" in rec.error
+    rec.status, rec.attempts = "pending", 0
+    rec.save()
+    assert recordings.fetch(rec.pk, downloader=lambda u, t: (b"ID3data", "audio/mpeg")) == "stored"
+    rec.refresh_from_db()
+    assert rec.file.name.endswith(".mp3") and rec.error == ""
+
+
+def test_zadarma_api_signature_is_base64_of_hex():
+    import base64
+    import hmac
+
+    from funnelwatch.telephony.recordings import zadarma_auth
+
+    auth = zadarma_auth("key", "sec", "/v1/pbx/record/request/", {"call_id": "x"})
+    query = "call_id=x"
+    data = "/v1/pbx/record/request/" + query + hashlib.md5(query.encode()).hexdigest()
+    expected = hmac.new(b"sec", data.encode(), hashlib.sha1).hexdigest()
+    assert auth == "key:" + base64.b64encode(expected.encode()).decode()
+
+
+def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
+    from funnelwatch.telephony import webhooks
+
+    secrets.FUNNELWATCH_WEBHOOK_MODE = "queue"
+    body = {
+        "event_id": "q1",
+        "call_id": "gq1",
+        "direction": "out",
+        "from": "101",
+        "to": "+97699112233",
+        "started_at": "2026-03-02T10:00:00+08:00",
+        "talk_seconds": 10,
+        "outcome": "answered",
+    }
+    assert _generic(client, body).json()["status"] == "queued"
+    assert _generic(client, body).json()["status"] == "duplicate"
+    assert _generic(client, body | {"event_id": "q2", "call_id": "gq2"}).json()["status"] == (
+        "queued"
+    )
+    child = {
+        "CallSid": "CQ2",
+        "ParentCallSid": "CQ1",
+        "CallStatus": "completed",
+        "Direction": "outbound-dial",
+        "From": "+97699112299",
+        "To": "client:102",
+        "CallDuration": "30",
+    }
+    assert _twilio_post(client, TW, child).json()["status"] == "queued"
+    _twilio_post(client, TW, child | {"CallSid": "CQ3", "CallStatus": "weird"})
+    assert not Call.objects.exists()
+    result = webhooks.process_pending()
+    assert result == {"processed": 3, "failed": 1, "calls_created": 3}
+    call = Call.objects.get(external_id="CQ1")
+    assert call.direction == "in" and call.manager == world.bob and call.answered
+    assert "CallStatus" in WebhookEvent.objects.get(event_key__startswith="status:CQ3").error
+    assert webhooks.process_pending() == {"processed": 0, "failed": 0, "calls_created": 0}
