@@ -122,6 +122,7 @@ class ManagerForecast:
     deals: list[DealForecast] = field(default_factory=list)
     trend_ratio: float | None = None
     effect: float = 1.0
+    plan: object | None = None  # the plans app's progress of the manager's current plan
 
     @property
     def from_deals(self) -> Decimal:
@@ -191,3 +192,19 @@ def forecast_for(viewer: User, now: dt.datetime | None = None) -> list[ManagerFo
             )
         )
     return sorted(result.values(), key=lambda f: str(f.manager))
+
+
+def attach_plans(rows: list[ManagerForecast], today: dt.date) -> None:
+    """Put each manager's current won-amount plan (its progress) beside the forecast."""
+    from funnelwatch.alerts.rules import plan_progress
+
+    progress = plan_progress()
+    if progress is None or not rows:
+        return
+    from funnelwatch.plans.models import Plan
+
+    by_manager = {r.manager.pk: r for r in rows}
+    for plan in Plan.objects.filter(
+        metric="won_amount", manager_id__in=by_manager, first_day__lte=today, last_day__gte=today
+    ).order_by("last_day"):
+        by_manager[plan.manager_id].plan = progress(plan, today)

@@ -110,6 +110,8 @@ def links(kind: str, n: dict, manager_id: int | None = None) -> list[tuple[str, 
         out += [(f"#{pk}", _url("crm:deal", pk)) for pk in n.get("deal_ids", [])]
         if n.get("overdue_tasks"):
             out.append((_("tasks"), _url("crm:tasks")))
+    if kind == Kind.PLAN_AT_RISK:
+        out.append((n.get("title") or _("plan"), _url("plans:list")))
     if kind == Kind.ACTIVITY_DROP and manager_id:
         url = _url("metrics:key_numbers")
         if url:

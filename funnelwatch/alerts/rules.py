@@ -544,74 +544,50 @@ def crm_hygiene(ctx: Context) -> list[Finding] | None:
 
 # --- plan at risk (once plans exist) ----------------------------------------
 
-PLAN_FIELDS = {"manager", "start", "end", "amount"}
 
-
-def plan_model() -> type[models.Model] | None:
-    """The plans app's Plan, if it has the shape this rule reads (manager, [start, end), amount)."""
+def plan_progress() -> Callable | None:
+    """The plans app's ``progress(plan, today)``, or None while there are no plans."""
     try:
-        model = apps.get_model("plans", "Plan")
-    except LookupError:
+        apps.get_model("plans", "Plan")
+        from funnelwatch.plans.progress import progress
+    except (LookupError, ImportError):
         return None
-    names = {f.name for f in model._meta.get_fields()}
-    return model if PLAN_FIELDS <= names else None
+    return progress
 
 
 def plan_at_risk(ctx: Context) -> list[Finding] | None:
-    plan = plan_model()
-    if plan is None or "won_amount" not in {m.key for m in registry.all_metrics()}:
+    progress = plan_progress()
+    if progress is None:
         return None
-    plans = list(
-        plan.objects.filter(start__lte=ctx.today, end__gt=ctx.today, manager__isnull=False)
-    )
-    if not plans:
-        return []
-    ids = {p.manager_id for p in plans}
-    first = min(p.start for p in plans)
-    best_from = ctx.today - dt.timedelta(days=90)
-    cal = WorkCalendar(min(first, best_from), max(p.end for p in plans), ids)
-    won = daily_values("won_amount", Period(min(first, best_from), ctx.today), ids)
+    plan_model = apps.get_model("plans", "Plan")
     findings = []
-    for p in plans:
-        fact = sum(v for (m, d), v in won.items() if m == p.manager_id and p.start <= d)
-        left = [d for d in Period(ctx.today, p.end) if cal.worked(p.manager_id, d)]
-        gap = float(p.amount) - fact
-        if gap <= 0 or not left:
+    for plan in plan_model.objects.filter(
+        first_day__lte=ctx.today, last_day__gte=ctx.today
+    ).select_related("team"):
+        state = progress(plan, ctx.today)
+        if not state.at_risk:
             continue
-        needed = gap / len(left)
-        best = _best_pace(won, cal, p.manager_id, best_from, ctx.today)
-        if needed <= best:
-            continue
+        # A team's plan is the team lead's to worry about; the department's, the head's.
+        manager_id = plan.manager_id or (plan.team.lead_id if plan.team_id else None)
         findings.append(
             Finding(
                 Kind.PLAN_AT_RISK,
-                f"plan_at_risk:{p.pk}",
-                p.manager_id,
-                p,
+                f"plan_at_risk:{plan.pk}",
+                manager_id,
+                plan,
                 {
-                    "plan": float(p.amount),
-                    "fact": round(fact, 2),
-                    "needed_per_day": round(needed, 2),
-                    "best_per_day": round(best, 2),
-                    "days_left": len(left),
+                    "plan_id": plan.pk,
+                    "title": plan.title,
+                    "metric": plan.metric,
+                    "plan": float(plan.target),
+                    "fact": float(state.fact),
+                    "needed_per_day": float(state.pace_needed),
+                    "best_per_day": float(state.best_pace),
+                    "days_left": state.days_left,
                 },
             )
         )
     return findings
-
-
-def _best_pace(
-    won: dict, cal: WorkCalendar, manager_id: int, start: dt.date, end: dt.date
-) -> float:
-    """The best won amount per working day over the last three 30-day windows."""
-    best = 0.0
-    for i in range(3):
-        lo, hi = start + dt.timedelta(days=30 * i), start + dt.timedelta(days=30 * (i + 1))
-        days = [d for d in Period(lo, min(hi, end)) if cal.worked(manager_id, d)]
-        if days:
-            total = sum(won.get((manager_id, d), 0.0) for d in days)
-            best = max(best, total / len(days))
-    return best
 
 
 RULES: dict[str, Callable[[Context], list[Finding] | None]] = {

@@ -134,6 +134,7 @@ def review(request: HttpRequest, deal_id: int) -> HttpResponse:
 @login_required
 def forecast(request: HttpRequest) -> HttpResponse:
     rows = forecasting.forecast_for(request.user)
+    forecasting.attach_plans(rows, _today())
     return render(
         request,
         "alerts/forecast.html",

@@ -5,7 +5,7 @@ import datetime as dt
 import pytest
 import time_machine
 
-from funnelwatch.alerts import engine, services
+from funnelwatch.alerts import engine, rules, services
 from funnelwatch.alerts.models import Alert, Kind, RuleSettings, Status
 from funnelwatch.crm import services as crm
 
@@ -188,8 +188,57 @@ def test_crm_hygiene_quiet_within_limits(world, at):
     assert not Alert.objects.exists()
 
 
-def test_plan_at_risk_is_skipped_without_a_plans_model(world, at):
-    assert evaluate(at, 2026, 3, 5, 10, kinds=[Kind.PLAN_AT_RISK]) == {Kind.PLAN_AT_RISK: "skipped"}
+def _plan_world(world, at, target):
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics.engine import rebuild
+    from funnelwatch.plans.models import Plan
+
+    deal = crm.create_lead(
+        actor=world.alice, title="Won", owner=world.alice, amount=100_000, at=at(2026, 3, 2, 10)
+    )
+    crm.create_task(
+        actor=world.alice,
+        title="Next",
+        assignee=world.alice,
+        deal=deal,
+        due_at=at(2026, 3, 30, 10),
+        at=at(2026, 3, 2, 10),
+    )
+    crm.win(deal, actor=world.alice, at=at(2026, 3, 10, 12))
+    rebuild(Period(dt.date(2026, 2, 1), dt.date(2026, 4, 1)))
+    return Plan.objects.create(
+        title="March sales",
+        metric="won_amount",
+        target=target,
+        manager=world.alice,
+        first_day=dt.date(2026, 3, 1),
+        last_day=dt.date(2026, 3, 31),
+        created_by=world.head,
+    )
+
+
+@pytest.mark.skipif(rules.plan_progress() is None, reason="no plans app")
+def test_plan_at_risk_when_the_pace_needed_beats_the_best_recent_pace(world, at):
+    """100,000 won in the week of 9 March: best pace 20,000 a working day. 900,000 left over
+    the 12 working days from 16 March needs 75,000 a day."""
+    plan = _plan_world(world, at, 1_000_000)
+    evaluate(at, 2026, 3, 16, 10, kinds=[Kind.PLAN_AT_RISK])
+    alert = Alert.objects.get()
+    assert (alert.manager, alert.subject) == (world.alice, plan)
+    n = alert.numbers
+    assert (n["fact"], n["needed_per_day"], n["best_per_day"], n["days_left"]) == (
+        100000.0,
+        75000.0,
+        20000.0,
+        12,
+    )
+
+
+@pytest.mark.skipif(rules.plan_progress() is None, reason="no plans app")
+def test_plan_within_reach_stays_quiet(world, at):
+    _plan_world(world, at, 300_000)  # 200,000 / 12 = 16,667 a day < 20,000
+    evaluate(at, 2026, 3, 16, 10, kinds=[Kind.PLAN_AT_RISK])
+    assert not Alert.objects.exists()
 
 
 @pytest.mark.parametrize(

@@ -106,3 +106,28 @@ def test_manager_sees_only_their_forecast(client, world, history, open_deals):
     assert b"In proposal" in client.get("/alerts/forecast/").content
     client.logout()
     assert client.get("/alerts/forecast/").status_code == 302
+
+
+def test_forecast_shows_the_plan_beside_it(client, world, open_deals, at):
+    from funnelwatch.alerts.rules import plan_progress
+
+    if plan_progress() is None:
+        pytest.skip("no plans app")
+    from funnelwatch.plans.models import Plan
+
+    Plan.objects.create(
+        title="Q",
+        metric="won_amount",
+        target=5000,
+        manager=world.alice,
+        first_day=dt.date(2026, 3, 1),
+        last_day=dt.date(2026, 3, 31),
+        created_by=world.head,
+    )
+    import time_machine
+
+    with time_machine.travel(at(2026, 3, 10, 10), tick=False):
+        client.force_login(world.alice)
+        response = client.get("/alerts/forecast/")
+    (row,) = response.context["rows"]
+    assert row.plan.plan.target == 5000 and row.plan.fact == 0
