@@ -29,6 +29,9 @@ _suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
 # Events that change numbers dated on earlier days of the deal (cohorts by creation, by
 # first proposal, by reaching closing; a won deal's amount; a loss later revived).
 HISTORY_EVENTS = {
+    # A metric that credits the current owner (not the owner at the time) changes for
+    # every day of the deal's history when it is re-assigned.
+    "deal_reassigned",
     "deal_won",
     "deal_lost",
     "deal_junk",
