@@ -343,7 +343,8 @@ def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
     def minute(value: dt.datetime) -> str:
         text = minutes.get(id(value))
         if text is None:
-            text = minutes[id(value)] = f"{value:%Y-%m-%d %H:%M}"
+            # isoformat is several times cheaper than strftime ("%Y-%m-%d %H:%M")
+            text = minutes[id(value)] = value.isoformat(" ")[:16]
         return text
 
     events = [
