@@ -31,4 +31,8 @@ class WebhookFastPathMiddleware:
         except Resolver404:
             return self.get_response(request)
         request.resolver_match = match
-        return match.func(request, *match.args, **match.kwargs)
+        response = match.func(request, *match.args, **match.kwargs)
+        if not response.streaming and not response.has_header("Content-Length"):
+            # What CommonMiddleware adds: lets the PBX keep its connection open.
+            response.headers["Content-Length"] = str(len(response.content))
+        return response

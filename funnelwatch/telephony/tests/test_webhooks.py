@@ -400,6 +400,7 @@ def test_webhooks_take_the_short_middleware_path(client, world, secrets):
     r = _generic(client, body)
     assert r.status_code == 200 and r.json()["status"] == "created"
     assert "X-Frame-Options" not in r.headers and not r.cookies  # stack skipped
+    assert r.headers["Content-Length"] == str(len(r.content))
     assert _generic(client, body).json()["status"] == "duplicate"
     client.force_login(world.head)
     assert "X-Frame-Options" in client.get("/api/openapi.json").headers  # others: full stack
