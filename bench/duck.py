@@ -83,7 +83,7 @@ SPEC = {
 
 def _sql(key: str) -> str:
     table, manager, when, agg, cond = SPEC[key]
-    where = f"{when} >= $a AND {when} < $b" + (f" AND {cond}" if cond else "")
+    where = f'"{when}" >= $a AND "{when}" < $b' + (f" AND {cond}" if cond else "")
     return f"SELECT {manager}, {agg} FROM {table} WHERE {where} GROUP BY 1"
 
 

@@ -30,27 +30,38 @@ def tasks_for(user: User) -> QuerySet[Task]:
     )
 
 
+BOARD_CARDS = 60
+
+
 def board(user: User, pipeline_id: int, owner_id: int | None = None) -> list[dict]:
-    """Open deals of a pipeline grouped by stage, in stage order, with stalled flags."""
+    """Open deals of a pipeline by stage, in stage order: each column's count and amount
+    over all its deals, and the cards of the longest-waiting ones (flagged when stalled).
+
+    Reads a bounded number of rows however many deals are open: one aggregate query and
+    one query per column.
+    """
     stages = list(Stage.objects.filter(pipeline_id=pipeline_id, outcome=Outcome.OPEN))
     deals = deals_for(user).filter(pipeline_id=pipeline_id, status=Outcome.OPEN)
     if owner_id:
         deals = deals.filter(owner_id=owner_id)
+    totals = {
+        row["stage_id"]: row
+        for row in deals.order_by().values("stage_id").annotate(n=Count("id"), amount=Sum("amount"))
+    }
     now = timezone.now()
-    by_stage: dict[int, list[Deal]] = {s.pk: [] for s in stages}
-    for deal in deals.order_by("stage_entered_at")[:2000]:
-        norm = deal.stage.norm_days
-        deal.days_in_stage = (now - deal.stage_entered_at).days
-        deal.stalled = norm is not None and now - deal.stage_entered_at > dt.timedelta(days=norm)
-        by_stage.setdefault(deal.stage_id, []).append(deal)
-    return [
-        {
-            "stage": s,
-            "deals": by_stage[s.pk],
-            "amount": sum((d.amount for d in by_stage[s.pk]), start=0),
-        }
-        for s in stages
-    ]
+    columns = []
+    for stage in stages:
+        cards = list(deals.filter(stage_id=stage.pk).order_by("stage_entered_at")[:BOARD_CARDS])
+        for deal in cards:
+            deal.days_in_stage = (now - deal.stage_entered_at).days
+            deal.stalled = stage.norm_days is not None and (
+                now - deal.stage_entered_at > dt.timedelta(days=stage.norm_days)
+            )
+        total = totals.get(stage.pk, {"n": 0, "amount": 0})
+        columns.append(
+            {"stage": stage, "deals": cards, "count": total["n"], "amount": total["amount"] or 0}
+        )
+    return columns
 
 
 def stage_durations(deal: Deal) -> list[StageChange]:

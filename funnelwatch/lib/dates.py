@@ -57,19 +57,30 @@ def working_minutes_between(
     day_start_hour: int,
     day_end_hour: int,
 ) -> float:
-    """Minutes of working time between two moments (for SLAs counted in working hours)."""
+    """Minutes of working time between two moments (for SLAs counted in working hours).
+
+    The first and last days are measured exactly; the whole days between are counted
+    by weekday arithmetic, so a span of months costs no more than a span of days.
+    """
     if end <= start:
         return 0.0
-    total = 0.0
     cur = start.astimezone(tz)
     end_local = end.astimezone(tz)
-    day = cur.date()
-    while day <= end_local.date():
-        if day.weekday() in workdays:
-            open_at = datetime.combine(day, time(day_start_hour), tzinfo=tz)
-            close_at = datetime.combine(day, time(day_end_hour), tzinfo=tz)
-            lo, hi = max(open_at, cur), min(close_at, end_local)
-            if hi > lo:
-                total += (hi - lo).total_seconds() / 60
-        day += timedelta(days=1)
-    return total
+
+    def within(day: date, lo: datetime, hi: datetime) -> float:
+        if day.weekday() not in workdays:
+            return 0.0
+        open_at = datetime.combine(day, time(day_start_hour), tzinfo=tz)
+        close_at = datetime.combine(day, time(day_end_hour), tzinfo=tz)
+        a, b = max(open_at, lo), min(close_at, hi)
+        return max(0.0, (b - a).total_seconds() / 60)
+
+    first, last = cur.date(), end_local.date()
+    if first == last:
+        return within(first, cur, end_local)
+    total = within(first, cur, end_local) + within(last, cur, end_local)
+    between = (last - first).days - 1  # whole days strictly inside
+    weeks, rest = divmod(between, 7)
+    days = weeks * len(set(workdays) & set(range(7)))
+    days += sum(1 for i in range(rest) if (first + timedelta(days=1 + i)).weekday() in workdays)
+    return total + days * (day_end_hour - day_start_hour) * 60.0

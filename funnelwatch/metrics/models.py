@@ -1,1 +1,90 @@
+"""Daily rollups: one narrow row per (metric, manager, local day).
+
+``DailyValue`` keeps sums, and numerators/denominators for ratios and means, so any
+period's value is exact; ``DailySample`` keeps every sample of a median metric.
+Both are derived data: ``funnelwatch rollups rebuild`` recreates them from raw records.
+"""
+
 from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class DailyValue(models.Model):
+    metric = models.CharField(_("metric"), max_length=60)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    value = models.DecimalField(_("value"), max_digits=24, decimal_places=4)
+    weight = models.DecimalField(_("weight"), max_digits=24, decimal_places=4)
+
+    class Meta:
+        verbose_name = _("daily value")
+        verbose_name_plural = _("daily values")
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "day", "manager"], name="uniq_daily_value"),
+        ]
+        indexes = [
+            models.Index(fields=["manager", "day"]),
+            # Covers the period sums, so they read the index alone.
+            models.Index(
+                fields=["metric", "day", "manager", "value", "weight"], name="dailyvalue_covering"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} #{self.manager_id}: {self.value}/{self.weight}"
+
+
+class WeeklyValue(models.Model):
+    """``DailyValue`` summed per week (Monday to Sunday), so a month reads ~4 rows, not 30.
+
+    Derived from ``DailyValue`` whenever those rows are rewritten.
+    """
+
+    metric = models.CharField(_("metric"), max_length=60)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    week = models.DateField(_("week (Monday)"))
+    value = models.DecimalField(_("value"), max_digits=24, decimal_places=4)
+    weight = models.DecimalField(_("weight"), max_digits=24, decimal_places=4)
+
+    class Meta:
+        verbose_name = _("weekly value")
+        verbose_name_plural = _("weekly values")
+        constraints = [
+            models.UniqueConstraint(fields=["metric", "week", "manager"], name="uniq_weekly_value"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["metric", "week", "manager", "value", "weight"], name="weeklyvalue_covering"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.metric} #{self.manager_id}: {self.value}/{self.weight}"
+
+
+class DailySample(models.Model):
+    metric = models.CharField(_("metric"), max_length=60)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    value = models.FloatField(_("value"))
+
+    class Meta:
+        verbose_name = _("daily sample")
+        verbose_name_plural = _("daily samples")
+        indexes = [
+            # Covers the period medians, so they read the index alone.
+            models.Index(fields=["metric", "day", "manager", "value"], name="dailysample_covering"),
+            models.Index(fields=["manager", "day"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.day} {self.metric} #{self.manager_id}: {self.value}"

@@ -19,6 +19,9 @@ depends on ``kind``:
 - ``median``: every point is one sample; period value = median of the samples
 - ``live``:   a state "now" (stalled deals, overdue tasks); not rolled up, ``compute``
               is called with the period ending today and returns one point per manager.
+- ``period``: a value that is not a sum over days (distinct clients, growth against the
+              previous period); not rolled up: ``period_values(period, groups)`` answers
+              for whole groups of managers at once.
 
 Because sums, numerators/denominators and samples are stored (never daily medians or
 daily percentages), any period's value is exact.
@@ -50,7 +53,9 @@ BLOCKS = (
     "quality",
     "mail",
 )
-KINDS = ("sum", "ratio", "mean", "median", "live")
+KINDS = ("sum", "ratio", "mean", "median", "live", "period")
+# Kinds whose points are stored in the daily rollups.
+ROLLED_KINDS = ("sum", "ratio", "mean", "median")
 UNITS = ("count", "money", "pct", "minutes", "seconds", "days", "ratio", "score")
 
 
@@ -63,7 +68,10 @@ class Point:
 
 
 Compute = Callable[[Period, "set[int] | None"], Iterable[Point]]
-Records = Callable[[Period, "set[int] | None"], QuerySet]
+# Records behind a number: a queryset, or a list when they come from several tables.
+Records = Callable[[Period, "set[int] | None"], "QuerySet | list"]
+# For ``period`` metrics: {group key: manager ids, None = everyone} -> {group key: value}.
+PeriodValues = Callable[[Period, "dict[object, set[int] | None]"], "dict[object, object]"]
 
 
 @dataclass(frozen=True)
@@ -79,6 +87,14 @@ class Metric:
     description: str = ""
     # Other metrics whose raw records this one depends on (for the docs and the UI).
     tags: tuple[str, ...] = field(default_factory=tuple)
+    period_values: PeriodValues | None = None
+    # CRM event kinds (``crm_event``'s ``kind``) that can change this metric's rollups, so
+    # an event recomputes only what it can change; None: every event.
+    refresh_on: tuple[str, ...] | None = None
+
+    @property
+    def rolled(self) -> bool:
+        return self.kind in ROLLED_KINDS
 
     def __post_init__(self) -> None:
         if self.block not in BLOCKS:
@@ -89,6 +105,8 @@ class Metric:
             raise ValueError(f"metric {self.key}: unknown unit {self.unit!r}")
         if self.good not in ("up", "down", "none"):
             raise ValueError(f"metric {self.key}: good must be up, down or none")
+        if self.kind == "period" and self.period_values is None:
+            raise ValueError(f"metric {self.key}: a period metric needs period_values")
 
 
 _REGISTRY: dict[str, Metric] = {}
@@ -110,7 +128,12 @@ def get(key: str) -> Metric:
 
 
 def all_metrics() -> list[Metric]:
-    return list(_REGISTRY.values())
+    """Every metric, in block order (then in the order they were registered)."""
+    return sorted(_REGISTRY.values(), key=lambda m: BLOCKS.index(m.block))
+
+
+def rolled_metrics() -> list[Metric]:
+    return [m for m in all_metrics() if m.rolled]
 
 
 def by_block(block: str) -> list[Metric]:

@@ -52,7 +52,11 @@ class Command(BaseCommand):
         started = time.monotonic()
         from funnelwatch.crm import demo as crm_demo
 
-        with transaction.atomic():
+        # The metrics part rebuilds the rollups from the generated history in one pass, so
+        # refreshing them after every event the CRM part writes would be wasted work.
+        from funnelwatch.metrics.refresh import suspended
+
+        with suspended(), transaction.atomic():
             crm_demo.generate(ctx)
         for generate in app_generators():
             with transaction.atomic():

@@ -1,0 +1,219 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from funnelwatch.accounts.models import Role, Team
+from funnelwatch.accounts.visibility import visible_user_ids
+from funnelwatch.alerts import digests, queries, services
+from funnelwatch.alerts import forecast as forecasting
+from funnelwatch.alerts import messages as texts
+from funnelwatch.alerts import morning as agenda
+from funnelwatch.alerts.forms import ReviewForm, RuleSettingsForm, SnoozeForm
+from funnelwatch.alerts.models import DigestCopy, Kind, RuleSettings, Status
+from funnelwatch.crm.queries import deals_for
+from funnelwatch.lib.dates import Period, local_date
+
+LEADERS = (Role.HEAD, Role.TEAM_LEAD, Role.ADMIN)
+
+
+def _require_leader(request: HttpRequest) -> None:
+    if not (request.user.is_superuser or request.user.role in LEADERS):
+        raise PermissionDenied
+
+
+def _today() -> dt.date:
+    return local_date(timezone.now(), timezone.get_current_timezone())
+
+
+def decorate(alerts: list) -> list:
+    """Each alert's sentence in the reader's language, and its links."""
+    for alert in alerts:
+        alert.text = texts.render(alert.kind, alert.numbers)
+        alert.links = texts.links(alert.kind, alert.numbers, alert.manager_id)
+    return alerts
+
+
+@login_required
+def alert_list(request: HttpRequest) -> HttpResponse:
+    status = request.GET.get("status", Status.OPEN)
+    kind = request.GET.get("kind", "")
+    alerts = queries.alerts_for(
+        request.user,
+        status if status in Status.values else None,
+        kind if kind in Kind.values else None,
+    )
+    return render(
+        request,
+        "alerts/alert_list.html",
+        {
+            "alerts": decorate(list(alerts[:500])),
+            "status": status,
+            "kind": kind,
+            "statuses": Status.choices,
+            "kinds": Kind.choices,
+            "snooze_form": SnoozeForm(),
+            "can_snooze": request.user.is_head,
+        },
+    )
+
+
+@login_required
+@require_POST
+def snooze(request: HttpRequest, deal_id: int) -> HttpResponse:
+    deal = get_object_or_404(deals_for(request.user), pk=deal_id)
+    form = SnoozeForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _("Give a reason and a day."))
+        return redirect("alerts:list")
+    try:
+        services.snooze_deal(deal, actor=request.user, **form.cleaned_data)
+    except services.AlertError as exc:
+        if not request.user.is_head:
+            raise PermissionDenied from exc
+        messages.error(request, exc.message)
+    else:
+        messages.success(request, _("The deal is snoozed."))
+    return redirect("alerts:list")
+
+
+def _period(request: HttpRequest) -> Period:
+    days = request.GET.get("days", "30")
+    days = int(days) if days.isdigit() and 0 < int(days) <= 366 else 30
+    today = _today()
+    return Period(today - dt.timedelta(days=days - 1), today + dt.timedelta(days=1))
+
+
+@login_required
+def lost_review(request: HttpRequest) -> HttpResponse:
+    _require_leader(request)
+    period = _period(request)
+    pending = list(queries.lost_to_review(request.user, period))
+    calls = queries.calls_per_deal([d.pk for d in pending])
+    for deal in pending:
+        deal.calls_count = calls.get(deal.pk, 0)
+    return render(
+        request,
+        "alerts/lost.html",
+        {
+            "pending": pending,
+            "reviews": queries.reviews(request.user, period)[:200],
+            "summary": queries.lost_summary(request.user, period),
+            "period": period,
+            "calls": calls or queries.call_model() is not None,
+            "form": ReviewForm(),
+            "days": period.days - 1,
+        },
+    )
+
+
+@login_required
+@require_POST
+def review(request: HttpRequest, deal_id: int) -> HttpResponse:
+    _require_leader(request)
+    deal = get_object_or_404(deals_for(request.user), pk=deal_id)
+    form = ReviewForm(request.POST)
+    if form.is_valid():
+        try:
+            services.review_lost(deal, actor=request.user, **form.cleaned_data)
+        except services.AlertError as exc:
+            messages.error(request, exc.message)
+        else:
+            messages.success(request, _("Review saved."))
+    return redirect("alerts:lost")
+
+
+@login_required
+def forecast(request: HttpRequest) -> HttpResponse:
+    rows = forecasting.forecast_for(request.user)
+    forecasting.attach_plans(rows, _today())
+    return render(
+        request,
+        "alerts/forecast.html",
+        {
+            "rows": rows,
+            "buckets": forecasting.BUCKETS,
+            "horizon": forecasting.HORIZON_DAYS,
+            "prior_strength": forecasting.PRIOR_STRENGTH,
+        },
+    )
+
+
+@login_required
+def digest_list(request: HttpRequest) -> HttpResponse:
+    copies = DigestCopy.objects.filter(recipient=request.user).only(
+        "pk", "kind", "day", "subject", "sent_at", "error"
+    )[:60]
+    about_me = []
+    if request.user.role == Role.MANAGER:
+        for kind in (DigestCopy.DigestKind.DAILY, DigestCopy.DigestKind.WEEKLY):
+            copy, row = digests.row_about(request.user, kind)
+            if copy and row:
+                about_me.append(
+                    {
+                        "copy": copy,
+                        "rows": [row],
+                        "columns": row["cells"],
+                        "weekly": kind == DigestCopy.DigestKind.WEEKLY,
+                    }
+                )
+    return render(request, "alerts/digest_list.html", {"copies": copies, "about_me": about_me})
+
+
+@login_required
+def digest_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    copy = get_object_or_404(DigestCopy, pk=pk)
+    visible = visible_user_ids(request.user)
+    if copy.recipient_id != request.user.pk and not (visible is None and request.user.is_head):
+        raise PermissionDenied
+    return render(request, "alerts/digest_detail.html", {"copy": copy})
+
+
+@login_required
+def morning(request: HttpRequest) -> HttpResponse:
+    _require_leader(request)
+    page = agenda.build(request.user, timezone.now())
+    decorate(page.new_alerts)
+    decorate(page.stalled)
+    decorate(page.missed_calls)
+    return render(request, "alerts/morning.html", {"page": page})
+
+
+@login_required
+def thresholds(request: HttpRequest) -> HttpResponse:
+    """The head edits the rules' thresholds: the company default and any team's own."""
+    if not request.user.is_head:
+        raise PermissionDenied
+    team_id = request.GET.get("team") or request.POST.get("team") or ""
+    team = get_object_or_404(Team, pk=team_id) if team_id.isdigit() else None
+    current = RuleSettings.objects.filter(team=team).first()
+    if current is None:
+        base = RuleSettings.objects.filter(team=None).first() if team else None
+        current = RuleSettings(team=team)
+        if base:  # a team starts from the company default
+            for f in RuleSettings._meta.concrete_fields:
+                if f.name not in ("id", "team"):
+                    setattr(current, f.attname, getattr(base, f.attname))
+    form = RuleSettingsForm(request.POST or None, instance=current)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, _("Thresholds saved."))
+        return redirect(f"{request.path}?team={team.pk if team else ''}")
+    return render(
+        request,
+        "alerts/thresholds.html",
+        {
+            "form": form,
+            "team": team,
+            "teams": Team.objects.all(),
+            "customised": set(RuleSettings.objects.values_list("team_id", flat=True)),
+        },
+    )

@@ -1,0 +1,836 @@
+"""The CRM's metrics (KPIS.md: new leads, proposals, objections, closing, daily control,
+tasks, sales analysis), one ``register(Metric(...))`` per number.
+
+Who is credited: the deal's owner at the time of the event (``StageChange.owner`` for
+stage changes, the owner history for other events); cohort metrics credit the owner at
+the deal's creation. Notes, proposals, meetings and tasks that were archived do not count.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.apps import apps
+from django.conf import settings
+from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.crm.models import (
+    Block,
+    Deal,
+    Meeting,
+    Note,
+    Outcome,
+    OwnerChange,
+    Proposal,
+    StageChange,
+    Task,
+)
+from funnelwatch.lib.dates import Period
+from funnelwatch.metrics.common import (
+    bounds,
+    company_tz,
+    days_between,
+    local_day,
+    owner_at,
+    today,
+)
+from funnelwatch.metrics.registry import Metric, Point, register
+
+Ids = set[int] | None
+
+# Which CRM events can change which numbers (a re-assignment refreshes everything of its
+# day: see funnelwatch.metrics.refresh). crm_actions follows the audit trail instead.
+MOVES = ("stage_moved", "deal_won", "deal_lost", "deal_junk", "deal_reopened")
+PROPOSAL_EVENTS = ("proposal_sent", "archived")
+WIN_EVENTS = ("deal_won", "deal_updated")
+TASK_EVENTS = ("task_completed", "archived")
+
+
+def _mine(qs: QuerySet, field: str, ids: Ids) -> QuerySet:
+    return qs if ids is None else qs.filter(**{f"{field}__in": ids})
+
+
+def _deals(ids_qs: QuerySet) -> QuerySet[Deal]:
+    return Deal.objects.filter(pk__in=ids_qs).select_related(
+        "owner", "stage", "lost_reason", "junk_reason"
+    )
+
+
+# --- cohorts and events ------------------------------------------------------
+
+
+def cohort(period: Period, ids: Ids) -> QuerySet[OwnerChange]:
+    """Deals created in the period, as their first owner-history row (owner at creation)."""
+    start, end = bounds(period)
+    qs = OwnerChange.objects.filter(
+        from_owner__isnull=True, deal__created_at__gte=start, deal__created_at__lt=end
+    )
+    return _mine(qs, "to_owner", ids)
+
+
+def _cohort_points(period: Period, ids: Ids, hit: Q | None) -> Iterator[Point]:
+    tz = company_tz()
+    qs = cohort(period, ids)
+    if hit is not None:
+        qs = qs.annotate(hit=Exists(Deal.objects.filter(hit, pk=OuterRef("deal_id"))))
+    else:
+        qs = qs.annotate(hit=Exists(Deal.objects.none()))
+    for owner, created, hit_ in qs.values_list("to_owner_id", "deal__created_at", "hit"):
+        yield Point(owner, local_day(created, tz), 1 if hit_ else 0, 1)
+
+
+def stage_entries(period: Period, ids: Ids, **stage: object) -> QuerySet[StageChange]:
+    """Stage changes into stages matching ``stage`` lookups, in the period, by owner."""
+    start, end = bounds(period)
+    qs = StageChange.objects.filter(
+        at__gte=start, at__lt=end, **{f"to_stage__{k}": v for k, v in stage.items()}
+    )
+    return _mine(qs, "owner", ids)
+
+
+def wins(period: Period, ids: Ids) -> QuerySet[StageChange]:
+    return stage_entries(period, ids, outcome=Outcome.WON)
+
+
+def losses(period: Period, ids: Ids) -> QuerySet[StageChange]:
+    return stage_entries(period, ids, outcome=Outcome.LOST)
+
+
+def stays_ended(period: Period, ids: Ids, **stage: object) -> QuerySet[StageChange]:
+    """Stays in open stages that ended in the period, credited to the owner when they ended."""
+    start, end = bounds(period)
+    qs = StageChange.objects.filter(
+        left_at__gte=start,
+        left_at__lt=end,
+        to_stage__outcome=Outcome.OPEN,
+        **{f"to_stage__{k}": v for k, v in stage.items()},
+    ).annotate(leaver=owner_at("deal", "left_at"))
+    return _mine(qs, "leaver", ids)
+
+
+def _win_rows(period: Period, ids: Ids) -> Iterator[tuple[int, object, Decimal, Decimal]]:
+    tz = company_tz()
+    for owner, at, amount, cost in wins(period, ids).values_list(
+        "owner_id", "at", "deal__amount", "deal__cost"
+    ):
+        yield owner, local_day(at, tz), amount, cost
+
+
+def _timed(
+    model: type[Model], time_field: str, period: Period, ids: Ids, extra: Q | None = None
+) -> QuerySet:
+    """Active records of ``model`` dated in the period, annotated with the deal's owner then."""
+    start, end = bounds(period)
+    qs = model.objects.filter(
+        archived_at__isnull=True,
+        deal__isnull=False,
+        **{f"{time_field}__gte": start, f"{time_field}__lt": end},
+    )
+    if extra is not None:
+        qs = qs.filter(extra)
+    return _mine(qs.annotate(credited=owner_at("deal", time_field)), "credited", ids)
+
+
+def _count_points(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
+    tz = company_tz()
+    for owner, at in qs.values_list(who, when):
+        yield Point(owner, local_day(at, tz), 1)
+
+
+# --- 1. new leads --------------------------------------------------------------
+
+register(
+    Metric(
+        key="leads_received",
+        refresh_on=("lead_created",),
+        block="intake",
+        label=_("Leads received"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(cohort(p, ids), "to_owner_id", "deal__created_at"),
+        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")),
+        description=_("Deals created in the period, credited to the owner at creation."),
+    )
+)
+
+register(
+    Metric(
+        key="junk_pct",
+        refresh_on=("lead_created", "deal_junk", "deal_reopened"),
+        block="intake",
+        label=_("Junk leads, %"),
+        unit="pct",
+        kind="ratio",
+        good="down",
+        compute=lambda p, ids: _cohort_points(p, ids, Q(status=Outcome.JUNK)),
+        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(status=Outcome.JUNK),
+        description=_("Share of the period's new leads closed as junk (now)."),
+    )
+)
+
+# --- 2. proposals --------------------------------------------------------------
+
+
+def proposals(period: Period, ids: Ids) -> QuerySet[Proposal]:
+    return _timed(Proposal, "sent_at", period, ids)
+
+
+def _proposal_amounts(period: Period, ids: Ids) -> Iterator[Point]:
+    tz = company_tz()
+    for owner, at, amount in proposals(period, ids).values_list("credited", "sent_at", "amount"):
+        yield Point(owner, local_day(at, tz), amount or Decimal(0))
+
+
+def held_meetings(period: Period, ids: Ids) -> QuerySet[Meeting]:
+    return _timed(Meeting, "held_at", period, ids, Q(status=Meeting.Status.HELD))
+
+
+register(
+    Metric(
+        key="proposals_sent",
+        refresh_on=PROPOSAL_EVENTS,
+        block="proposal",
+        label=_("Proposals sent"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(proposals(p, ids), "credited", "sent_at"),
+        records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
+    )
+)
+register(
+    Metric(
+        key="proposals_amount",
+        refresh_on=PROPOSAL_EVENTS,
+        block="proposal",
+        label=_("Proposals amount"),
+        unit="money",
+        kind="sum",
+        compute=_proposal_amounts,
+        records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
+    )
+)
+register(
+    Metric(
+        key="meetings_held",
+        refresh_on=("meeting_held", "archived"),
+        block="proposal",
+        label=_("Meetings held"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(held_meetings(p, ids), "credited", "held_at"),
+        records=lambda p, ids: held_meetings(p, ids).select_related("deal", "owner"),
+    )
+)
+_HAS_PROPOSAL = Q(Exists(Proposal.objects.filter(deal=OuterRef("pk"), archived_at__isnull=True)))
+register(
+    Metric(
+        key="lead_to_proposal_pct",
+        refresh_on=("lead_created", *PROPOSAL_EVENTS),
+        block="proposal",
+        label=_("Leads to proposal, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: _cohort_points(p, ids, _HAS_PROPOSAL),
+        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(_HAS_PROPOSAL),
+        description=_("Share of the period's new leads that got at least one proposal."),
+    )
+)
+
+# --- 3. objections -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class AttemptSource:
+    """Records that count as objection-handling attempts: a model with a ``deal`` and a time.
+
+    Telephony and mail add theirs with :func:`add_objection_attempt_source`.
+    """
+
+    model: type[Model]
+    time_field: str
+    extra: Q = field(default_factory=Q)
+    archivable: bool = True
+
+
+OBJECTION_ATTEMPT_SOURCES: list[AttemptSource] = [
+    AttemptSource(Meeting, "held_at", Q(status=Meeting.Status.HELD)),
+    AttemptSource(Note, "created_at"),
+    AttemptSource(Proposal, "sent_at"),
+]
+
+
+def add_objection_attempt_source(
+    model: type[Model], time_field: str, extra: Q | None = None, archivable: bool = True
+) -> None:
+    source = AttemptSource(model, time_field, extra or Q(), archivable)
+    if source not in OBJECTION_ATTEMPT_SOURCES:
+        OBJECTION_ATTEMPT_SOURCES.append(source)
+
+
+def _attempts(source: AttemptSource, period: Period, ids: Ids) -> QuerySet:
+    start, end = bounds(period)
+    when = source.time_field
+    in_objections = StageChange.objects.filter(
+        deal=OuterRef("deal"),
+        to_stage__block=Block.OBJECTIONS,
+        to_stage__outcome=Outcome.OPEN,
+        at__lte=OuterRef(when),
+    ).filter(Q(left_at__isnull=True) | Q(left_at__gt=OuterRef(when)))
+    qs = source.model.objects.filter(
+        source.extra, deal__isnull=False, **{f"{when}__gte": start, f"{when}__lt": end}
+    )
+    if source.archivable:
+        qs = qs.filter(archived_at__isnull=True)
+    qs = qs.filter(Exists(in_objections)).annotate(credited=owner_at("deal", when))
+    return _mine(qs, "credited", ids)
+
+
+def _attempt_points(period: Period, ids: Ids) -> Iterator[Point]:
+    for source in OBJECTION_ATTEMPT_SOURCES:
+        yield from _count_points(_attempts(source, period, ids), "credited", source.time_field)
+
+
+def _attempt_records(period: Period, ids: Ids) -> list:
+    out: list = []
+    for source in OBJECTION_ATTEMPT_SOURCES:
+        out.extend(_attempts(source, period, ids).select_related("deal")[:500])
+    return out
+
+
+def objection_losses(period: Period, ids: Ids) -> QuerySet[StageChange]:
+    return losses(period, ids).filter(from_stage__block=Block.OBJECTIONS)
+
+
+def _stay_points(qs: QuerySet, places: Decimal | None = None) -> Iterator[Point]:
+    tz = company_tz()
+    for owner, at, left in qs.values_list("leaver", "at", "left_at"):
+        days = days_between(at, left)
+        yield Point(owner, local_day(left, tz), days.quantize(places) if places else days, 1)
+
+
+register(
+    Metric(
+        key="objection_attempts",
+        refresh_on=("note_added", "meeting_held", *PROPOSAL_EVENTS, *MOVES),
+        block="objections",
+        label=_("Objection handling attempts"),
+        unit="count",
+        kind="sum",
+        compute=_attempt_points,
+        records=_attempt_records,
+        description=_(
+            "Meetings, notes, proposals (and calls, e-mails) on deals while they stood "
+            "in an objections stage."
+        ),
+    )
+)
+register(
+    Metric(
+        key="objection_failures",
+        refresh_on=("deal_lost",),
+        block="objections",
+        label=_("Lost at objections"),
+        unit="count",
+        kind="sum",
+        good="down",
+        compute=lambda p, ids: _count_points(objection_losses(p, ids), "owner_id", "at"),
+        records=lambda p, ids: _deals(objection_losses(p, ids).values("deal_id")),
+    )
+)
+register(
+    Metric(
+        key="objection_avg_days",
+        refresh_on=MOVES,
+        block="objections",
+        label=_("Days in objections (mean)"),
+        unit="days",
+        kind="mean",
+        good="down",
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids, block=Block.OBJECTIONS)),
+        records=lambda p, ids: stays_ended(p, ids, block=Block.OBJECTIONS).select_related(
+            "deal", "to_stage", "owner"
+        ),
+    )
+)
+
+# --- 4. closing ------------------------------------------------------------------
+
+
+def _closing_entries(period: Period, ids: Ids) -> QuerySet[StageChange]:
+    """A deal's first entry into the closing block (a contract stage, or straight to won)."""
+    closing = Q(to_stage__block=Block.CLOSING, to_stage__outcome__in=[Outcome.OPEN, Outcome.WON])
+    earlier = StageChange.objects.filter(closing, deal=OuterRef("deal"), at__lt=OuterRef("at"))
+    start, end = bounds(period)
+    qs = StageChange.objects.filter(closing, at__gte=start, at__lt=end).exclude(Exists(earlier))
+    return _mine(qs, "owner", ids)
+
+
+def _first_proposals(period: Period, ids: Ids) -> QuerySet[Proposal]:
+    earlier = Proposal.objects.filter(
+        deal=OuterRef("deal"), archived_at__isnull=True, sent_at__lt=OuterRef("sent_at")
+    )
+    return proposals(period, ids).exclude(Exists(earlier))
+
+
+def _won_share(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
+    tz = company_tz()
+    for owner, at, status in qs.values_list(who, when, "deal__status"):
+        yield Point(owner, local_day(at, tz), 1 if status == Outcome.WON else 0, 1)
+
+
+register(
+    Metric(
+        key="won_amount",
+        refresh_on=WIN_EVENTS,
+        block="closing",
+        label=_("Won amount"),
+        unit="money",
+        kind="sum",
+        compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
+        records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
+    )
+)
+register(
+    Metric(
+        key="won_count",
+        refresh_on=WIN_EVENTS,
+        block="closing",
+        label=_("Deals won"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(wins(p, ids), "owner_id", "at"),
+        records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
+    )
+)
+register(
+    Metric(
+        key="closing_to_won_pct",
+        refresh_on=MOVES,
+        block="closing",
+        label=_("Closing to won, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: _won_share(_closing_entries(p, ids), "owner_id", "at"),
+        records=lambda p, ids: _deals(_closing_entries(p, ids).values("deal_id")),
+        description=_("Deals that reached closing in the period and were won (cohort)."),
+    )
+)
+register(
+    Metric(
+        key="proposal_to_won_pct",
+        refresh_on=(*PROPOSAL_EVENTS, "deal_won"),
+        block="closing",
+        label=_("Proposal to won, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: _won_share(_first_proposals(p, ids), "credited", "sent_at"),
+        records=lambda p, ids: _deals(_first_proposals(p, ids).values("deal_id")),
+        description=_("Deals with a first proposal in the period that were won (cohort)."),
+    )
+)
+
+# --- daily control -----------------------------------------------------------------
+
+ACTION_KINDS = [
+    AuditEvent.Action.CREATE,
+    AuditEvent.Action.UPDATE,
+    AuditEvent.Action.ARCHIVE,
+    AuditEvent.Action.UNARCHIVE,
+]
+
+
+def actions(period: Period, ids: Ids) -> QuerySet[AuditEvent]:
+    """The managers' own changes in the system (audit trail, made by them as users)."""
+    start, end = bounds(period)
+    qs = AuditEvent.objects.filter(
+        at__gte=start,
+        at__lt=end,
+        actor__isnull=False,
+        source=AuditEvent.Source.USER,
+        action__in=ACTION_KINDS,
+    )
+    return _mine(qs, "actor", ids)
+
+
+def _stalled_q() -> Q:
+    """Open deals longer in their stage than the stage's norm (one condition per stage)."""
+    from funnelwatch.crm.models import Stage
+
+    now = timezone.now()
+    cond = Q(pk__in=[])
+    for stage_id, norm in Stage.objects.filter(norm_days__isnull=False).values_list(
+        "pk", "norm_days"
+    ):
+        cond |= Q(stage_id=stage_id, stage_entered_at__lt=now - dt.timedelta(days=norm))
+    return Q(status=Outcome.OPEN) & cond
+
+
+def stalled(ids: Ids) -> QuerySet[Deal]:
+    return _mine(Deal.objects.filter(_stalled_q()), "owner", ids).select_related("stage", "owner")
+
+
+def _counted(qs: QuerySet, who: str) -> Iterator[Point]:
+    """Live counts per manager, counted by the database."""
+    day = today()
+    for owner, n in qs.values(who).annotate(n=Count("pk")).values_list(who, "n"):
+        yield Point(owner, day, n)
+
+
+def _lost_records(period: Period, ids: Ids) -> QuerySet[Deal]:
+    return _deals(losses(period, ids).values("deal_id"))
+
+
+register(
+    Metric(
+        key="crm_actions",
+        refresh_on=(),
+        block="daily",
+        label=_("Actions in the CRM"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "at"),
+        records=lambda p, ids: actions(p, ids).select_related("actor"),
+        description=_("Records the manager created, edited or archived (from the audit trail)."),
+    )
+)
+register(
+    Metric(
+        key="lost_count",
+        refresh_on=("deal_lost",),
+        block="daily",
+        label=_("Deals lost"),
+        unit="count",
+        kind="sum",
+        good="down",
+        compute=lambda p, ids: _count_points(losses(p, ids), "owner_id", "at"),
+        records=_lost_records,
+    )
+)
+register(
+    Metric(
+        key="revived_pct",
+        refresh_on=("deal_lost", "deal_reopened"),
+        block="daily",
+        label=_("Lost deals revived, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: (
+            Point(o, local_day(at), 1 if left else 0, 1)
+            for o, at, left in losses(p, ids).values_list("owner_id", "at", "left_at")
+        ),
+        records=lambda p, ids: _deals(
+            losses(p, ids).filter(left_at__isnull=False).values("deal_id")
+        ),
+        description=_("Share of the deals lost in the period that were re-opened since."),
+    )
+)
+register(
+    Metric(
+        key="stalled_deals",
+        block="daily",
+        label=_("Stalled deals (now)"),
+        unit="count",
+        kind="live",
+        good="down",
+        compute=lambda p, ids: _counted(stalled(ids), "owner"),
+        records=lambda p, ids: stalled(ids),
+    )
+)
+register(
+    Metric(
+        key="stage_velocity",
+        refresh_on=MOVES,
+        block="daily",
+        label=_("Days per stage (median)"),
+        unit="days",
+        kind="median",
+        good="down",
+        # Samples to a tenth of a day: plenty for a median, and equal samples can be
+        # counted together when a period's median is read.
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids), Decimal("0.1")),
+        records=lambda p, ids: stays_ended(p, ids).select_related("deal", "to_stage", "owner"),
+    )
+)
+
+# --- tasks ---------------------------------------------------------------------------
+
+
+def tasks_done(period: Period, ids: Ids, late: bool = False) -> QuerySet[Task]:
+    start, end = bounds(period)
+    qs = Task.objects.filter(archived_at__isnull=True, done_at__gte=start, done_at__lt=end)
+    if late:
+        qs = qs.filter(done_at__gt=F("due_at"))
+    return _mine(qs, "assignee", ids)
+
+
+def tasks_overdue(ids: Ids) -> QuerySet[Task]:
+    qs = Task.objects.filter(
+        archived_at__isnull=True, done_at__isnull=True, due_at__lt=timezone.now()
+    )
+    return _mine(qs, "assignee", ids)
+
+
+register(
+    Metric(
+        key="tasks_done",
+        refresh_on=TASK_EVENTS,
+        block="tasks",
+        label=_("Tasks done"),
+        unit="count",
+        kind="sum",
+        compute=lambda p, ids: _count_points(tasks_done(p, ids), "assignee_id", "done_at"),
+        records=lambda p, ids: tasks_done(p, ids).select_related("deal", "assignee"),
+    )
+)
+register(
+    Metric(
+        key="tasks_overdue",
+        block="tasks",
+        label=_("Tasks overdue (now)"),
+        unit="count",
+        kind="live",
+        good="down",
+        compute=lambda p, ids: _counted(tasks_overdue(ids), "assignee"),
+        records=lambda p, ids: tasks_overdue(ids).select_related("deal", "assignee"),
+    )
+)
+register(
+    Metric(
+        key="tasks_done_late",
+        refresh_on=TASK_EVENTS,
+        block="tasks",
+        label=_("Tasks done late"),
+        unit="count",
+        kind="sum",
+        good="down",
+        compute=lambda p, ids: _count_points(
+            tasks_done(p, ids, late=True), "assignee_id", "done_at"
+        ),
+        records=lambda p, ids: tasks_done(p, ids, late=True).select_related("deal", "assignee"),
+    )
+)
+
+# --- sales analysis ----------------------------------------------------------------------
+
+_won_records: Callable[[Period, Ids], QuerySet] = lambda p, ids: _deals(  # noqa: E731
+    wins(p, ids).values("deal_id")
+)
+
+
+def _client_key(company_id: int | None, contact_id: int | None, deal_id: int) -> tuple:
+    if company_id:
+        return ("company", company_id)
+    if contact_id:
+        return ("contact", contact_id)
+    return ("deal", deal_id)
+
+
+def _turnover_per_client(period: Period, groups: dict) -> dict:
+    per_owner: dict[int, list] = defaultdict(list)
+    for owner, amount, company, contact, deal in wins(period, None).values_list(
+        "owner_id", "deal__amount", "deal__company_id", "deal__contact_id", "deal_id"
+    ):
+        per_owner[owner].append((amount, _client_key(company, contact, deal)))
+    out = {}
+    for key, members in groups.items():
+        owners = per_owner.keys() if members is None else [m for m in members if m in per_owner]
+        mine = [row for o in owners for row in per_owner[o]]
+        clients = {client for _amount, client in mine}
+        total = sum((amount for amount, _client in mine), Decimal(0))
+        out[key] = (total / len(clients)).quantize(Decimal("0.01")) if clients else None
+    return out
+
+
+def _revenue_growth(period: Period, groups: dict) -> dict:
+    from funnelwatch.metrics.engine import group_values
+
+    now = group_values(["revenue"], period, groups)
+    before = group_values(["revenue"], period.previous(), groups)
+    out = {}
+    for key in groups:
+        cur, prev = now[key]["revenue"], before[key]["revenue"]
+        out[key] = None if not prev else float((cur - prev) / prev * 100)
+    return out
+
+
+def sales_cost(period: Period) -> Decimal | None:
+    """The sales system's cost over the period, from the monthly figure in settings."""
+    monthly = Decimal(str(settings.FUNNELWATCH_MONTHLY_SALES_COST or "0"))
+    if monthly <= 0:
+        return None
+    return monthly * period.days * 12 / Decimal("365.25")
+
+
+def _cost_of_sales(period: Period, groups: dict) -> dict:
+    """Cost / revenue; a group of managers carries its head-count share of the cost."""
+    from funnelwatch.accounts.models import Role, User
+    from funnelwatch.metrics.engine import group_values
+
+    cost = sales_cost(period)
+    revenue = group_values(["revenue"], period, groups)
+    sellers = User.objects.filter(is_active=True, role__in=[Role.MANAGER, Role.TEAM_LEAD]).count()
+    out = {}
+    for key, members in groups.items():
+        rev = revenue[key]["revenue"]
+        if cost is None or not rev or not sellers:
+            out[key] = None
+            continue
+        share = cost if members is None else cost * min(len(members), sellers) / sellers
+        out[key] = float(share / rev * 100)
+    return out
+
+
+register(
+    Metric(
+        key="revenue",
+        refresh_on=WIN_EVENTS,
+        block="sales",
+        label=_("Revenue"),
+        unit="money",
+        kind="sum",
+        compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="revenue_growth_pct",
+        block="sales",
+        label=_("Revenue growth, %"),
+        unit="pct",
+        kind="period",
+        compute=lambda p, ids: iter(()),
+        period_values=_revenue_growth,
+        records=_won_records,
+        description=_("Revenue against the previous period of the same length."),
+    )
+)
+register(
+    Metric(
+        key="gross_profit",
+        refresh_on=WIN_EVENTS,
+        block="sales",
+        label=_("Gross profit"),
+        unit="money",
+        kind="sum",
+        compute=lambda p, ids: (Point(o, d, a - c) for o, d, a, c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="margin_pct",
+        refresh_on=WIN_EVENTS,
+        block="sales",
+        label=_("Margin, %"),
+        unit="pct",
+        kind="ratio",
+        compute=lambda p, ids: (Point(o, d, a - c, a) for o, d, a, c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="avg_check",
+        refresh_on=WIN_EVENTS,
+        block="sales",
+        label=_("Average check"),
+        unit="money",
+        kind="mean",
+        compute=lambda p, ids: (Point(o, d, a, 1) for o, d, a, _c in _win_rows(p, ids)),
+        records=_won_records,
+    )
+)
+register(
+    Metric(
+        key="avg_turnover_per_client",
+        block="sales",
+        label=_("Turnover per client"),
+        unit="money",
+        kind="period",
+        compute=lambda p, ids: iter(()),
+        period_values=_turnover_per_client,
+        records=_won_records,
+        description=_("Won amount / distinct clients (companies, or contacts without one)."),
+    )
+)
+register(
+    Metric(
+        key="cost_of_sales_pct",
+        block="sales",
+        label=_("Cost of sales, %"),
+        unit="pct",
+        kind="period",
+        good="down",
+        compute=lambda p, ids: iter(()),
+        period_values=_cost_of_sales,
+        records=_won_records,
+        description=_("Cost of the sales system (FUNNELWATCH_MONTHLY_SALES_COST) / revenue."),
+    )
+)
+
+
+def _plan_pct(period: Period, groups: dict) -> dict:
+    """Revenue against the revenue plans covering the period, pro rata by days.
+
+    A manager row reads the manager's plans, a team row the team's (a group of managers
+    that is exactly a team), the department row the department's.
+    """
+    from funnelwatch.accounts.models import User
+    from funnelwatch.metrics.engine import group_values
+    from funnelwatch.plans.models import Plan
+
+    plans = list(
+        Plan.objects.filter(
+            metric__in=["won_amount", "revenue"],
+            first_day__lt=period.end,
+            last_day__gte=period.start,
+        )
+    )
+    if not plans:
+        return {key: None for key in groups}
+    teams: dict[int, set[int]] = defaultdict(set)
+    for uid, tid in User.objects.filter(team__isnull=False, is_active=True).values_list(
+        "pk", "team_id"
+    ):
+        teams[tid].add(uid)
+    revenue = group_values(["revenue"], period, groups)
+    out = {}
+    for key, members in groups.items():
+        target = Decimal(0)
+        for plan in plans:
+            if members is None:
+                mine = plan.manager_id is None and plan.team_id is None
+            elif plan.manager_id is not None:
+                mine = members == {plan.manager_id}
+            else:
+                mine = plan.team_id is not None and members == teams.get(plan.team_id)
+            if mine:
+                days = (min(plan.end, period.end) - max(plan.first_day, period.start)).days
+                target += plan.target * days / ((plan.end - plan.first_day).days or 1)
+        fact = revenue[key]["revenue"]
+        out[key] = round(float(Decimal(fact) / target * 100), 2) if target else None
+    return out
+
+
+if apps.is_installed("funnelwatch.plans"):
+    register(
+        Metric(
+            key="plan_pct",
+            block="sales",
+            label=_("Plan fulfilment, %"),
+            unit="pct",
+            kind="period",
+            compute=lambda p, ids: iter(()),
+            period_values=_plan_pct,
+            records=_won_records,
+            description=_("Revenue / the revenue plans for the period (pro rata by days)."),
+        )
+    )

@@ -1,0 +1,210 @@
+"""Read side of the metrics pages, API, exports: the key-numbers table and drill-downs.
+
+Everything is narrowed by :mod:`funnelwatch.accounts.visibility`: the head sees every
+manager, a team lead the team, a manager their own row plus their team's totals.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from django.db.models import QuerySet
+
+from funnelwatch.accounts.models import Role, Team, User
+from funnelwatch.accounts.visibility import visible_user_ids
+from funnelwatch.lib.dates import Period
+from funnelwatch.metrics import engine, registry
+from funnelwatch.metrics.registry import Metric
+
+SELLER_ROLES = (Role.MANAGER, Role.TEAM_LEAD)
+BASELINE_DAYS = 28
+
+
+@dataclass
+class Cell:
+    value: object
+    previous: object = None
+    baseline: object = None
+    tone: str = ""  # "good", "bad" or ""
+    baseline_tone: str = ""
+
+    @property
+    def change(self) -> object:
+        return _delta(self.value, self.previous)
+
+    @property
+    def vs_baseline(self) -> object:
+        return _delta(self.value, self.baseline)
+
+
+@dataclass
+class Row:
+    kind: str  # "manager", "team" or "total"
+    label: str
+    user: User | None = None
+    team: Team | None = None
+    cells: dict[str, Cell] = field(default_factory=dict)
+    members: set[int] | None = None
+
+
+@dataclass
+class KeyNumbers:
+    period: Period
+    metrics: list[Metric]
+    rows: list[Row]
+
+    @property
+    def blocks(self) -> list[tuple[str, list[Metric]]]:
+        out: list[tuple[str, list[Metric]]] = []
+        for m in self.metrics:
+            if not out or out[-1][0] != m.block:
+                out.append((m.block, []))
+            out[-1][1].append(m)
+        return out
+
+
+def _delta(a: object, b: object) -> object:
+    if a is None or b is None:
+        return None
+    if isinstance(a, Decimal) or isinstance(b, Decimal):
+        return Decimal(str(a)) - Decimal(str(b))
+    return round(a - b, 4)
+
+
+def tone(metric: Metric, value: object, other: object) -> str:
+    change = _delta(value, other)
+    if change is None or change == 0 or metric.good == "none":
+        return ""
+    return "good" if (change > 0) == (metric.good == "up") else "bad"
+
+
+def pick_metrics(keys: list[str] | None) -> list[Metric]:
+    """The requested metrics in catalogue order; unknown keys raise KeyError."""
+    if not keys:
+        return registry.all_metrics()
+    wanted = {registry.get(k).key for k in keys}
+    return [m for m in registry.all_metrics() if m.key in wanted]
+
+
+def sellers(viewer: User | None) -> QuerySet[User]:
+    """Managers (and team leads) whose rows ``viewer`` may see; None: everyone."""
+    qs = User.objects.filter(is_active=True, role__in=SELLER_ROLES).select_related("team")
+    ids = visible_user_ids(viewer) if viewer is not None else None
+    return qs if ids is None else qs.filter(pk__in=ids)
+
+
+def _groups(viewer: User | None, by: str) -> list[Row]:
+    everyone = viewer is None or viewer.sees_everything
+    users = list(sellers(viewer).order_by("team__name", "first_name", "username"))
+    rows: list[Row] = []
+    if by == "manager":
+        rows += [Row("manager", str(u), user=u, team=u.team, members={u.pk}) for u in users]
+    if by in ("manager", "team"):
+        if everyone:
+            teams = Team.objects.all()
+        elif viewer.role == Role.TEAM_LEAD:
+            teams = Team.objects.filter(pk__in={u.team_id for u in users if u.team_id})
+        else:
+            teams = Team.objects.filter(pk=viewer.team_id)
+        members: dict[int, set[int]] = {}
+        for uid, tid in User.objects.filter(
+            is_active=True, role__in=SELLER_ROLES, team__in=teams
+        ).values_list("pk", "team_id"):
+            members.setdefault(tid, set()).add(uid)
+        rows += [Row("team", str(t), team=t, members=members.get(t.pk, set())) for t in teams]
+    if everyone:
+        rows.append(Row("total", "", members=None))
+    return rows
+
+
+def key_numbers(
+    viewer: User | None,
+    period: Period,
+    by: str = "manager",
+    metrics: list[str] | None = None,
+    source: str = "rollup",
+    compare: bool = True,
+) -> KeyNumbers:
+    """Managers × metrics for ``period``, with the change against the previous period and
+    against each row's own 4-week baseline (sums scaled to the period's length)."""
+    chosen = pick_metrics(metrics)
+    keys = [m.key for m in chosen]
+    rows = _groups(viewer, by)
+    groups = {i: row.members for i, row in enumerate(rows)}
+    prev = base = None
+    with engine.memoized():
+        now = engine.group_values(keys, period, groups, source)
+        if compare:
+            comparable = [m.key for m in chosen if m.kind != "live"]
+            prev = engine.group_values(comparable, period.previous(), groups, source)
+            window = Period(period.start - dt.timedelta(days=BASELINE_DAYS), period.start)
+            rolled = [m.key for m in chosen if m.rolled]
+            base = engine.group_values(rolled, window, groups, source)
+    scale = Decimal(period.days) / BASELINE_DAYS
+    for i, row in enumerate(rows):
+        for m in chosen:
+            cell = Cell(now[i][m.key])
+            if prev is not None and m.key in prev[i]:
+                cell.previous = prev[i][m.key]
+                cell.tone = tone(m, cell.value, cell.previous)
+            if base is not None and m.key in base[i]:
+                b = base[i][m.key]
+                if m.kind == "sum" and b is not None:
+                    b = Decimal(str(b)) * scale
+                    b = b.quantize(Decimal("0.01")) if m.unit == "money" else round(float(b), 2)
+                cell.baseline = b
+                cell.baseline_tone = tone(m, cell.value, b)
+            row.cells[m.key] = cell
+    return KeyNumbers(period, chosen, rows)
+
+
+def drill_ids(viewer: User, manager_id: int | None, team_id: int | None) -> set[int] | None:
+    """Managers whose records a drill-down may list: never more than the viewer may see."""
+    visible = visible_user_ids(viewer)
+    if manager_id is not None:
+        wanted: set[int] | None = {manager_id}
+    elif team_id is not None:
+        wanted = set(User.objects.filter(team_id=team_id).values_list("pk", flat=True))
+    else:
+        wanted = None
+    if visible is None:
+        return wanted
+    return visible if wanted is None else wanted & visible
+
+
+def records(metric: Metric, period: Period, ids: set[int] | None, limit: int = 500) -> list:
+    if metric.records is None:
+        return []
+    found = metric.records(period, ids)
+    return list(found[:limit])
+
+
+def as_json(table: KeyNumbers) -> dict:
+    """The shape the API and ``funnelwatch metrics`` print (``to`` exclusive)."""
+
+    def plain(value: object) -> object:
+        return str(value) if isinstance(value, Decimal) else value
+
+    rows, totals = [], {}
+    for row in table.rows:
+        values = {k: plain(c.value) for k, c in row.cells.items()}
+        if row.kind == "total":
+            totals = values
+        elif row.kind == "manager":
+            rows.append(
+                {
+                    "manager": row.user.username,
+                    "team": row.team and row.team.name,
+                    "metrics": values,
+                }
+            )
+        else:
+            rows.append({"manager": None, "team": row.label, "metrics": values})
+    return {
+        "from": table.period.start.isoformat(),
+        "to": table.period.end.isoformat(),
+        "rows": rows,
+        "totals": totals,
+    }

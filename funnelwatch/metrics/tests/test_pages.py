@@ -1,0 +1,196 @@
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+import pytest
+from django.core.management import call_command
+from django.urls import reverse
+from openpyxl import load_workbook
+
+from funnelwatch.audit.models import AuditEvent
+
+WEEK = "period=week&date=2026-03-02"
+
+
+def test_head_sees_every_manager_and_totals(client, sales, world, django_assert_max_num_queries):
+    client.force_login(world.head)
+    with django_assert_max_num_queries(25):
+        response = client.get(reverse("metrics:key_numbers") + "?" + WEEK)
+    assert response.status_code == 200
+    rows = response.context["table"].rows
+    assert {r.user.username for r in rows if r.kind == "manager"} == {
+        "lead",
+        "alice",
+        "bob",
+        "outsider",
+    }
+    assert [r.kind for r in rows if r.kind != "manager"] == ["team", "team", "total"]
+    total = rows[-1].cells
+    assert total["leads_received"].value == 4 and total["won_amount"].value == 5000
+
+
+def test_key_numbers_query_count_does_not_grow_with_managers(
+    client, sales, world, django_assert_num_queries, django_assert_max_num_queries
+):
+    from funnelwatch.accounts.models import Role, User
+
+    client.force_login(world.head)
+    client.get(reverse("metrics:key_numbers") + "?" + WEEK)  # warm caches (content types)
+    # A few queries per metric kind (other apps' metrics add theirs), none per manager.
+    with django_assert_max_num_queries(30) as ctx:
+        client.get(reverse("metrics:key_numbers") + "?" + WEEK)
+    for i in range(5):
+        User.objects.create_user(f"m{i}", role=Role.MANAGER, team=world.south)
+    with django_assert_num_queries(len(ctx.captured_queries)):
+        client.get(reverse("metrics:key_numbers") + "?" + WEEK)
+
+
+def test_manager_sees_own_row_and_team_total_only(client, sales, world):
+    client.force_login(world.bob)
+    rows = client.get(reverse("metrics:key_numbers") + "?" + WEEK).context["table"].rows
+    assert [(r.kind, r.label) for r in rows] == [("manager", "Bob"), ("team", "South")]
+
+
+def test_team_lead_sees_the_team(client, sales, world):
+    client.force_login(world.lead)
+    rows = client.get(reverse("metrics:key_numbers") + "?" + WEEK).context["table"].rows
+    assert {r.label for r in rows if r.kind == "manager"} == {"Lead", "Alice"}
+    assert [r.label for r in rows if r.kind == "team"] == ["North"]
+
+
+def test_drill_down_lists_the_records(client, sales, world, django_assert_max_num_queries):
+    client.force_login(world.head)
+    url = reverse("metrics:records", args=["won_count"])
+    with django_assert_max_num_queries(6):
+        response = client.get(f"{url}?{WEEK}&manager={world.alice.pk}")
+    assert response.status_code == 200
+    assert [r["deal"].title for r in response.context["rows"]] == ["D1"]
+
+
+def test_drill_down_of_another_manager_is_refused(client, sales, world):
+    client.force_login(world.bob)
+    url = reverse("metrics:records", args=["leads_received"])
+    assert client.get(f"{url}?{WEEK}&manager={world.alice.pk}").status_code == 404
+    # A team total's records are narrowed to what bob may see: his own (D3 was his when
+    # it was created, though alice owns it now).
+    response = client.get(f"{url}?{WEEK}&team={world.south.pk}")
+    assert {r["deal"].title for r in response.context["rows"]} == {"D3", "D4"}
+    assert client.get(f"{url}?{WEEK}&team={world.north.pk}").status_code == 404
+    assert client.get(reverse("metrics:manager", args=[world.alice.pk])).status_code == 404
+
+
+def test_manager_page_funnel_and_sales(client, sales, world):
+    client.force_login(world.head)
+    assert client.get(reverse("metrics:manager", args=[world.alice.pk])).status_code == 200
+    response = client.get(
+        reverse("metrics:funnel") + "?period=custom&from=2026-03-01&to=2026-03-31"
+    )
+    assert response.status_code == 200
+    funnel = response.context["funnel"]
+    assert funnel.deals == 4 and funnel.won == 1 and funnel.junk == 1
+    assert [b["reached"] for b in funnel.blocks] == [4, 2, 2, 1, 1]
+    response = client.get(reverse("metrics:sales") + "?period=month&date=2026-03-01")
+    assert response.status_code == 200
+
+
+def test_pages_need_a_login(client, db):
+    assert client.get(reverse("metrics:key_numbers")).status_code == 302
+
+
+def test_exports_open_and_are_audited(client, sales, world):
+    client.force_login(world.head)
+    url = reverse("metrics:key_numbers") + "?period=custom&from=2026-03-02&to=2026-03-08"
+    response = client.get(url + "&format=csv")
+    lines = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig"))))
+    assert lines[0][:3] == ["Manager", "Team", "Leads received"]
+    assert ["alice", "North", "2"] == lines[2][:3]
+    response = client.get(url + "&format=xlsx")
+    sheet = load_workbook(io.BytesIO(response.content)).active
+    assert sheet["A3"].value == "alice" and sheet["C3"].value == 2
+    exports = AuditEvent.objects.filter(action=AuditEvent.Action.EXPORT, actor=world.head)
+    assert exports.count() == 2
+
+
+def test_api(client, sales, world, django_assert_max_num_queries):
+    client.force_login(world.bob)
+    with django_assert_max_num_queries(12):
+        response = client.get(
+            "/api/metrics?from=2026-03-02&to=2026-03-09&metrics=leads_received,won_amount,junk_pct"
+        )
+    assert response.status_code == 200
+    data = response.json()
+    assert data["from"] == "2026-03-02" and data["to"] == "2026-03-09"
+    assert data["rows"] == [
+        {
+            "manager": "bob",
+            "team": "South",
+            "metrics": {"leads_received": 2, "junk_pct": 0.0, "won_amount": "0.00"},
+        },
+        {
+            "manager": None,
+            "team": "South",
+            "metrics": {"leads_received": 2, "junk_pct": 0.0, "won_amount": "0.00"},
+        },
+    ]
+    assert client.get("/api/metrics?from=2026-03-02&to=2026-03-09&metrics=nope").status_code == 422
+
+
+def test_api_refuses_anonymous(client, db):
+    assert client.get("/api/metrics?from=2026-03-02&to=2026-03-09").status_code == 401
+
+
+def test_metrics_command_prints_json(sales, world, capsysbinary):
+    call_command(
+        "metrics",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-09",
+        "--by",
+        "none",
+        "--metrics",
+        "won_amount,margin_pct,objection_avg_days",
+    )
+    data = json.loads(capsysbinary.readouterr().out)
+    assert data == {
+        "from": "2026-03-02",
+        "to": "2026-03-09",
+        "rows": [],
+        "totals": {"objection_avg_days": 2.0, "won_amount": "5000.00", "margin_pct": 40.0},
+    }
+
+
+def test_metrics_command_by_manager(sales, world, capsysbinary, tmp_path):
+    call_command(
+        "metrics", "--from", "2026-03-02", "--to", "2026-03-09", "--metrics", "revived_pct"
+    )
+    data = json.loads(capsysbinary.readouterr().out)
+    by_name = {r["manager"]: r["metrics"]["revived_pct"] for r in data["rows"]}
+    assert by_name["alice"] == 100.0 and by_name["bob"] is None
+    out = tmp_path / "k.xlsx"
+    call_command(
+        "metrics",
+        "--from",
+        "2026-03-02",
+        "--to",
+        "2026-03-09",
+        "--format",
+        "xlsx",
+        "--output",
+        str(out),
+    )
+    assert load_workbook(out).active["A1"].value == "Manager"
+
+
+def test_rollups_commands(sales, world, capsys):
+    from funnelwatch.metrics.models import DailyValue
+
+    call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")
+    DailyValue.objects.filter(metric="won_count").update(value=7)
+    with pytest.raises(Exception, match="differ"):
+        call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")
+    assert "won_count" in capsys.readouterr().out
+    call_command("rollups", "rebuild", "--from", "2026-02-20", "--to", "2026-03-20")
+    call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")

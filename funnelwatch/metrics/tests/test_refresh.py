@@ -1,0 +1,113 @@
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import transaction
+
+from funnelwatch.crm import services
+from funnelwatch.lib.dates import Period
+from funnelwatch.metrics import engine, refresh
+from funnelwatch.metrics.models import DailyValue
+
+MARCH = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+
+
+def _value(key, manager, period=MARCH):  # noqa: ANN001, ANN202
+    return engine.group_values([key], period, {0: {manager.pk}})[0][key]
+
+
+def test_reassignment_mid_period_credits_each_owner(world, at, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        deal = services.create_lead(
+            actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, 2, 10)
+        )
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_proposal(deal, actor=world.alice, amount=100, at=at(2026, 3, 3, 10))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.reassign(deal, world.bob, actor=world.head, at=at(2026, 3, 10, 10))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.send_proposal(deal, actor=world.bob, amount=300, at=at(2026, 3, 11, 10))
+    with django_capture_on_commit_callbacks(execute=True):
+        services.win(deal, actor=world.bob, amount=1000, at=at(2026, 3, 12, 10))
+    assert _value("proposals_amount", world.alice) == 100
+    assert _value("proposals_amount", world.bob) == 300
+    assert _value("won_amount", world.bob) == 1000 and _value("won_amount", world.alice) == 0
+    # Cohorts stay with the owner at creation / at the first proposal.
+    assert _value("leads_received", world.alice) == 1 and _value("leads_received", world.bob) == 0
+    assert _value("proposal_to_won_pct", world.alice) == 100.0
+    assert _value("proposal_to_won_pct", world.bob) is None
+    assert engine.verify(MARCH) == []
+
+
+def test_audit_rows_outside_services_refresh_crm_actions(
+    world, at, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_contact(actor=world.alice, name="Ann", at=at(2026, 3, 5, 10))
+    assert _value("crm_actions", world.alice) == 1
+
+
+def test_suspended_skips_refresh_until_rebuild(world, at, django_capture_on_commit_callbacks):
+    with refresh.suspended(), django_capture_on_commit_callbacks(execute=True):
+        services.create_lead(actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, 2, 10))
+    assert not DailyValue.objects.exists()
+    assert engine.verify(MARCH)
+    engine.rebuild(MARCH)
+    assert engine.verify(MARCH) == []
+    assert _value("leads_received", world.alice) == 1
+
+
+def test_a_bulk_transaction_refreshes_its_whole_span_once(
+    world, at, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        for day in range(1, 29):
+            for who in (world.alice, world.bob, world.lead):
+                deal = services.create_lead(
+                    actor=who, title="X", owner=who, at=at(2026, 3, day, 10)
+                )
+                services.send_proposal(deal, actor=who, amount=10, at=at(2026, 3, day, 11))
+    assert engine.verify(MARCH) == []
+    assert _value("proposals_sent", world.bob) == 28
+
+
+def test_demo_builds_rollups(world, at, django_capture_on_commit_callbacks):
+    from types import SimpleNamespace
+
+    from funnelwatch.metrics import demo
+
+    with refresh.suspended(), django_capture_on_commit_callbacks(execute=True):
+        services.create_lead(actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, 2, 10))
+    ctx = SimpleNamespace(start=at(2026, 2, 1, 0), now=at(2026, 3, 31, 0), notes=[])
+    demo.generate(ctx)
+    assert engine.verify(MARCH) == [] and "rollup rows" in ctx.notes[0]
+
+
+def test_median_of_counted_samples():
+    from collections import Counter
+
+    assert engine.median(Counter()) is None
+    assert engine.median(Counter({1.0: 1})) == 1.0
+    assert engine.median(Counter({1.0: 1, 3.0: 1})) == 2.0
+    assert engine.median(Counter({0.5: 3, 2.0: 1})) == 0.5
+    assert engine.median(Counter({0.5: 2, 2.0: 2})) == 1.25
+
+
+def test_an_event_may_name_every_day_it_changed(world, at, django_capture_on_commit_callbacks):
+    from funnelwatch.crm.signals import crm_event
+
+    with refresh.suspended():
+        for day in (3, 9):
+            services.create_lead(
+                actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, day, 10)
+            )
+    with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+        crm_event.send(
+            sender=None,
+            kind="lead_created",
+            deal=None,
+            at=at(2026, 3, 9, 10),
+            user_ids={world.alice.pk},
+            days=[dt.date(2026, 3, 3)],
+        )
+    assert _value("leads_received", world.alice) == 2
