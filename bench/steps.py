@@ -162,9 +162,8 @@ def step_queries(args: argparse.Namespace) -> dict:
 
 
 def step_import(args: argparse.Namespace) -> dict:
-    from funnelwatch.telephony.importer import import_file
-
     from bench.cdr import write_master_csv
+    from funnelwatch.telephony.importer import import_file
 
     rows = {"XS": 20_000, "S": 200_000}.get(args.size, 1_000_000)
     path = HERE / "data" / f"Master-{rows}.csv"

@@ -1,15 +1,21 @@
 """Webhook throughput: signed JSON call events from 1, 4 and 16 concurrent clients.
 
-    .venv/bin/python bench/webhook_calls.py --events 2000
+    .venv/bin/python bench/webhook_calls.py --events 2000 [--mode queue]
+        [--workers 2 --threads 4 --worker-class gthread] [--connections new]
 
-Starts gunicorn (4 threads x 2 workers) on 127.0.0.1 with a fresh SQLite database,
-posts ``--events`` distinct events per run, every tenth one twice (a replay), then checks
-that exactly one call per event was stored.
+Starts gunicorn (by default the recommended settings: 2 gthread workers x 4 threads)
+on 127.0.0.1 with a fresh SQLite database, posts ``--events`` distinct events per run,
+every tenth one twice (a replay), then checks that exactly one call per event was
+stored. Each client keeps its HTTP connection open (``--connections keep``, as a PBX or
+a load tool such as ``wrk`` does; an asyncio client sending requests signed beforehand,
+so the load generator takes little of the CPU it shares with the server);
+``--connections new`` opens one per event with urllib from a thread per client.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
 import os
 import subprocess
@@ -25,21 +31,70 @@ ROOT = Path(__file__).resolve().parent.parent
 SECRET = "bench-secret"
 
 
-def _post(url: str, body: dict) -> int:
+def _signed(body: dict) -> tuple[bytes, dict[str, str]]:
     from funnelwatch.telephony.providers.generic import signature
 
     raw = json.dumps(body).encode()
     ts = str(int(time.time()))
-    req = urllib.request.Request(
-        url,
-        data=raw,
-        method="POST",
-        headers={
-            "Content-Type": "application/json",
-            "X-Funnelwatch-Timestamp": ts,
-            "X-Funnelwatch-Signature": signature(SECRET, ts, raw),
-        },
-    )
+    return raw, {
+        "Content-Type": "application/json",
+        "X-Funnelwatch-Timestamp": ts,
+        "X-Funnelwatch-Signature": signature(SECRET, ts, raw),
+    }
+
+
+def _request_bytes(port: int, path: str, body: dict) -> bytes:
+    raw, headers = _signed(body)
+    head = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {len(raw)}"]
+    head += [f"{k}: {v}" for k, v in headers.items()]
+    return ("\r\n".join(head) + "\r\n\r\n").encode() + raw
+
+
+async def _client(port: int, requests: list[bytes]) -> list[int]:
+    """One client on one kept-alive connection (reopened when the server closes it),
+    requests prepared beforehand so the client costs the shared CPU little."""
+    codes: list[int] = []
+    reader = writer = None
+    for req in requests:
+        for _attempt in range(5):
+            try:
+                if writer is None:
+                    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+                writer.write(req)
+                head = await reader.readuntil(b"\r\n\r\n")
+                lines = head.decode("latin-1").split("\r\n")
+                status = int(lines[0].split()[1])
+                fields = {
+                    k.strip().lower(): v.strip()
+                    for k, _sep, v in (line.partition(":") for line in lines[1:] if line)
+                }
+                await reader.readexactly(int(fields.get("content-length", "0")))
+                if fields.get("connection", "").lower() == "close":
+                    writer.close()
+                    reader = writer = None
+                if status < 500:
+                    codes.append(status)
+                    break
+            except (OSError, asyncio.IncompleteReadError, ValueError):
+                if writer is not None:
+                    writer.close()
+                reader = writer = None
+            await asyncio.sleep(0.2)
+        else:
+            codes.append(0)
+    if writer is not None:
+        writer.close()
+    return codes
+
+
+async def _clients(port: int, shares: list[list[bytes]]) -> list[int]:
+    parts = await asyncio.gather(*(_client(port, share) for share in shares))
+    return [c for part in parts for c in part]
+
+
+def _post(url: str, body: dict) -> int:
+    raw, headers = _signed(body)
+    req = urllib.request.Request(url, data=raw, method="POST", headers=headers)
     for _attempt in range(5):
         try:
             with urllib.request.urlopen(req, timeout=60) as resp:
@@ -78,6 +133,11 @@ def main() -> None:
         default="sync",
         help="queue: events are stored on receipt and processed in batches",
     )
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--worker-class", default="gthread", choices=["gthread", "sync"])
+    parser.add_argument("--connections", choices=["keep", "new"], default="keep")
+    parser.add_argument("--clients", default="1,4,16")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fw-hook-"))
     env = os.environ | {
@@ -86,6 +146,7 @@ def main() -> None:
         "FUNNELWATCH_CALLS_CREATE_LEADS": "false",
         "DJANGO_SETTINGS_MODULE": "funnelwatch.settings",
         "DEBUG": "false",
+        "FUNNELWATCH_WEBHOOK_MODE": args.mode,
     }
     py = str(ROOT / ".venv/bin/python")
     subprocess.run([py, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
@@ -96,9 +157,11 @@ def main() -> None:
             "-b",
             f"127.0.0.1:{args.port}",
             "-w",
-            "2",
+            str(args.workers),
+            "-k",
+            args.worker_class,
             "--threads",
-            "4",
+            str(args.threads),
             "--log-level",
             "warning",
         ],
@@ -114,13 +177,24 @@ def main() -> None:
                 break
             except OSError:
                 time.sleep(0.2)
-        for clients in (1, 4, 16):
+        print(
+            f"gunicorn -k {args.worker_class} -w {args.workers} --threads {args.threads}; "
+            f"mode {args.mode}; client connections: {args.connections}"
+        )
+        path = "/api/telephony/webhooks/calls"
+        for clients in [int(c) for c in args.clients.split(",")]:
             run = f"c{clients}"
             bodies = [_event(run, i) for i in range(args.events)]
             bodies += [bodies[i] for i in range(0, args.events, 10)]  # replays
-            t = time.perf_counter()
-            with ThreadPoolExecutor(clients) as pool:
-                codes = list(pool.map(lambda b: _post(url, b), bodies))
+            shares = [bodies[k::clients] for k in range(clients)]
+            if args.connections == "new":
+                t = time.perf_counter()
+                with ThreadPoolExecutor(clients) as pool:
+                    codes = list(pool.map(lambda b: _post(url, b), bodies))
+            else:
+                prepared = [[_request_bytes(args.port, path, b) for b in sh] for sh in shares]
+                t = time.perf_counter()
+                codes = asyncio.run(_clients(args.port, prepared))
             took = time.perf_counter() - t
             bad = [c for c in codes if c != 200]
             processing = ""

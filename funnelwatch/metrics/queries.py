@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from funnelwatch.accounts.models import Role, Team, User
 from funnelwatch.accounts.visibility import visible_user_ids
@@ -97,7 +97,11 @@ def sellers(viewer: User | None) -> QuerySet[User]:
 
 def _groups(viewer: User | None, by: str) -> list[Row]:
     everyone = viewer is None or viewer.sees_everything
-    users = list(sellers(viewer).order_by("team__name", "first_name", "username"))
+    # Managers without a team last, on every database (SQLite and PostgreSQL sort NULLs
+    # differently).
+    users = list(
+        sellers(viewer).order_by(F("team__name").asc(nulls_last=True), "first_name", "username")
+    )
     rows: list[Row] = []
     if by == "manager":
         rows += [Row("manager", str(u), user=u, team=u.team, members={u.pk}) for u in users]

@@ -20,23 +20,43 @@ Adapter = Callable[[object], object]
 
 def _sqlite_datetime(value: dt.datetime) -> str:
     # What Django's SQLite adapter writes (UTC, naive, str()), without its checks.
+    if value.tzinfo is dt.UTC:  # what the parsers produce: drop the "+00:00"
+        return value.isoformat(" ")[:-6]
     offset = value.utcoffset()
     return str((value - offset).replace(tzinfo=None) if offset else value.replace(tzinfo=None))
 
 
 def _json(value: object) -> str:
-    return "{}" if value == {} else json.dumps(value, ensure_ascii=False)
+    if value == {}:
+        return "{}"
+    if type(value) is list and value:
+        # A CDR row. Printable text without backslashes is its own JSON string once its
+        # quotes are escaped: most rows are, and skip the encoder.
+        try:
+            text = "\x00".join(value)
+        except TypeError:  # not all strings
+            text = "\\"
+        if (
+            "\\" not in text
+            and text.count("\x00") == len(value) - 1
+            and text.replace("\x00", "").isprintable()
+        ):
+            return '["' + text.replace('"', '\\"').replace("\x00", '", "') + '"]'
+    return json.dumps(value, ensure_ascii=False)
 
 
-def _same_value_cached(adapt: Adapter) -> Adapter:
-    """Columns like ``created_at`` hold one object on every row: convert it once."""
-    last: list = [object(), None]
+def _cached(adapt: Adapter) -> Adapter:
+    """Times repeat (``created_at`` on every row, CDR stamps shared by neighbouring rows):
+    convert each distinct value once per insert."""
+    seen: dict[int, tuple[object, object]] = {}
 
     def cached(value: object) -> object:
-        if value is last[0]:
-            return last[1]
-        last[0], last[1] = value, adapt(value)
-        return last[1]
+        # By identity (hashing an aware datetime costs more than the lookup); the value
+        # is kept with its result so its id cannot be reused.
+        hit = seen.get(id(value))
+        if hit is None:
+            hit = seen[id(value)] = (value, adapt(value))
+        return hit[1]
 
     return cached
 
@@ -45,7 +65,7 @@ def _adapter(field: models.Field) -> Adapter | None:
     ops = connection.ops
     if isinstance(field, models.DateTimeField):
         if connection.vendor == "sqlite" and settings.USE_TZ:
-            return _same_value_cached(_sqlite_datetime)
+            return _cached(_sqlite_datetime)
         return ops.adapt_datetimefield_value
     if isinstance(field, models.JSONField):
         if connection.vendor == "sqlite" and field.encoder is None:
@@ -54,33 +74,59 @@ def _adapter(field: models.Field) -> Adapter | None:
     return None
 
 
+def _adapted(rows: list[tuple], adapters: list[tuple[int, Adapter]]) -> list[tuple]:
+    """Adapt column by column (transposing is done in C, a Python loop per row is not)."""
+    if not adapters:
+        return rows
+    columns = list(zip(*rows, strict=True))
+    for i, adapt in adapters:
+        columns[i] = [None if v is None else adapt(v) for v in columns[i]]
+    return list(zip(*columns, strict=True))
+
+
 def insert(
     model: type[models.Model], fields: Sequence[str], rows: list[tuple], batch: int = 5000
 ) -> None:
-    """INSERT ``rows`` (tuples in ``fields`` order, raw Python values) into ``model``."""
+    """INSERT ``rows`` (tuples in ``fields`` order, raw Python values) into ``model``.
+
+    On PostgreSQL the rows go through ``COPY`` (psycopg 3), several times faster than
+    INSERT for big batches."""
     if not rows:
         return
     meta = model._meta
     cols = [meta.get_field(f) for f in fields]
-    adapters = [(i, a) for i, f in enumerate(cols) if (a := _adapter(f)) is not None]
     quote = connection.ops.quote_name
-    sql = "INSERT INTO {} ({}) VALUES ({})".format(
-        quote(meta.db_table),
-        ", ".join(quote(f.column) for f in cols),
-        ", ".join(["%s"] * len(cols)),
-    )
-    if adapters:
-        out = []
-        for row in rows:
-            row = list(row)
-            for i, adapt in adapters:
-                if row[i] is not None:
-                    row[i] = adapt(row[i])
-            out.append(row)
-        rows = out
+    table = quote(meta.db_table)
+    names = ", ".join(quote(f.column) for f in cols)
+    if connection.vendor == "postgresql" and _copy(table, names, cols, rows):
+        return
+    adapters = [(i, a) for i, f in enumerate(cols) if (a := _adapter(f)) is not None]
+    sql = "INSERT INTO {} ({}) VALUES ({})".format(table, names, ", ".join(["%s"] * len(cols)))
+    rows = _adapted(rows, adapters)
     with connection.cursor() as cur:
         for i in range(0, len(rows), batch):
             cur.executemany(sql, rows[i : i + batch])
+
+
+def _copy(table: str, names: str, cols: list[models.Field], rows: list[tuple]) -> bool:
+    """COPY the rows in; False when the driver cannot (psycopg 2)."""
+    with connection.cursor() as cur:
+        raw = cur.cursor
+        if not hasattr(raw, "copy"):
+            return False
+        adapters = []
+        for i, f in enumerate(cols):
+            if isinstance(f, models.JSONField):
+                adapters.append((i, _json if f.encoder is None else _encoder(f)))
+        rows = _adapted(rows, adapters)
+        with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608
+            for row in rows:
+                copy.write_row(row)
+    return True
+
+
+def _encoder(field: models.JSONField) -> Adapter:
+    return lambda v: json.dumps(v, cls=field.encoder)
 
 
 def update(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) -> None:
@@ -96,12 +142,5 @@ def update(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) 
         ", ".join(f"{quote(f.column)} = %s" for f in cols),
         quote(meta.pk.column),
     )
-    out = []
-    for row in rows:
-        row = list(row)
-        for i, adapt in adapters:
-            if row[i] is not None:
-                row[i] = adapt(row[i])
-        out.append(row)
     with connection.cursor() as cur:
-        cur.executemany(sql, out)
+        cur.executemany(sql, _adapted(rows, adapters))

@@ -72,12 +72,16 @@ class Matcher:
     def __init__(self) -> None:
         self.region = getattr(settings, "FUNNELWATCH_PHONE_REGION", "MN")
         self.extensions = dict(Extension.objects.values_list("number", "user_id"))
+        self._numbers: dict[str, tuple[str, bool]] = {}
 
     def number(self, raw: str) -> tuple[str, bool]:
-        e164, internal = _number(raw, self.region)
-        if (raw or "").strip() in self.extensions:
-            return e164, True
-        return e164, internal
+        known = self._numbers.get(raw)
+        if known is None:
+            e164, internal = _number(raw, self.region)
+            if (raw or "").strip() in self.extensions:
+                internal = True
+            known = self._numbers[raw] = (e164, internal)
+        return known
 
     def manager_for(self, rec: CallRecord, direction: str) -> int | None:
         legs = rec.legs
@@ -334,6 +338,15 @@ def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
     """The same events ``trail.record_bulk`` writes, without building model instances."""
     actor = current_actor()
     at = actor.at or timezone.now()
+    minutes: dict[int, str] = {}  # parsed times are shared objects: format each once
+
+    def minute(value: dt.datetime) -> str:
+        text = minutes.get(id(value))
+        if text is None:
+            # isoformat is several times cheaper than strftime ("%Y-%m-%d %H:%M")
+            text = minutes[id(value)] = value.isoformat(" ")[:16]
+        return text
+
     events = [
         (
             at,
@@ -343,7 +356,7 @@ def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
             AuditEvent.Action.CREATE,
             "telephony.call",
             str(ids[row[1]]),
-            f"{row[3]} {row[5] or row[4]} → {row[7] or row[6]} {row[12]:%Y-%m-%d %H:%M}"[:200],
+            f"{row[3]} {row[5] or row[4]} → {row[7] or row[6]} {minute(row[12])}"[:200],
             {},
         )
         for row in rows

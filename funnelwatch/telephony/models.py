@@ -47,6 +47,7 @@ class Call(Archivable):
         blank=True,
         on_delete=models.PROTECT,
         related_name="calls",
+        db_index=False,  # (manager, started_at) below serves lookups by manager
     )
     contact = models.ForeignKey(
         "crm.Contact",
@@ -117,7 +118,8 @@ class Call(Archivable):
 class CallLeg(models.Model):
     """One CDR / channel of a call (a ring-group phone, a transfer, an IVR hop)."""
 
-    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="legs")
+    # db_index=False: the unique (call, leg_id) index serves lookups by call.
+    call = models.ForeignKey(Call, on_delete=models.CASCADE, related_name="legs", db_index=False)
     leg_id = models.CharField(_("leg id"), max_length=120)
     channel = models.CharField(_("channel"), max_length=200, blank=True)
     dstchannel = models.CharField(_("destination channel"), max_length=200, blank=True)

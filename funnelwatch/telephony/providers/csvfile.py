@@ -20,22 +20,46 @@ def decode(raw: bytes) -> str:
         return raw.decode("cp1251", errors="replace")
 
 
+_BULK = 5000  # lines parsed by one csv reader
+
+
 def rows(lines: Iterable[bytes], first_line: int = 1) -> Iterator[tuple[int, list[str] | str]]:
     """(line number, csv fields) for each non-empty line; (line, error text) when the
     line is not valid CSV. A quoted field spanning lines is not produced by the PBXs we
     read, so every physical line is one record."""
     number = first_line - 1
+    batch: list[tuple[int, str]] = []
     for raw in lines:
         number += 1
         text = decode(raw).rstrip("\r\n")
-        if not text.strip():
+        if not text or text.isspace():
             continue
+        batch.append((number, text))
+        if len(batch) >= _BULK:
+            yield from _parse(batch)
+            batch = []
+    yield from _parse(batch)
+
+
+def _parse(batch: list[tuple[int, str]]) -> Iterator[tuple[int, list[str] | str]]:
+    """One csv reader for many lines (a reader per line costs more than the parsing).
+    When a line is malformed (the reader fails, or a quote left open joins two lines)
+    the batch is parsed again line by line, so the error names its line."""
+    try:
+        parsed = list(csv.reader([text for _n, text in batch], strict=True))
+    except csv.Error:
+        parsed = None
+    if parsed is not None and len(parsed) == len(batch):
+        for (number, _text), fields in zip(batch, parsed, strict=True):
+            yield number, fields
+        return
+    for number, text in batch:
         try:
-            parsed = next(csv.reader([text], strict=True))
+            fields = next(csv.reader([text], strict=True))
         except csv.Error as exc:
             yield number, f"malformed CSV: {exc}"
             continue
-        yield number, parsed
+        yield number, fields
 
 
 _SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")

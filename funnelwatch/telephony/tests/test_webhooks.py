@@ -385,3 +385,23 @@ def test_twilio_recording_request_carries_account_credentials(secrets):
         req.get_header("Authorization") == "Basic " + base64.b64encode(b"AC123:tw-token").decode()
     )
     assert recordings._request("https://pbx.example/r.wav").get_header("Authorization") is None
+
+
+def test_webhooks_take_the_short_middleware_path(client, world, secrets):
+    body = {
+        "event_id": "fast1",
+        "call_id": "f1",
+        "direction": "out",
+        "from": "101",
+        "to": "+97699112233",
+        "started_at": "2026-03-02T10:00:00+08:00",
+        "outcome": "no_answer",
+    }
+    r = _generic(client, body)
+    assert r.status_code == 200 and r.json()["status"] == "created"
+    assert "X-Frame-Options" not in r.headers and not r.cookies  # stack skipped
+    assert r.headers["Content-Length"] == str(len(r.content))
+    assert _generic(client, body).json()["status"] == "duplicate"
+    client.force_login(world.head)
+    assert "X-Frame-Options" in client.get("/api/openapi.json").headers  # others: full stack
+    assert client.get("/api/telephony/webhooks/nowhere").status_code == 404
