@@ -24,7 +24,7 @@ def insert(
 ) -> int:
     """Insert ``rows`` (tuples in the order of ``names``) into ``model``'s table."""
     table = model._meta.db_table
-    cols = columns(model, names)
+    cols = [f'"{c}"' for c in columns(model, names)]  # some are SQL words ("references")
     count = 0
     with connection.cursor() as cur:
         if connection.vendor == "postgresql":

@@ -115,6 +115,7 @@ def summarise(args: argparse.Namespace, steps: dict[str, dict]) -> dict:
         "webhook_events_per_s": {k: v["per_s"] for k, v in steps["webhooks"]["runs"].items()},
         "webhook_lost": steps["webhooks"]["lost"],
         "webhook_duplicated": steps["webhooks"]["duplicated"],
+        "webhook_queue_processed_per_s": steps["webhooks"].get("queue_events_per_s"),
         "peak_rss_mb": {name: s.get("peak_rss_mb") for name, s in steps.items()},
     }
 

@@ -25,6 +25,10 @@ CHROMIUM_ARGS = [
 def _test_settings(settings):
     # Hashing passwords properly costs ~0.3 s a user; tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    # Tests change records and read "now" metrics at once: no reuse of earlier answers.
+    from funnelwatch.metrics import conf as metrics_conf
+
+    metrics_conf.LIVE_CACHE_SECONDS = 0
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -438,11 +439,31 @@ def _live(keys: list[str], managers: set[int] | None) -> Sums:
     sums: Sums = {}
     day = today()
     for key in keys:
-        for p in registry.get(key).compute(Period(day, day + dt.timedelta(days=1)), managers):
-            acc = sums.setdefault((key, p.manager_id), [Decimal(0), Decimal(0)])
-            acc[0] += _dec(p.value)
-            acc[1] += _dec(p.weight)
+        for manager, value, weight in _live_points(key, day, managers):
+            acc = sums.setdefault((key, manager), [Decimal(0), Decimal(0)])
+            acc[0] += value
+            acc[1] += weight
     return sums
+
+
+def _live_points(key: str, day: dt.date, managers: set[int] | None) -> list[tuple]:
+    """A "now" metric's points, reused for a short while (conf.LIVE_CACHE_SECONDS): they
+    scan open records, and the table does not need them fresher than a minute."""
+    from django.core.cache import cache
+
+    from funnelwatch.metrics import conf
+
+    scope = "all" if managers is None else ",".join(map(str, sorted(managers)))
+    cache_key = "live:" + hashlib.sha1(f"{key}|{day}|{scope}".encode()).hexdigest()
+    if conf.LIVE_CACHE_SECONDS and (hit := cache.get(cache_key)) is not None:
+        return hit
+    points = [
+        (p.manager_id, _dec(p.value), _dec(p.weight))
+        for p in registry.get(key).compute(Period(day, day + dt.timedelta(days=1)), managers)
+    ]
+    if conf.LIVE_CACHE_SECONDS:
+        cache.set(cache_key, points, conf.LIVE_CACHE_SECONDS)
+    return points
 
 
 def daily_series(
