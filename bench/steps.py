@@ -169,6 +169,15 @@ def step_import(args: argparse.Namespace) -> dict:
     path = HERE / "data" / f"Master-{rows}.csv"
     if not path.exists():
         write_master_csv(path, rows)
+    # A rerun on the same database (--keep) would only find duplicates: start clean.
+    from django.db import connection
+
+    from funnelwatch.telephony.models import Call, CallLeg
+
+    with connection.cursor() as cur:
+        ids = f"SELECT id FROM {Call._meta.db_table} WHERE provider = 'asterisk'"
+        cur.execute(f"DELETE FROM {CallLeg._meta.db_table} WHERE call_id IN ({ids})")
+        cur.execute(f"DELETE FROM {Call._meta.db_table} WHERE provider = 'asterisk'")
     started = time.perf_counter()
     report = import_file(path, "asterisk-csv")
     seconds = time.perf_counter() - started
