@@ -131,6 +131,9 @@ def markdown(r: dict) -> str:
         f"{r['stage_changes']:,} stage changes, {r['calls']:,} calls, {r['emails']:,} e-mails "
         f"(generated in {r['generate_s']:.0f} s). {r['date']}, {r['machine']}; `{r['command']}`.",
         "",
+        "Webhooks are measured with the recommended settings: queue mode, gunicorn gthread "
+        "2 workers × 4 threads.",
+        "",
         "| measurement | median / p95 |",
         "| --- | --- |",
         "| key-numbers table, all managers × 30 days, from rollups (function) | "
@@ -151,6 +154,10 @@ def markdown(r: dict) -> str:
     ]
     for c, v in r["webhook_events_per_s"].items():
         rows.append(f"| webhook events, {c} concurrent client(s) | {v:,.0f} events/s |")
+    rows.append(
+        "| queued webhook events turned into calls (worker batch) | "
+        f"{r.get('webhook_queue_processed_per_s') or 0:,} events/s |"
+    )
     rows.append(
         f"| webhook events lost / duplicated | {r['webhook_lost']} / {r['webhook_duplicated']} |"
     )

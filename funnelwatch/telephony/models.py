@@ -98,6 +98,10 @@ class Call(Archivable):
             models.Index(fields=["manager", "started_at"]),
             models.Index(fields=["direction", "outcome", "started_at"]),
             models.Index(fields=["client_number", "started_at"]),
+            # The deal's and the contact's timelines: newest calls first, without scanning
+            # every call by time.
+            models.Index(fields=["deal", "started_at"], name="call_deal_started"),
+            models.Index(fields=["contact", "started_at"], name="call_contact_started"),
         ]
 
     def __str__(self) -> str:
