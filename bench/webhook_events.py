@@ -12,6 +12,8 @@ import time
 SECRET = os.environ.get("FUNNELWATCH_CALLS_WEBHOOK_SECRET", "bench-secret")
 PATH = "/api/telephony/webhooks/calls"
 BASE = dt.datetime(2026, 11, 2, 1, 0, tzinfo=dt.UTC)
+# Events of this run only: a rerun on the same database must not meet its own earlier ones.
+RUN = f"{int(time.time())}"
 
 
 def make_event(i: int) -> tuple[str, dict[str, str], bytes]:
@@ -50,7 +52,7 @@ def stored_counts(sent: int) -> tuple[int, int]:
 
     from funnelwatch.telephony.models import Call
 
-    calls = Call.objects.filter(provider="generic", external_id__startswith="bench-call-")
+    calls = Call.objects.filter(provider="generic", external_id__startswith=f"bench-call-{RUN}-")
     distinct = calls.values("external_id").distinct().count()
     extra = sum(
         row["n"] - 1 for row in calls.values("external_id").annotate(n=Count("id")).filter(n__gt=1)
