@@ -21,8 +21,8 @@ def make_event(i: int) -> tuple[str, dict[str, str], bytes]:
     answered = i % 3 != 0
     body = json.dumps(
         {
-            "event_id": f"bench-{i}",
-            "call_id": f"bench-call-{i}",
+            "event_id": f"bench-{RUN}-{i}",
+            "call_id": f"bench-call-{RUN}-{i}",
             "direction": "in" if i % 2 else "out",
             "from": f"+9769{i % 9000000 + 1000000:07d}" if i % 2 else "1000",
             "to": "1000" if i % 2 else f"+9769{i % 9000000 + 1000000:07d}",
