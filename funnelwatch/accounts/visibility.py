@@ -56,3 +56,8 @@ def limit_by(user: User, qs: QuerySet, *fields: str) -> QuerySet:
 def can_see_user(viewer: User, other_id: int) -> bool:
     ids = visible_user_ids(viewer)
     return ids is None or other_id in ids
+
+
+def may_change_crm(user: User) -> bool:
+    """Quality reviewers read everything but change nothing in the CRM."""
+    return user.is_authenticated and user.is_active and user.role != Role.REVIEWER

@@ -8,7 +8,7 @@ from ninja import Router, Schema
 from ninja.errors import HttpError
 
 from funnelwatch.accounts.models import User
-from funnelwatch.accounts.visibility import can_see_user
+from funnelwatch.accounts.visibility import can_see_user, may_change_crm
 from funnelwatch.crm import queries, services
 from funnelwatch.crm.models import LostReason, Stage
 
@@ -74,6 +74,8 @@ def get_deal(request, deal_id: int):  # noqa: ANN001, ANN201
 
 @router.post("/deals", response={201: DealOut})
 def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
+    if not may_change_crm(request.user):
+        raise HttpError(403, "quality reviewers cannot change CRM records")
     owner = request.user
     if data.owner:
         owner = User.objects.filter(username=data.owner).first()
@@ -90,6 +92,8 @@ def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
 
 @router.post("/deals/{deal_id}/move", response=DealOut)
 def move_deal(request, deal_id: int, data: MoveIn):  # noqa: ANN001, ANN201
+    if not may_change_crm(request.user):
+        raise HttpError(403, "quality reviewers cannot change CRM records")
     deal = get_object_or_404(queries.deals_for(request.user), pk=deal_id)
     stage = get_object_or_404(Stage, pk=data.stage_id)
     try:
@@ -101,6 +105,8 @@ def move_deal(request, deal_id: int, data: MoveIn):  # noqa: ANN001, ANN201
 
 @router.post("/deals/{deal_id}/lose", response=DealOut)
 def lose_deal(request, deal_id: int, data: LoseIn):  # noqa: ANN001, ANN201
+    if not may_change_crm(request.user):
+        raise HttpError(403, "quality reviewers cannot change CRM records")
     deal = get_object_or_404(queries.deals_for(request.user), pk=deal_id)
     reason = LostReason.objects.filter(pk=data.reason_id).first()
     if reason is None:

@@ -4,6 +4,7 @@ from collections.abc import Callable
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
@@ -11,7 +12,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from funnelwatch.accounts.visibility import visible_users
+from funnelwatch.accounts.visibility import may_change_crm, visible_users
 from funnelwatch.audit.trail import history
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
@@ -104,6 +105,8 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 def deal_create(request: HttpRequest) -> HttpResponse:
+    if not may_change_crm(request.user):
+        raise PermissionDenied
     form = forms.LeadForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -223,6 +226,8 @@ ACTIONS: dict[str, tuple[Callable, Callable, str]] = {
 @login_required
 @require_POST
 def deal_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if not may_change_crm(request.user):
+        raise PermissionDenied
     deal = get_object_or_404(queries.deals_for(request.user), pk=pk)
     if action not in ACTIONS:
         return HttpResponseNotAllowed(["POST"])
@@ -247,6 +252,8 @@ def deal_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 @login_required
 @require_POST
 def archive_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
+    if not may_change_crm(request.user):
+        raise PermissionDenied
     models = {"note": Note, "proposal": Proposal, "meeting": Meeting, "task": Task}
     if kind not in models:
         return HttpResponseNotAllowed(["POST"])
@@ -260,6 +267,8 @@ def archive_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
+    if not may_change_crm(request.user):
+        raise PermissionDenied
     task = get_object_or_404(queries.tasks_for(request.user), pk=pk)
     try:
         services.complete_task(task, actor=request.user)

@@ -144,3 +144,21 @@ def test_task_list_shows_only_visible_tasks(client, world, deals, at):
     assert client.post(reverse("crm:task_done", args=[task.pk])).status_code == 404
     task.refresh_from_db()
     assert task.done_at is None
+
+
+def test_reviewer_reads_but_cannot_change_the_crm(client, world, deals):
+    alice_deal, _ = deals
+    client.force_login(world.reviewer)
+    assert client.get(reverse("crm:deal", args=[alice_deal.pk])).status_code == 200
+    response = client.post(reverse("crm:deal_action", args=[alice_deal.pk, "note"]), {"text": "x"})
+    assert response.status_code == 403
+    assert client.get(reverse("crm:deal_create")).status_code == 403
+    response = client.post(
+        f"/api/crm/deals/{alice_deal.pk}/move",
+        {"stage_id": world.stages["Qualified"].pk},
+        content_type="application/json",
+    )
+    assert response.status_code in (403, 401)
+    alice_deal.refresh_from_db()
+    assert alice_deal.stage == world.stages["New lead"]
+    assert not Note.objects.exists()
