@@ -7,7 +7,6 @@ loudly here instead of silently.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterable, Sequence
 
 from django.db import connection, models
@@ -58,11 +57,3 @@ def reset_sequences(*model_list: type[models.Model]) -> None:
     with connection.cursor() as cur:
         for sql in connection.ops.sequence_reset_sql(no_style(), list(model_list)):
             cur.execute(sql)
-
-
-def csv_buffer(rows: Iterable[Sequence]) -> io.StringIO:
-    buf = io.StringIO()
-    for row in rows:
-        buf.write(",".join(str(v) for v in row) + "\n")
-    buf.seek(0)
-    return buf

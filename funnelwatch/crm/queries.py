@@ -97,11 +97,6 @@ def upcoming_meetings(user: User, day_start: dt.datetime, day_end: dt.datetime) 
     )
 
 
-def deal_counts_by_status(user: User) -> dict[str, int]:
-    rows = deals_for(user).values("status").annotate(n=Count("id"))
-    return {r["status"]: r["n"] for r in rows}
-
-
 def search_deals(user: User, q: str) -> QuerySet[Deal]:
     qs = deals_for(user)
     if q:

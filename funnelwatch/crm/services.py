@@ -132,18 +132,6 @@ def create_contact(
     return contact
 
 
-def add_phone(contact: Contact, raw: str, *, actor: User | None) -> ContactPhone:
-    try:
-        number = phones.normalize(raw, settings.FUNNELWATCH_PHONE_REGION)
-    except phones.InvalidPhone as exc:
-        raise DealError(str(exc), "phone") from None
-    with acting_as(actor):
-        phone, _created = ContactPhone.objects.get_or_create(
-            contact=contact, number=number, defaults={"raw": raw}
-        )
-    return phone
-
-
 # --- deals ------------------------------------------------------------------
 
 
@@ -343,27 +331,6 @@ def reassign(
             task.assignee = new_owner
             task.save()
     _emit("deal_reassigned", deal, at, old_owner_id, new_owner.pk, actor and actor.pk)
-    return deal
-
-
-@transaction.atomic
-def update_deal(deal: Deal, *, actor: User | None, **fields: object) -> Deal:
-    """Edit a deal's descriptive fields (not stage, status or owner: those have services)."""
-    allowed = {"title", "contact", "company", "source", "amount", "cost"}
-    unknown = set(fields) - allowed
-    if unknown:
-        raise DealError(_("These fields are changed by their own actions: %s") % ", ".join(unknown))
-    deal = _locked(deal)
-    for name in ("amount", "cost"):
-        if name in fields:
-            fields[name] = _money(fields[name], name)
-    if "title" in fields and not str(fields["title"]).strip():
-        raise DealError(_("A deal needs a title."), "title")
-    with acting_as(actor):
-        for name, value in fields.items():
-            setattr(deal, name, value)
-        deal.save()
-    _emit("deal_updated", deal, timezone.now(), deal.owner_id, actor and actor.pk)
     return deal
 
 

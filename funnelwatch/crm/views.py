@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -17,6 +18,18 @@ from funnelwatch.audit.trail import history
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
 from funnelwatch.crm.services import DealError
+
+
+def crm_writer_required(view: Callable) -> Callable:
+    """Refuse changes from roles that only read the CRM (quality reviewers)."""
+
+    @wraps(view)
+    def check(request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
+        if not may_change_crm(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return check
 
 
 def _pipeline(request: HttpRequest) -> Pipeline | None:
@@ -104,9 +117,8 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
+@crm_writer_required
 def deal_create(request: HttpRequest) -> HttpResponse:
-    if not may_change_crm(request.user):
-        raise PermissionDenied
     form = forms.LeadForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -225,9 +237,8 @@ ACTIONS: dict[str, tuple[Callable, Callable, str]] = {
 
 @login_required
 @require_POST
+@crm_writer_required
 def deal_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    if not may_change_crm(request.user):
-        raise PermissionDenied
     deal = get_object_or_404(queries.deals_for(request.user), pk=pk)
     if action not in ACTIONS:
         return HttpResponseNotAllowed(["POST"])
@@ -251,9 +262,8 @@ def deal_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def archive_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
-    if not may_change_crm(request.user):
-        raise PermissionDenied
     models = {"note": Note, "proposal": Proposal, "meeting": Meeting, "task": Task}
     if kind not in models:
         return HttpResponseNotAllowed(["POST"])
@@ -266,9 +276,8 @@ def archive_record(request: HttpRequest, kind: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def task_done(request: HttpRequest, pk: int) -> HttpResponse:
-    if not may_change_crm(request.user):
-        raise PermissionDenied
     task = get_object_or_404(queries.tasks_for(request.user), pk=pk)
     try:
         services.complete_task(task, actor=request.user)
