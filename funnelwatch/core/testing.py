@@ -29,6 +29,11 @@ def _test_settings(settings):
     from funnelwatch.metrics import conf as metrics_conf
 
     metrics_conf.LIVE_CACHE_SECONDS = 0
+    # Rollup answers are reused under day tokens that a test's rollback takes away: start
+    # every test with none (the reuse itself stays on, so every test exercises it).
+    from django.core.cache import cache
+
+    cache.clear()
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 

@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Count, Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Case, Count, Exists, F, Model, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -624,27 +624,34 @@ _won_records: Callable[[Period, Ids], QuerySet] = lambda p, ids: _deals(  # noqa
 )
 
 
-def _client_key(company_id: int | None, contact_id: int | None, deal_id: int) -> tuple:
-    if company_id:
-        return ("company", company_id)
-    if contact_id:
-        return ("contact", contact_id)
-    return ("deal", deal_id)
-
-
 def _turnover_per_client(period: Period, groups: dict) -> dict:
-    per_owner: dict[int, list] = defaultdict(list)
-    for owner, amount, company, contact, deal in wins(period, None).values_list(
-        "owner_id", "deal__amount", "deal__company_id", "deal__contact_id", "deal_id"
-    ):
-        per_owner[owner].append((amount, _client_key(company, contact, deal)))
+    """Won amount / distinct clients: a client is the deal's company, else its contact,
+    else the deal itself (numbered apart: 3n, 3n + 1, 3n + 2)."""
+    from funnelwatch.metrics.grouped import aggregate_by_group
+
+    rows = (
+        wins(period, None)
+        .annotate(
+            client=Case(
+                When(deal__company_id__isnull=False, then=F("deal__company_id") * 3),
+                When(deal__contact_id__isnull=False, then=F("deal__contact_id") * 3 + 1),
+                default=F("deal_id") * 3 + 2,
+            )
+        )
+        .values("owner_id", "deal__amount", "client")
+    )
+    found = aggregate_by_group(
+        rows, "owner_id", ["SUM(w.deal__amount)", "COUNT(DISTINCT w.client)"], groups
+    )
     out = {}
-    for key, members in groups.items():
-        owners = per_owner.keys() if members is None else [m for m in members if m in per_owner]
-        mine = [row for o in owners for row in per_owner[o]]
-        clients = {client for _amount, client in mine}
-        total = sum((amount for amount, _client in mine), Decimal(0))
-        out[key] = (total / len(clients)).quantize(Decimal("0.01")) if clients else None
+    for key in groups:
+        total, clients = found.get(key, (None, 0))
+        if not clients:
+            out[key] = None
+            continue
+        # Amounts have cents; a sum the database made in floating point is exact to them.
+        total = Decimal(total if isinstance(total, Decimal) else repr(total or 0))
+        out[key] = (total.quantize(Decimal("0.01")) / clients).quantize(Decimal("0.01"))
     return out
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import contextvars
 import datetime as dt
 import hashlib
+import secrets
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -24,7 +25,13 @@ from django.db.models import Sum
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import registry
 from funnelwatch.metrics.common import FOUR, today
-from funnelwatch.metrics.models import DailySample, DailyValue, WeeklyValue
+from funnelwatch.metrics.models import (
+    DailySample,
+    DailyValue,
+    RollupStamp,
+    WeeklySample,
+    WeeklyValue,
+)
 from funnelwatch.metrics.registry import Metric
 
 Groups = dict[object, "set[int] | None"]
@@ -92,9 +99,9 @@ def rebuild(
     for metric in metrics:
         daily = compute_daily(metric, period, manager_ids)
         samples += [
-            DailySample(metric=metric.key, manager_id=m, day=d, value=v)
+            DailySample(metric=metric.key, manager_id=m, day=d, value=v, count=n)
             for (m, d), vals in daily.samples.items()
-            for v in vals
+            for v, n in Counter(vals).items()
         ]
         values += [
             DailyValue(
@@ -117,8 +124,20 @@ def rebuild(
         if medians:
             _scope(DailySample.objects, medians, period, manager_ids).delete()
             DailySample.objects.bulk_create(samples, batch_size=2000)
+            roll_sample_weeks(period, manager_ids, medians)
+        stamp(period)
     written = len(values) + len(samples)
     return written
+
+
+def stamp(period: Period) -> None:
+    """Give the period's days new tokens: answers cached for them are no longer used."""
+    RollupStamp.objects.bulk_create(
+        [RollupStamp(day=day, token=secrets.randbits(62)) for day in period],
+        update_conflicts=True,
+        unique_fields=["day"],
+        update_fields=["token"],
+    )
 
 
 def monday(day: dt.date) -> dt.date:
@@ -162,6 +181,36 @@ def roll_weeks(period: Period, manager_ids: set[int] | None, keys: list[str]) ->
     )
 
 
+def _weekly_samples(keys: list[str], period: Period, manager_ids: set[int] | None) -> Counter:
+    """Daily samples counted per (metric, manager, Monday, value) over the weeks of
+    ``period``."""
+    weeks = weeks_of(period)
+    out: Counter = Counter()
+    rows = _scope(DailySample.objects, keys, weeks, manager_ids).values_list(
+        "metric", "manager_id", "day", "value", "count"
+    )
+    for key, m, day, v, n in rows.iterator(chunk_size=10000):
+        out[(key, m, monday(day), v)] += n
+    return out
+
+
+def roll_sample_weeks(period: Period, manager_ids: set[int] | None, keys: list[str]) -> None:
+    """Rewrite the weekly samples of the weeks touching ``period`` from the daily ones."""
+    weeks = weeks_of(period)
+    counts = _weekly_samples(keys, period, manager_ids)
+    qs = WeeklySample.objects.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
+    if manager_ids is not None:
+        qs = qs.filter(manager_id__in=manager_ids)
+    qs.delete()
+    WeeklySample.objects.bulk_create(
+        [
+            WeeklySample(metric=k, manager_id=m, week=wk, value=v, count=n)
+            for (k, m, wk, v), n in counts.items()
+        ],
+        batch_size=2000,
+    )
+
+
 @dataclass(frozen=True)
 class Difference:
     metric: str
@@ -184,10 +233,10 @@ def verify(period: Period, manager_ids: set[int] | None = None) -> list[Differen
         daily = compute_daily(metric, period, manager_ids)
         if metric.kind == "median":
             stored: dict = defaultdict(list)
-            for m, d, v in _scope(
+            for m, d, v, n in _scope(
                 DailySample.objects, [metric.key], period, manager_ids
-            ).values_list("manager_id", "day", "value"):
-                stored[(m, d)].append(v)
+            ).values_list("manager_id", "day", "value", "count"):
+                stored[(m, d)] += [v] * n
             fresh = daily.samples
             norm = lambda vals: sorted(round(v, 4) for v in vals)  # noqa: E731
         else:
@@ -222,42 +271,145 @@ def _verify_weeks(period: Period, manager_ids: set[int] | None) -> list[Differen
         (k, m, wk): (_dec(v).quantize(FOUR), _dec(w).quantize(FOUR))
         for k, m, wk, v, w in qs.values_list("metric", "manager_id", "week", "value", "weight")
     }
-    return [
+    diffs = [
         Difference(f"{k} (week)", m, wk, stored.get((k, m, wk)), fresh.get((k, m, wk)))
         for k, m, wk in sorted(set(stored) | set(fresh))
         if stored.get((k, m, wk)) != fresh.get((k, m, wk))
     ]
+    medians = [m.key for m in registry.rolled_metrics() if m.kind == "median"]
+    fresh_samples = _weekly_samples(medians, period, manager_ids)
+    qs = WeeklySample.objects.filter(metric__in=medians, week__gte=weeks.start, week__lt=weeks.end)
+    if manager_ids is not None:
+        qs = qs.filter(manager_id__in=manager_ids)
+    stored_samples = Counter(
+        {
+            (k, m, wk, v): n
+            for k, m, wk, v, n in qs.values_list("metric", "manager_id", "week", "value", "count")
+        }
+    )
+    for k, m, wk, v in sorted(set(stored_samples) | set(fresh_samples)):
+        if stored_samples[(k, m, wk, v)] != fresh_samples[(k, m, wk, v)]:
+            diffs.append(
+                Difference(
+                    f"{k} (week, samples of {v})",
+                    m,
+                    wk,
+                    stored_samples[(k, m, wk, v)],
+                    fresh_samples[(k, m, wk, v)],
+                )
+            )
+    return diffs
 
 
 # --- read side ---------------------------------------------------------------------
 
 
 def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Sums, Samples]:
-    metrics = [registry.get(k) for k in keys]
-    summed = [m.key for m in metrics if m.kind in ("sum", "ratio", "mean")]
-    medians = [m.key for m in metrics if m.kind == "median"]
+    """Sums of the period per (metric, manager); medians are chosen by the database
+    (:func:`_stored_medians`)."""
     sums: Sums = {}
-    samples: Samples = {}
-    if summed:
-        # Kept as the database returns them; finish() makes exact Decimals once per cell.
-        for key, m, v, w in _summed_rows(summed, period, managers):
-            sums[(key, m)] = [v, w]
-    if medians:
-        # Equal samples come back counted: a median needs the multiset, not each row.
-        sql = (
-            f"SELECT metric, manager_id, value, COUNT(*) FROM {DailySample._meta.db_table} "
-            f"WHERE day >= %s AND day < %s AND metric IN ({', '.join(['%s'] * len(medians))})"
-        )
-        params: list = [period.start, period.end, *medians]
+    # Kept as the database returns them; finish() makes exact Decimals once per cell.
+    for key, m, v, w in _summed_rows(keys, period, managers):
+        sums[(key, m)] = [v, w]
+    return sums, {}
+
+
+def _in(column: str, values: Iterable) -> tuple[str, list]:
+    values = list(values)
+    return f"{column} IN ({', '.join(['%s'] * len(values))})", values
+
+
+def _period_rows(
+    daily: type, weekly: type, columns: str, keys: list[str], period: Period, managers
+) -> tuple[str, list]:
+    """SQL reading ``columns`` of the rows of ``period``: whole weeks from the weekly
+    table, the days around them from the daily one."""
+    selects, params = [], []
+    for table, field, part in _parts(period, daily, weekly):
+        metric_in, metric_params = _in("metric", keys)
+        where = f"{field} >= %s AND {field} < %s AND {metric_in}"
+        params += [part.start, part.end, *metric_params]
         if managers is not None:
-            sql += f" AND manager_id IN ({', '.join(['%s'] * len(managers))})"
-            params += sorted(managers)
-        sql += " GROUP BY metric, manager_id, value"
-        with connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            for key, m, v, n in cursor.fetchall():
-                samples.setdefault((key, m), Counter())[float(v)] += n
-    return sums, samples
+            manager_in, manager_params = _in("manager_id", sorted(managers))
+            where += f" AND {manager_in}"
+            params += manager_params
+        selects.append(f"SELECT {columns} FROM {table._meta.db_table} WHERE {where}")
+    return " UNION ALL ".join(selects), params
+
+
+def _stored_medians(keys: list[str], period: Period, groups: Groups) -> dict[tuple, float]:
+    """{(metric, group): median} over the period, for every group with samples.
+
+    The database pools each group's counted samples and returns only the one or two
+    values in the middle (window sums of counts), so the cost does not depend on
+    carrying samples to Python.
+    """
+    everyone = any(members is None for members in groups.values())
+    index = {g: i for i, g in enumerate(groups)}
+    pairs = sorted(
+        (index[g], m) for g, members in groups.items() if members is not None for m in members
+    )
+    union = None if everyone else {m for _, m in pairs}
+    if union is not None and not union:
+        return {}
+    # Metrics as small numbers: sorting by text (collation rules) would cost more than
+    # the rest of the query. Keys are registered metric names (identifiers), written inline.
+    code = " ".join(f"WHEN '{registry.get(k).key}' THEN {i}" for i, k in enumerate(keys))
+    source, params = _period_rows(
+        DailySample,
+        WeeklySample,
+        f"CASE metric {code} END AS metric, manager_id, value, count",
+        keys,
+        period,
+        union,
+    )
+    branches = []
+    if pairs:
+        branches.append(
+            "SELECT s.metric, g.grp, s.value, SUM(s.count) AS n FROM s "
+            "JOIN g ON g.manager_id = s.manager_id GROUP BY s.metric, g.grp, s.value"
+        )
+    if everyone:
+        branches.append(
+            "SELECT metric, -1 AS grp, value, SUM(count) AS n FROM s GROUP BY metric, value"
+        )
+    ctes = [f"s AS ({source})"]
+    if pairs:
+        # Ids are integers from our own queries, written inline.
+        members = ", ".join(f"({int(i)}, {int(m)})" for i, m in pairs)
+        ctes.append(f"g (grp, manager_id) AS (VALUES {members})")
+    ctes.append(f"h AS ({' UNION ALL '.join(branches)})")
+    ctes.append(
+        "c AS (SELECT metric, grp, value, n, "
+        "SUM(n) OVER (PARTITION BY metric, grp ORDER BY value ROWS UNBOUNDED PRECEDING) AS upto, "
+        "SUM(n) OVER (PARTITION BY metric, grp) AS total FROM h)"
+    )
+    # Positions lo = (total-1) // 2 and hi = total // 2 (from 0) hold the middle: keep the
+    # rows whose positions [upto - n, upto) reach them.
+    sql = (
+        f"WITH {', '.join(ctes)} SELECT metric, grp, value, upto - n, upto, total FROM c "
+        "WHERE 2 * upto > total - 1 AND 2 * (upto - n) <= total"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    middle: dict[tuple[str, int], list] = {}
+    for code, grp, value, before, upto, total in rows:
+        key, total, before, upto = keys[code], int(total), int(before), int(upto)
+        lo, hi = (total - 1) // 2, total // 2
+        slot = middle.setdefault((key, int(grp)), [None, None])
+        if before <= lo < upto:
+            slot[0] = float(value)
+        if before <= hi < upto:
+            slot[1] = float(value)
+    out: dict[tuple, float] = {}
+    for g, i in index.items():
+        grp = -1 if groups[g] is None else i
+        for key in keys:
+            lo_value, hi_value = middle.get((key, grp), (None, None))
+            if lo_value is not None and hi_value is not None:
+                out[(key, g)] = (lo_value + hi_value) / 2
+    return out
 
 
 def _summed_rows(keys: list[str], period: Period, managers: set[int] | None) -> list[tuple]:
@@ -266,37 +418,29 @@ def _summed_rows(keys: list[str], period: Period, managers: set[int] | None) -> 
     Plain SQL: this is the hot path of every page, and the ORM's per-value converters
     cost more than the database's work here.
     """
-    selects, params = [], []
-    for model, field, part in _parts(period):
-        where = f"{field} >= %s AND {field} < %s AND metric IN ({', '.join(['%s'] * len(keys))})"
-        params += [part.start, part.end, *keys]
-        if managers is not None:
-            where += f" AND manager_id IN ({', '.join(['%s'] * len(managers))})"
-            params += sorted(managers)
-        selects.append(
-            f"SELECT metric, manager_id, value, weight FROM {model._meta.db_table} WHERE {where}"
-        )
+    source, params = _period_rows(
+        DailyValue, WeeklyValue, "metric, manager_id, value, weight", keys, period, managers
+    )
     sql = (
-        "SELECT metric, manager_id, SUM(value), SUM(weight) FROM ("
-        + " UNION ALL ".join(selects)
-        + ") parts GROUP BY metric, manager_id"
+        f"SELECT metric, manager_id, SUM(value), SUM(weight) FROM ({source}) parts "
+        "GROUP BY metric, manager_id"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _parts(period: Period) -> list[tuple[type, str, Period]]:
+def _parts(
+    period: Period, daily: type = DailyValue, weekly: type = WeeklyValue
+) -> list[tuple[type, str, Period]]:
     """Whole weeks from the weekly table, the days around them from the daily one."""
     first = monday(period.start - dt.timedelta(days=1)) + dt.timedelta(days=7)
     last = monday(period.end)
     if last <= first:
-        return [(DailyValue, "day", period)]
-    parts = [(WeeklyValue, "week", Period(first, last))]
+        return [(daily, "day", period)]
+    parts = [(weekly, "week", Period(first, last))]
     parts += [
-        (DailyValue, "day", p)
-        for p in (Period(period.start, first), Period(last, period.end))
-        if p.days
+        (daily, "day", p) for p in (Period(period.start, first), Period(last, period.end)) if p.days
     ]
     return parts
 
@@ -375,17 +519,69 @@ def memoized() -> Iterator[None]:
             _memo.reset(token)
 
 
+def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
+    """``read()``, reused while no day of ``period`` has been rebuilt (RollupStamp)."""
+    from django.core.cache import cache
+
+    from funnelwatch.metrics import conf
+
+    if not conf.ROLLUP_CACHE_SECONDS:
+        return read()
+    # Tokens first, rows second: rows read after the tokens are at least as new.
+    memo = _memo.get()
+    tokens = None if memo is None else memo.get(("tokens", period))
+    if tokens is None:
+        tokens = tuple(
+            RollupStamp.objects.filter(day__gte=period.start, day__lt=period.end)
+            .order_by("day")
+            .values_list("day", "token")
+        )
+        if memo is not None:
+            memo[("tokens", period)] = tokens
+    key = "rollups:" + hashlib.sha1(repr((what, period, tokens)).encode()).hexdigest()
+    hit = cache.get(key)
+    if hit is None:
+        hit = read()
+        cache.set(key, hit, conf.ROLLUP_CACHE_SECONDS)
+    return hit
+
+
 def _fetch(source: str, keys: list[str], period: Period, managers: set[int] | None) -> tuple:
     memo = _memo.get()
-    key = (source, tuple(keys), period, None if managers is None else frozenset(managers))
+    managers = None if managers is None else frozenset(managers)
+    key = (source, tuple(keys), period, managers)
     if memo is not None and key in memo:
         sums, samples = memo[key]
     else:
-        sums, samples = (_stored if source == "rollup" else _raw)(keys, period, managers)
+        if source == "rollup":
+            what = ("sums", tuple(keys), None if managers is None else tuple(sorted(managers)))
+            sums, samples = _cached(what, period, lambda: _stored(keys, period, managers))
+        else:
+            sums, samples = _raw(keys, period, managers)
         if memo is not None:
             memo[key] = (sums, samples)
     # Callers add live values to the dicts: hand out copies.
     return dict(sums), samples
+
+
+def _fetch_medians(keys: list[str], period: Period, groups: Groups) -> dict[tuple, float]:
+    """{(metric, group): median}, from the database or from an answer still current."""
+    memo = _memo.get()
+    # Groups by position: the answer may be reused for callers with other group keys.
+    members = tuple(None if m is None else tuple(sorted(m)) for m in groups.values())
+    key = ("medians", tuple(keys), period, members)
+    if memo is not None and key in memo:
+        by_position = memo[key]
+    else:
+        by_position = _cached(
+            ("medians", tuple(keys), members),
+            period,
+            lambda: _stored_medians(keys, period, dict(enumerate(groups.values()))),
+        )
+        if memo is not None:
+            memo[key] = by_position
+    names = list(groups)
+    return {(k, names[i]): value for (k, i), value in by_position.items()}
 
 
 def group_values(
@@ -400,7 +596,10 @@ def group_values(
             union = None
             break
         union |= members
-    rolled = [k for k in keys if metrics[k].rolled]
+    in_db = source == "rollup"
+    medians = [k for k in keys if metrics[k].kind == "median"] if in_db else []
+    chosen = _fetch_medians(medians, period, groups) if medians else {}
+    rolled = [k for k in keys if metrics[k].rolled and k not in medians]
     sums, samples = _fetch(source, rolled, period, union) if rolled else ({}, {})
     live = _live([k for k in keys if metrics[k].kind == "live"], union)
     sums.update(live)
@@ -420,6 +619,10 @@ def group_values(
         per_manager = by_metric.get(key, {})
         per_samples = samples_by_metric.get(key, {})
         for g, members in groups.items():
+            if key in medians:
+                middle = chosen.get((key, g))
+                out[g][key] = None if middle is None else round(middle, 4)
+                continue
             if metric.kind == "median":
                 pool: Counter = Counter()
                 for m in _members(per_samples, members):
@@ -479,7 +682,9 @@ def daily_series(
             days = [start + dt.timedelta(days=i) for i in range(step)]
             value = sum((sums.get((metric.key, d), [0, 0])[0] for d in days), Decimal(0))
             weight = sum((sums.get((metric.key, d), [0, 0])[1] for d in days), Decimal(0))
-            pool = Counter(v for d in days for v in samples.get((metric.key, d), []))
+            pool: Counter = Counter()
+            for d in days:
+                pool.update(samples.get((metric.key, d), {}))
             series.append((start, finish(metric, _dec(value), _dec(weight), pool)))
         out[metric.key] = series
     return out
@@ -487,7 +692,7 @@ def daily_series(
 
 def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None):  # noqa: ANN202
     sums: dict = {}
-    samples: dict = defaultdict(list)
+    samples: dict = defaultdict(Counter)
     qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
     if managers is not None:
         qs = qs.filter(manager_id__in=managers)
@@ -500,6 +705,6 @@ def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None): 
     qs = DailySample.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
     if managers is not None:
         qs = qs.filter(manager_id__in=managers)
-    for key, d, v in qs.values_list("metric", "day", "value"):
-        samples[(key, d)].append(v)
+    for key, d, v, n in qs.values_list("metric", "day", "value", "count"):
+        samples[(key, d)][v] += n
     return sums, samples

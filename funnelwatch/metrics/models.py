@@ -1,8 +1,10 @@
 """Daily rollups: one narrow row per (metric, manager, local day).
 
 ``DailyValue`` keeps sums, and numerators/denominators for ratios and means, so any
-period's value is exact; ``DailySample`` keeps every sample of a median metric.
-Both are derived data: ``funnelwatch rollups rebuild`` recreates them from raw records.
+period's value is exact; ``DailySample`` keeps every sample of a median metric, equal
+samples of a manager's day as one row with their count (so the period median is the
+median of the multiset, exact). ``WeeklyValue`` and ``WeeklySample`` hold the same per
+week. All are derived data: ``funnelwatch rollups rebuild`` recreates them from raw records.
 """
 
 from __future__ import annotations
@@ -70,21 +72,81 @@ class WeeklyValue(models.Model):
 
 
 class DailySample(models.Model):
+    """Samples of a median metric: ``count`` samples equal to ``value``."""
+
     metric = models.CharField(_("metric"), max_length=60)
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
     )
     day = models.DateField(_("day"))
     value = models.FloatField(_("value"))
+    count = models.PositiveIntegerField(_("count"), default=1)
 
     class Meta:
         verbose_name = _("daily sample")
         verbose_name_plural = _("daily samples")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "day", "manager", "value"], name="uniq_daily_sample"
+            ),
+        ]
         indexes = [
             # Covers the period medians, so they read the index alone.
-            models.Index(fields=["metric", "day", "manager", "value"], name="dailysample_covering"),
+            models.Index(
+                fields=["metric", "day", "manager", "value", "count"], name="dailysample_covering"
+            ),
             models.Index(fields=["manager", "day"]),
         ]
 
     def __str__(self) -> str:
-        return f"{self.day} {self.metric} #{self.manager_id}: {self.value}"
+        return f"{self.day} {self.metric} #{self.manager_id}: {self.value} ×{self.count}"
+
+
+class WeeklySample(models.Model):
+    """``DailySample`` merged per week (Monday to Sunday): a month's median reads the
+    distinct samples of ~4 weeks, not of 30 days."""
+
+    metric = models.CharField(_("metric"), max_length=60)
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    week = models.DateField(_("week (Monday)"))
+    value = models.FloatField(_("value"))
+    count = models.PositiveIntegerField(_("count"))
+
+    class Meta:
+        verbose_name = _("weekly sample")
+        verbose_name_plural = _("weekly samples")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["metric", "week", "manager", "value"], name="uniq_weekly_sample"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["metric", "week", "manager", "value", "count"],
+                name="weeklysample_covering",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.week} {self.metric} #{self.manager_id}: {self.value} ×{self.count}"
+
+
+class RollupStamp(models.Model):
+    """A token per local day, replaced whenever that day's rollup rows are rewritten.
+
+    Answers read from the rollups for a period are reused (``conf.ROLLUP_CACHE_SECONDS``)
+    only while the tokens of the period's days are the ones they were read under, so a
+    reused answer is never older than the rows it came from.
+    """
+
+    day = models.DateField(_("day"), primary_key=True)
+    token = models.BigIntegerField(_("token"))
+
+    class Meta:
+        verbose_name = _("rollup stamp")
+        verbose_name_plural = _("rollup stamps")
+
+    def __str__(self) -> str:
+        return f"{self.day}: {self.token}"

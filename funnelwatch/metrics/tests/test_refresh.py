@@ -111,3 +111,39 @@ def test_an_event_may_name_every_day_it_changed(world, at, django_capture_on_com
             days=[dt.date(2026, 3, 3)],
         )
     assert _value("leads_received", world.alice) == 2
+
+
+def test_rollup_answers_are_reused_until_a_day_of_the_period_is_rebuilt(
+    world, at, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_lead(actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, 2, 10))
+    assert _value("leads_received", world.alice) == 1
+    # A row written behind the engine's back (no new day token) is not read...
+    DailyValue.objects.filter(metric="leads_received").update(value=5)
+    assert _value("leads_received", world.alice) == 1
+    # ...until a day of the period is rebuilt: then the rows are read again.
+    with django_capture_on_commit_callbacks(execute=True):
+        services.create_lead(
+            actor=world.alice, title="Y", owner=world.alice, at=at(2026, 3, 20, 10)
+        )
+    assert _value("leads_received", world.alice) == 2
+    # A period none of whose days changed keeps its answer; one that did is read again.
+    february = Period(dt.date(2026, 2, 1), dt.date(2026, 3, 1))
+    assert _value("leads_received", world.alice, february) == 0
+    engine.rebuild(Period(dt.date(2026, 3, 2), dt.date(2026, 3, 3)))
+    assert _value("leads_received", world.alice) == 2
+
+
+def test_medians_are_reused_for_other_callers_with_the_same_members(world, at):
+    from funnelwatch.metrics.models import DailySample
+
+    DailySample.objects.create(
+        metric="stage_velocity", manager=world.alice, day=dt.date(2026, 3, 3), value=2.0
+    )
+    engine.roll_sample_weeks(MARCH, None, ["stage_velocity"])
+    engine.stamp(MARCH)
+    first = engine.group_values(["stage_velocity"], MARCH, {"a": {world.alice.pk}})
+    again = engine.group_values(["stage_velocity"], MARCH, {"b": {world.alice.pk}, "c": None})
+    assert first == {"a": {"stage_velocity": 2.0}}
+    assert again == {"b": {"stage_velocity": 2.0}, "c": {"stage_velocity": 2.0}}
