@@ -27,7 +27,7 @@ from django.conf import settings
 from django.contrib.auth.hashers import make_password
 from django.db import connection, models, transaction
 
-from bench.load import insert, reset_sequences
+from bench.load import bulk_load, insert, reset_sequences
 
 
 @dataclass(frozen=True)
@@ -459,12 +459,13 @@ def generate(size_name: str, seed: int = 1, end: dt.date | None = None) -> dict:
     work_days = len(world.day_starts)
     manager_days = work_days * size.managers
     deals = int(math.ceil(manager_days * DEALS_PER_DAY))
-    with transaction.atomic():
-        generate_deals(world, rng, deals)
-    with transaction.atomic():
-        generate_calls(world, rng, int(manager_days * CALLS_PER_DAY), deals)
-    with transaction.atomic():
-        generate_emails(world, rng, int(manager_days * EMAILS_PER_DAY), deals)
+    with bulk_load():
+        with transaction.atomic():
+            generate_deals(world, rng, deals)
+        with transaction.atomic():
+            generate_calls(world, rng, int(manager_days * CALLS_PER_DAY), deals)
+        with transaction.atomic():
+            generate_emails(world, rng, int(manager_days * EMAILS_PER_DAY), deals)
     if connection.vendor == "postgresql":
         with connection.cursor() as cur:
             cur.execute("ANALYZE")

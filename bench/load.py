@@ -7,7 +7,8 @@ loudly here instead of silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 
 from django.db import connection, models
 
@@ -57,3 +58,54 @@ def reset_sequences(*model_list: type[models.Model]) -> None:
     with connection.cursor() as cur:
         for sql in connection.ops.sequence_reset_sql(no_style(), list(model_list)):
             cur.execute(sql)
+
+
+# Tables the generator fills in bulk; their secondary indexes are built once at the end.
+BULK_TABLE_PREFIXES = ("crm_", "audit_", "telephony_", "mail_", "quality_")
+
+
+@contextmanager
+def bulk_load() -> Iterator[None]:
+    """Load without per-row index and foreign-key upkeep, as database loaders do: the
+    secondary (non-unique) indexes of the bulk tables are dropped and built again at the
+    end, and foreign keys are not checked row by row (the generator assigns every id
+    itself). Unique indexes stay, so a duplicate still fails."""
+    saved = _drop_secondary_indexes()
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SET session_replication_role = replica")  # no FK triggers
+        else:
+            cur.execute("PRAGMA foreign_keys = OFF")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cur:
+            if connection.vendor == "postgresql":
+                cur.execute("SET session_replication_role = DEFAULT")
+                cur.execute("SET maintenance_work_mem = '1GB'")
+            else:
+                cur.execute("PRAGMA foreign_keys = ON")
+            for sql in saved:
+                cur.execute(sql)
+
+
+def _drop_secondary_indexes() -> list[str]:
+    like = " OR ".join(["tablename LIKE %s"] * len(BULK_TABLE_PREFIXES))
+    params = [f"{p}%" for p in BULK_TABLE_PREFIXES]
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() "
+                f"AND ({like}) AND indexdef NOT LIKE 'CREATE UNIQUE%%'",
+                params,
+            )
+        else:
+            cur.execute(
+                "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+                f"AND ({like.replace('tablename', 'tbl_name')}) AND sql NOT LIKE 'CREATE UNIQUE%%'",
+                params,
+            )
+        found = cur.fetchall()
+        for name, _sql in found:
+            cur.execute(f'DROP INDEX "{name}"')
+    return [sql for _name, sql in found]
