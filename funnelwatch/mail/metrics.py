@@ -9,7 +9,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
-from django.db.models import QuerySet
+from django.db import connection
+from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, When, Window
+from django.db.models.functions import RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -91,10 +93,14 @@ def reply_minutes(period: Period, manager_ids: set[int] | None) -> Iterable[Poin
     return out
 
 
-def _unanswered(now: dt.datetime, manager_ids: set[int] | None) -> list[tuple[int, int]]:
-    """(manager, letter id) of client letters waiting longer than the setting."""
+def _waiting_letters(
+    now: dt.datetime, manager_ids: set[int] | None
+) -> tuple[QuerySet, dt.datetime]:
+    """Client letters of recent threads with no letter of the manager after them, each
+    numbered within its thread (``nth`` = 1: the letter the thread waits on, as
+    :func:`_waits` finds walking the thread), and the moment before which a wait counts."""
     cutoff = now - dt.timedelta(hours=conf.unanswered_hours())
-    qs = Message.objects.filter(
+    recent = Message.objects.filter(
         direction=Direction.IN,
         contact__isnull=False,
         owner__isnull=False,
@@ -103,23 +109,59 @@ def _unanswered(now: dt.datetime, manager_ids: set[int] | None) -> list[tuple[in
         sent_at__lt=cutoff,
     )
     if manager_ids is not None:
-        qs = qs.filter(owner_id__in=manager_ids)
-    threads = set(qs.values_list("thread", flat=True))
+        recent = recent.filter(owner_id__in=manager_ids)
+    answer_after = Message.objects.filter(
+        Q(sent_at__gt=OuterRef("sent_at")) | Q(sent_at=OuterRef("sent_at"), pk__gt=OuterRef("pk")),
+        thread=OuterRef("thread"),
+        direction=Direction.OUT,
+        contact__isnull=False,
+        sent_at__lt=now,
+    )
+    letters = (
+        Message.objects.filter(
+            thread__in=recent.values("thread"),
+            direction=Direction.IN,
+            contact__isnull=False,
+            sent_at__lt=now,
+        )
+        .exclude(Exists(answer_after))
+        .annotate(
+            nth=Window(RowNumber(), partition_by=F("thread"), order_by=[F("sent_at"), F("id")]),
+            overdue=Case(When(sent_at__lt=cutoff, then=1), default=0),
+        )
+    )
+    return letters, cutoff
+
+
+def _unanswered(now: dt.datetime, manager_ids: set[int] | None) -> list[tuple[int, int]]:
+    """(manager, letter id) of client letters waiting longer than the setting."""
+    letters, _cutoff = _waiting_letters(now, manager_ids)
+    # Only the window condition in the filter: others would apply before the numbering.
+    rows = letters.filter(nth=1).values_list("owner_id", "pk", "overdue")
     return [
-        (owner, pk)
-        for owner, since, answered, pk in _waits(threads, now)
-        if answered is None
-        and owner is not None
-        and since < cutoff
-        and (manager_ids is None or owner in manager_ids)
+        (o, pk)
+        for o, pk, overdue in rows
+        if overdue and o is not None and (manager_ids is None or o in manager_ids)
     ]
+
+
+def _unanswered_counts(now: dt.datetime, manager_ids: set[int] | None) -> dict[int, int]:
+    """{manager: client letters waiting longer than the setting}, counted by the database."""
+    letters, _cutoff = _waiting_letters(now, manager_ids)
+    sql, params = letters.values("owner_id", "nth", "overdue").query.sql_with_params()
+    where = "nth = 1 AND overdue = 1 AND owner_id IS NOT NULL"
+    if manager_ids is not None:
+        where += f" AND owner_id IN ({', '.join(str(int(m)) for m in manager_ids) or 'NULL'})"
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT owner_id, COUNT(*) FROM ({sql}) w WHERE {where} GROUP BY owner_id", params
+        )
+        return dict(cursor.fetchall())
 
 
 def unanswered(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
     now = timezone.now()
-    counts: dict[int, int] = {}
-    for owner, _pk in _unanswered(now, manager_ids):
-        counts[owner] = counts.get(owner, 0) + 1
+    counts = _unanswered_counts(now, manager_ids)
     today = local_date(now, timezone.get_current_timezone())
     return [Point(m, today, n) for m, n in sorted(counts.items())]
 
