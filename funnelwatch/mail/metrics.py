@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
+from funnelwatch.metrics.common import day_points
 from funnelwatch.metrics.registry import Metric, Point, register
 
 # A thread is followed this far back to find the letter a reply answers.
@@ -35,13 +36,12 @@ def _client_letters(period: Period, manager_ids: set[int] | None) -> QuerySet[Me
 
 def _count(direction: str):  # noqa: ANN202
     def compute(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
-        tz = timezone.get_current_timezone()
-        counts: dict[tuple[int, dt.date], int] = {}
         rows = _client_letters(period, manager_ids).filter(direction=direction)
-        for owner_id, sent_at in rows.values_list("owner_id", "sent_at"):
-            key = (owner_id, local_date(sent_at, tz))
-            counts[key] = counts.get(key, 0) + 1
-        return [Point(m, day, n) for (m, day), n in sorted(counts.items())]
+        # One point per manager and day (weight 1), as the letters have always been counted.
+        return [
+            Point(p.manager_id, p.day, p.value)
+            for p in day_points(rows, "owner_id", "sent_at", period)
+        ]
 
     def records(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
         return _client_letters(period, manager_ids).filter(direction=direction)
