@@ -34,10 +34,11 @@ from funnelwatch.crm.models import (
 )
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import (
+    ElapsedMicroseconds,
     bounds,
     cents,
     day_points,
-    days_between,
+    days_of,
     local_day_sql,
     owner_at,
     today,
@@ -313,12 +314,12 @@ def objection_losses(period: Period, ids: Ids) -> QuerySet[StageChange]:
 def _stay_points(qs: QuerySet, period: Period, places: Decimal | None = None) -> Iterator[Point]:
     """One point per stay: its length in days (as :func:`days_between` rounds it)."""
     rows = (
-        qs.annotate(day=local_day_sql("left_at", period))
+        qs.annotate(day=local_day_sql("left_at", period), us=ElapsedMicroseconds("at", "left_at"))
         .order_by()
-        .values_list("leaver", "day", "at", "left_at")
+        .values_list("leaver", "day", "us")
     )
-    for owner, day, at, left in rows:
-        days = days_between(at, left)
+    for owner, day, us in rows:
+        days = days_of(us)
         yield Point(owner, day, days.quantize(places) if places else days, 1)
 
 

@@ -51,7 +51,18 @@ def today() -> dt.date:
 
 def days_between(start: dt.datetime, end: dt.datetime) -> Decimal:
     """Days as a Decimal rounded to 4 places, so sums of stored values stay exact."""
-    return (Decimal((end - start).total_seconds()) / Decimal(86400)).quantize(FOUR)
+    return days_of(elapsed_us(start, end))
+
+
+def elapsed_us(start: dt.datetime, end: dt.datetime) -> int:
+    return (end - start) // dt.timedelta(microseconds=1)
+
+
+def days_of(microseconds: int) -> Decimal:
+    """:func:`days_between` from the microseconds between the moments (as
+    :class:`ElapsedMicroseconds` has the database count them)."""
+    # The float is timedelta.total_seconds() exactly: whole microseconds / 10**6.
+    return (Decimal(microseconds / 10**6) / Decimal(86400)).quantize(FOUR)
 
 
 def owner_at(deal_ref: str = "deal", when_ref: str = "at") -> Coalesce:
@@ -129,8 +140,11 @@ class _ShiftedDate(Func):
         self.seconds = int(seconds)
 
     def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # Whole seconds only: SQLite reads fractions to the millisecond, rounding, so
+        # 23:59:59.9996 would become the next day. Offsets are whole seconds, so the
+        # truncated moment always has the same local date.
         sql, params = compiler.compile(self.source_expressions[0])
-        return f"date({sql}, '{self.seconds:+d} seconds')", params
+        return f"date(substr({sql}, 1, 19), '{self.seconds:+d} seconds')", params
 
     def as_postgresql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
         sql, params = compiler.compile(self.source_expressions[0])
@@ -141,6 +155,39 @@ class _ShiftedDate(Func):
         # Other databases: Django's own conversion (a fixed-offset zone).
         zone = dt.timezone(dt.timedelta(seconds=self.seconds))
         return compiler.compile(TruncDate(self.source_expressions[0], tzinfo=zone))
+
+
+class ElapsedMicroseconds(Func):
+    """Whole microseconds from one moment to a later one, counted exactly by the database
+    (no rows' moments need to come back to Python to be subtracted)."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, start: str, end: str) -> None:
+        super().__init__(F(start), F(end))
+
+    def _operands(self, compiler):  # noqa: ANN001, ANN202
+        (a, pa), (b, pb) = (compiler.compile(e) for e in self.source_expressions)
+        return a, pa, b, pb
+
+    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # Moments are stored as text "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds
+        # from strftime on the text without its fraction (SQLite would round a fraction to
+        # the millisecond), microseconds from the digits after the point (none: 0).
+        a, pa, b, pb = self._operands(compiler)
+
+        def us(x: str) -> str:
+            return (
+                f"(CAST(strftime('%%s', substr({x}, 1, 19)) AS INTEGER) * 1000000"
+                f" + CAST(substr({x}, 21, 6) AS INTEGER))"
+            )
+
+        return f"({us(b)} - {us(a)})", [*pb, *pb, *pa, *pa]
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # PostgreSQL (exact: EXTRACT gives a numeric) and other SQL databases.
+        a, pa, b, pb = self._operands(compiler)
+        return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) * 1000000 AS BIGINT)", [*pb, *pa]
 
 
 def local_day_sql(field: str, period: Period, tz: ZoneInfo | None = None) -> Expression:

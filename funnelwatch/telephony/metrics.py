@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db.models import Case, Exists, F, Min, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models import Case, Exists, F, Min, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -176,13 +176,12 @@ def _first(calls: QuerySet[Call]) -> Subquery:
     )
 
 
-def _called_leads(period: Period, manager_ids: set[int] | None):  # noqa: ANN202
-    """(owner, local day of creation, created, first call) of the period's new leads that
-    were called: the first outbound call attempt after the deal was created, to any of its
+def _leads_first_calls(period: Period, manager_ids: set[int] | None):  # noqa: ANN202
+    """(owner, local day of creation, created, first call or None) of the period's new
+    leads: the first outbound call attempt after the deal was created, to any of its
     contact's numbers or filed on the deal itself."""
     qs = (
         _new_leads(period, manager_ids)
-        .filter(Exists(_by_deal()) | Exists(_by_number()))
         .annotate(
             day=local_day_sql("created_at", period),
             first_by_deal=_first(_by_deal()),
@@ -192,19 +191,14 @@ def _called_leads(period: Period, manager_ids: set[int] | None):  # noqa: ANN202
         .values_list("owner_id", "day", "created_at", "first_by_deal", "first_by_number")
     )
     for owner, day, created, by_deal, by_number in qs:
-        yield owner, day, created, min(t for t in (by_deal, by_number) if t is not None)
+        first = min((t for t in (by_deal, by_number) if t is not None), default=None)
+        yield owner, day, created, first
 
 
 def speed_to_first_call(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    for owner, day, created, first in _called_leads(period, manager_ids):
-        yield Point(owner, day, round((first - created).total_seconds() / 60, 1))
-
-
-def _leads_points(period: Period, manager_ids: set[int] | None) -> list[Point]:
-    """Every new lead as a miss (value 0, weight 1), summed per owner and day."""
-    return day_points(
-        _new_leads(period, manager_ids), "owner_id", "created_at", period, value=Value(0)
-    )
+    for owner, day, created, first in _leads_first_calls(period, manager_ids):
+        if first is not None:
+            yield Point(owner, day, round((first - created).total_seconds() / 60, 1))
 
 
 def leads_called_pct(period: Period, manager_ids: set[int] | None) -> list[Point]:
@@ -214,13 +208,11 @@ def leads_called_pct(period: Period, manager_ids: set[int] | None) -> list[Point
     )
 
 
-def leads_called_sla_pct(period: Period, manager_ids: set[int] | None) -> list[Point]:
+def leads_called_sla_pct(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
     sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
-    out = _leads_points(period, manager_ids)
-    for owner, day, created, first in _called_leads(period, manager_ids):
-        if working_minutes(created, first) <= sla:
-            out.append(Point(owner, day, 1, 0))
-    return out
+    for owner, day, created, first in _leads_first_calls(period, manager_ids):
+        ok = first is not None and working_minutes(created, first) <= sla
+        yield Point(owner, day, 1 if ok else 0, 1)
 
 
 def _lead_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Deal]:
