@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from django.apps import apps
 from django.conf import settings
-from django.db.models import Case, Count, Exists, F, Model, OuterRef, Q, QuerySet, When
+from django.db.models import Case, Count, Exists, Expression, F, Model, OuterRef, Q, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -34,10 +34,12 @@ from funnelwatch.crm.models import (
 )
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import (
+    ElapsedMicroseconds,
     bounds,
-    company_tz,
-    days_between,
-    local_day,
+    cents,
+    day_points,
+    days_of,
+    local_day_sql,
     owner_at,
     today,
 )
@@ -75,15 +77,10 @@ def cohort(period: Period, ids: Ids) -> QuerySet[OwnerChange]:
     return _mine(qs, "to_owner", ids)
 
 
-def _cohort_points(period: Period, ids: Ids, hit: Q | None) -> Iterator[Point]:
-    tz = company_tz()
-    qs = cohort(period, ids)
-    if hit is not None:
-        qs = qs.annotate(hit=Exists(Deal.objects.filter(hit, pk=OuterRef("deal_id"))))
-    else:
-        qs = qs.annotate(hit=Exists(Deal.objects.none()))
-    for owner, created, hit_ in qs.values_list("to_owner_id", "deal__created_at", "hit"):
-        yield Point(owner, local_day(created, tz), 1 if hit_ else 0, 1)
+def _cohort_points(period: Period, ids: Ids, hit: Q) -> list[Point]:
+    """The period's new leads per owner at creation and day: value = how many ``hit``."""
+    hits = Case(When(Exists(Deal.objects.filter(hit, pk=OuterRef("deal_id"))), then=1), default=0)
+    return day_points(cohort(period, ids), "to_owner_id", "deal__created_at", period, hits)
 
 
 def stage_entries(period: Period, ids: Ids, **stage: object) -> QuerySet[StageChange]:
@@ -115,12 +112,14 @@ def stays_ended(period: Period, ids: Ids, **stage: object) -> QuerySet[StageChan
     return _mine(qs, "leaver", ids)
 
 
-def _win_rows(period: Period, ids: Ids) -> Iterator[tuple[int, object, Decimal, Decimal]]:
-    tz = company_tz()
-    for owner, at, amount, cost in wins(period, ids).values_list(
-        "owner_id", "at", "deal__amount", "deal__cost"
-    ):
-        yield owner, local_day(at, tz), amount, cost
+_AMOUNT = cents("deal__amount")
+_PROFIT = cents("deal__amount") - cents("deal__cost")
+
+
+def _win_points(period: Period, ids: Ids, value: Expression, weight: Expression | None = None):  # noqa: ANN202
+    """Wins per owner and day: ``value`` (cents) summed, ``weight`` (cents) or the count."""
+    scale = 100 if weight is not None else None
+    return day_points(wins(period, ids), "owner_id", "at", period, value, weight, 100, scale)
 
 
 def _timed(
@@ -138,10 +137,9 @@ def _timed(
     return _mine(qs.annotate(credited=owner_at("deal", time_field)), "credited", ids)
 
 
-def _count_points(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
-    tz = company_tz()
-    for owner, at in qs.values_list(who, when):
-        yield Point(owner, local_day(at, tz), 1)
+def _count_points(qs: QuerySet, who: str, when: str, period: Period) -> list[Point]:
+    """How many records per manager and local day (counted by the database)."""
+    return day_points(qs, who, when, period)
 
 
 # --- 1. new leads --------------------------------------------------------------
@@ -154,7 +152,7 @@ register(
         label=_("Leads received"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(cohort(p, ids), "to_owner_id", "deal__created_at"),
+        compute=lambda p, ids: _count_points(cohort(p, ids), "to_owner_id", "deal__created_at", p),
         records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")),
         description=_("Deals created in the period, credited to the owner at creation."),
     )
@@ -182,10 +180,10 @@ def proposals(period: Period, ids: Ids) -> QuerySet[Proposal]:
     return _timed(Proposal, "sent_at", period, ids)
 
 
-def _proposal_amounts(period: Period, ids: Ids) -> Iterator[Point]:
-    tz = company_tz()
-    for owner, at, amount in proposals(period, ids).values_list("credited", "sent_at", "amount"):
-        yield Point(owner, local_day(at, tz), amount or Decimal(0))
+def _proposal_amounts(period: Period, ids: Ids) -> list[Point]:
+    return day_points(
+        proposals(period, ids), "credited", "sent_at", period, cents("amount"), scale=100
+    )
 
 
 def held_meetings(period: Period, ids: Ids) -> QuerySet[Meeting]:
@@ -200,7 +198,7 @@ register(
         label=_("Proposals sent"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(proposals(p, ids), "credited", "sent_at"),
+        compute=lambda p, ids: _count_points(proposals(p, ids), "credited", "sent_at", p),
         records=lambda p, ids: proposals(p, ids).select_related("deal", "author"),
     )
 )
@@ -224,7 +222,7 @@ register(
         label=_("Meetings held"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(held_meetings(p, ids), "credited", "held_at"),
+        compute=lambda p, ids: _count_points(held_meetings(p, ids), "credited", "held_at", p),
         records=lambda p, ids: held_meetings(p, ids).select_related("deal", "owner"),
     )
 )
@@ -292,9 +290,14 @@ def _attempts(source: AttemptSource, period: Period, ids: Ids) -> QuerySet:
     return _mine(qs, "credited", ids)
 
 
-def _attempt_points(period: Period, ids: Ids) -> Iterator[Point]:
-    for source in OBJECTION_ATTEMPT_SOURCES:
-        yield from _count_points(_attempts(source, period, ids), "credited", source.time_field)
+def _attempt_points(period: Period, ids: Ids) -> list[Point]:
+    return [
+        point
+        for source in OBJECTION_ATTEMPT_SOURCES
+        for point in _count_points(
+            _attempts(source, period, ids), "credited", source.time_field, period
+        )
+    ]
 
 
 def _attempt_records(period: Period, ids: Ids) -> list:
@@ -308,11 +311,16 @@ def objection_losses(period: Period, ids: Ids) -> QuerySet[StageChange]:
     return losses(period, ids).filter(from_stage__block=Block.OBJECTIONS)
 
 
-def _stay_points(qs: QuerySet, places: Decimal | None = None) -> Iterator[Point]:
-    tz = company_tz()
-    for owner, at, left in qs.values_list("leaver", "at", "left_at"):
-        days = days_between(at, left)
-        yield Point(owner, local_day(left, tz), days.quantize(places) if places else days, 1)
+def _stay_points(qs: QuerySet, period: Period, places: Decimal | None = None) -> Iterator[Point]:
+    """One point per stay: its length in days (as :func:`days_between` rounds it)."""
+    rows = (
+        qs.annotate(day=local_day_sql("left_at", period), us=ElapsedMicroseconds("at", "left_at"))
+        .order_by()
+        .values_list("leaver", "day", "us")
+    )
+    for owner, day, us in rows:
+        days = days_of(us)
+        yield Point(owner, day, days.quantize(places) if places else days, 1)
 
 
 register(
@@ -340,7 +348,7 @@ register(
         unit="count",
         kind="sum",
         good="down",
-        compute=lambda p, ids: _count_points(objection_losses(p, ids), "owner_id", "at"),
+        compute=lambda p, ids: _count_points(objection_losses(p, ids), "owner_id", "at", p),
         records=lambda p, ids: _deals(objection_losses(p, ids).values("deal_id")),
     )
 )
@@ -353,7 +361,7 @@ register(
         unit="days",
         kind="mean",
         good="down",
-        compute=lambda p, ids: _stay_points(stays_ended(p, ids, block=Block.OBJECTIONS)),
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids, block=Block.OBJECTIONS), p),
         records=lambda p, ids: stays_ended(p, ids, block=Block.OBJECTIONS).select_related(
             "deal", "to_stage", "owner"
         ),
@@ -379,10 +387,9 @@ def _first_proposals(period: Period, ids: Ids) -> QuerySet[Proposal]:
     return proposals(period, ids).exclude(Exists(earlier))
 
 
-def _won_share(qs: QuerySet, who: str, when: str) -> Iterator[Point]:
-    tz = company_tz()
-    for owner, at, status in qs.values_list(who, when, "deal__status"):
-        yield Point(owner, local_day(at, tz), 1 if status == Outcome.WON else 0, 1)
+def _won_share(qs: QuerySet, who: str, when: str, period: Period) -> list[Point]:
+    won = Case(When(deal__status=Outcome.WON, then=1), default=0)
+    return day_points(qs, who, when, period, won)
 
 
 register(
@@ -393,7 +400,7 @@ register(
         label=_("Won amount"),
         unit="money",
         kind="sum",
-        compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
+        compute=lambda p, ids: _win_points(p, ids, _AMOUNT),
         records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
     )
 )
@@ -405,7 +412,7 @@ register(
         label=_("Deals won"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(wins(p, ids), "owner_id", "at"),
+        compute=lambda p, ids: _count_points(wins(p, ids), "owner_id", "at", p),
         records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
     )
 )
@@ -417,7 +424,7 @@ register(
         label=_("Closing to won, %"),
         unit="pct",
         kind="ratio",
-        compute=lambda p, ids: _won_share(_closing_entries(p, ids), "owner_id", "at"),
+        compute=lambda p, ids: _won_share(_closing_entries(p, ids), "owner_id", "at", p),
         records=lambda p, ids: _deals(_closing_entries(p, ids).values("deal_id")),
         description=_("Deals that reached closing in the period and were won (cohort)."),
     )
@@ -430,7 +437,7 @@ register(
         label=_("Proposal to won, %"),
         unit="pct",
         kind="ratio",
-        compute=lambda p, ids: _won_share(_first_proposals(p, ids), "credited", "sent_at"),
+        compute=lambda p, ids: _won_share(_first_proposals(p, ids), "credited", "sent_at", p),
         records=lambda p, ids: _deals(_first_proposals(p, ids).values("deal_id")),
         description=_("Deals with a first proposal in the period that were won (cohort)."),
     )
@@ -495,7 +502,7 @@ register(
         label=_("Actions in the CRM"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "at"),
+        compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "at", p),
         records=lambda p, ids: actions(p, ids).select_related("actor"),
         description=_("Records the manager created, edited or archived (from the audit trail)."),
     )
@@ -509,7 +516,7 @@ register(
         unit="count",
         kind="sum",
         good="down",
-        compute=lambda p, ids: _count_points(losses(p, ids), "owner_id", "at"),
+        compute=lambda p, ids: _count_points(losses(p, ids), "owner_id", "at", p),
         records=_lost_records,
     )
 )
@@ -521,9 +528,12 @@ register(
         label=_("Lost deals revived, %"),
         unit="pct",
         kind="ratio",
-        compute=lambda p, ids: (
-            Point(o, local_day(at), 1 if left else 0, 1)
-            for o, at, left in losses(p, ids).values_list("owner_id", "at", "left_at")
+        compute=lambda p, ids: day_points(
+            losses(p, ids),
+            "owner_id",
+            "at",
+            p,
+            Case(When(left_at__isnull=False, then=1), default=0),
         ),
         records=lambda p, ids: _deals(
             losses(p, ids).filter(left_at__isnull=False).values("deal_id")
@@ -554,7 +564,7 @@ register(
         good="down",
         # Samples to a tenth of a day: plenty for a median, and equal samples can be
         # counted together when a period's median is read.
-        compute=lambda p, ids: _stay_points(stays_ended(p, ids), Decimal("0.1")),
+        compute=lambda p, ids: _stay_points(stays_ended(p, ids), p, Decimal("0.1")),
         records=lambda p, ids: stays_ended(p, ids).select_related("deal", "to_stage", "owner"),
     )
 )
@@ -585,7 +595,7 @@ register(
         label=_("Tasks done"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(tasks_done(p, ids), "assignee_id", "done_at"),
+        compute=lambda p, ids: _count_points(tasks_done(p, ids), "assignee_id", "done_at", p),
         records=lambda p, ids: tasks_done(p, ids).select_related("deal", "assignee"),
     )
 )
@@ -611,7 +621,7 @@ register(
         kind="sum",
         good="down",
         compute=lambda p, ids: _count_points(
-            tasks_done(p, ids, late=True), "assignee_id", "done_at"
+            tasks_done(p, ids, late=True), "assignee_id", "done_at", p
         ),
         records=lambda p, ids: tasks_done(p, ids, late=True).select_related("deal", "assignee"),
     )
@@ -702,7 +712,7 @@ register(
         label=_("Revenue"),
         unit="money",
         kind="sum",
-        compute=lambda p, ids: (Point(o, d, a) for o, d, a, _c in _win_rows(p, ids)),
+        compute=lambda p, ids: _win_points(p, ids, _AMOUNT),
         records=_won_records,
     )
 )
@@ -727,7 +737,7 @@ register(
         label=_("Gross profit"),
         unit="money",
         kind="sum",
-        compute=lambda p, ids: (Point(o, d, a - c) for o, d, a, c in _win_rows(p, ids)),
+        compute=lambda p, ids: _win_points(p, ids, _PROFIT),
         records=_won_records,
     )
 )
@@ -739,7 +749,7 @@ register(
         label=_("Margin, %"),
         unit="pct",
         kind="ratio",
-        compute=lambda p, ids: (Point(o, d, a - c, a) for o, d, a, c in _win_rows(p, ids)),
+        compute=lambda p, ids: _win_points(p, ids, _PROFIT, _AMOUNT),
         records=_won_records,
     )
 )
@@ -751,7 +761,7 @@ register(
         label=_("Average check"),
         unit="money",
         kind="mean",
-        compute=lambda p, ids: (Point(o, d, a, 1) for o, d, a, _c in _win_rows(p, ids)),
+        compute=lambda p, ids: _win_points(p, ids, _AMOUNT),
         records=_won_records,
     )
 )

@@ -10,14 +10,16 @@ import datetime as dt
 from collections.abc import Iterable
 
 from django.db import connection
-from django.db.models import Case, Exists, F, OuterRef, Q, QuerySet, When, Window
-from django.db.models.functions import RowNumber
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, QuerySet, When, Window
+from django.db.models.expressions import RowRange
+from django.db.models.functions import Lag, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
+from funnelwatch.metrics.common import day_points, local_day_sql
 from funnelwatch.metrics.registry import Metric, Point, register
 
 # A thread is followed this far back to find the letter a reply answers.
@@ -37,13 +39,12 @@ def _client_letters(period: Period, manager_ids: set[int] | None) -> QuerySet[Me
 
 def _count(direction: str):  # noqa: ANN202
     def compute(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
-        tz = timezone.get_current_timezone()
-        counts: dict[tuple[int, dt.date], int] = {}
         rows = _client_letters(period, manager_ids).filter(direction=direction)
-        for owner_id, sent_at in rows.values_list("owner_id", "sent_at"):
-            key = (owner_id, local_date(sent_at, tz))
-            counts[key] = counts.get(key, 0) + 1
-        return [Point(m, day, n) for (m, day), n in sorted(counts.items())]
+        # One point per manager and day (weight 1), as the letters have always been counted.
+        return [
+            Point(p.manager_id, p.day, p.value)
+            for p in day_points(rows, "owner_id", "sent_at", period)
+        ]
 
     def records(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
         return _client_letters(period, manager_ids).filter(direction=direction)
@@ -76,21 +77,73 @@ def _waits(threads: Iterable[str], until: dt.datetime):  # noqa: ANN202
         yield waiting[0], waiting[1], None, waiting[2]
 
 
+def _answered_waits(period: Period, manager_ids: set[int] | None) -> list[tuple]:
+    """(owner, local day, waited since, answered at) of the waits :func:`_waits` finds
+    that started in the period and were answered, found by the database in one pass over
+    the threads: a wait starts at a client's letter whose previous letter in the thread is
+    not the client's, and ends at the thread's next letter from the manager."""
+    start, end = period_bounds(period, timezone.get_current_timezone())
+    threads = _client_letters(period, manager_ids).filter(direction=Direction.IN)
+    thread = {"partition_by": [F("thread")], "order_by": [F("sent_at").asc(), F("id").asc()]}
+    letters = (
+        Message.objects.filter(
+            thread__in=threads.values("thread"), sent_at__lt=end + LOOKBACK, contact__isnull=False
+        )
+        .annotate(
+            previous=Window(Lag("direction"), **thread),
+            answered=Window(
+                Min(Case(When(~Q(direction=Direction.IN), then=F("sent_at")))),
+                frame=RowRange(start=1, end=None),
+                **thread,
+            ),
+            day=local_day_sql("sent_at", period),
+        )
+        .order_by()
+        .values_list("owner_id", "day", "sent_at", "answered", "direction", "previous")
+    )
+    inner, params = letters.query.sql_with_params()
+    ops = connection.ops
+    sql = (
+        f"SELECT owner_id, day, sent_at, answered FROM ({inner}) letters"
+        " WHERE direction = %s AND (previous IS NULL OR previous <> %s)"
+        " AND answered IS NOT NULL AND owner_id IS NOT NULL AND sent_at >= %s AND sent_at < %s"
+    )
+    params = [
+        *params,
+        Direction.IN.value,
+        Direction.IN.value,
+        ops.adapt_datetimefield_value(start),
+        ops.adapt_datetimefield_value(end),
+    ]
+    if manager_ids is not None:
+        sql += f" AND owner_id IN ({', '.join(['%s'] * len(manager_ids))})"
+        params += sorted(manager_ids)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    return [
+        (owner, _date(day), _moment(since), _moment(answered))
+        for owner, day, since, answered in rows
+    ]
+
+
+def _date(value: object) -> dt.date:
+    return value if isinstance(value, dt.date) else dt.date.fromisoformat(str(value))
+
+
+def _moment(value: object) -> dt.datetime:
+    """A moment as the database returned it (SQLite: UTC text) as an aware datetime."""
+    if isinstance(value, dt.datetime):
+        return value if timezone.is_aware(value) else value.replace(tzinfo=dt.UTC)
+    return dt.datetime.fromisoformat(str(value)).replace(tzinfo=dt.UTC)
+
+
 def reply_minutes(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
     """One sample per answered client letter received in the period: minutes to answer."""
-    tz = timezone.get_current_timezone()
-    letters = _client_letters(period, manager_ids).filter(direction=Direction.IN)
-    threads = set(letters.values_list("thread", flat=True))
-    start, end = period_bounds(period, tz)
-    out = []
-    for owner_id, since, answered, _pk in _waits(threads, end + LOOKBACK):
-        if answered is None or owner_id is None or not (start <= since < end):
-            continue
-        if manager_ids is not None and owner_id not in manager_ids:
-            continue
-        minutes = (answered - since).total_seconds() / 60
-        out.append(Point(owner_id, local_date(since, tz), round(minutes, 1)))
-    return out
+    return [
+        Point(owner, day, round((answered - since).total_seconds() / 60, 1))
+        for owner, day, since, answered in _answered_waits(period, manager_ids)
+    ]
 
 
 def _waiting_letters(

@@ -1,16 +1,33 @@
-"""Small helpers metric definitions share: period bounds, local days, owner at a moment."""
+"""Small helpers metric definitions share: period bounds, local days (in Python and in
+SQL), owner at a moment, points summed by the database."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from decimal import Decimal
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-from django.db.models import BigIntegerField, F, OuterRef, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import (
+    BigIntegerField,
+    Case,
+    Count,
+    DateField,
+    Expression,
+    F,
+    Func,
+    OuterRef,
+    QuerySet,
+    Subquery,
+    Sum,
+    When,
+)
+from django.db.models.functions import Cast, Coalesce, Round, TruncDate
 from django.utils import timezone
 
 from funnelwatch.lib.dates import Period, period_bounds
+from funnelwatch.metrics.registry import Point
 
 FOUR = Decimal("0.0001")
 
@@ -34,7 +51,18 @@ def today() -> dt.date:
 
 def days_between(start: dt.datetime, end: dt.datetime) -> Decimal:
     """Days as a Decimal rounded to 4 places, so sums of stored values stay exact."""
-    return (Decimal((end - start).total_seconds()) / Decimal(86400)).quantize(FOUR)
+    return days_of(elapsed_us(start, end))
+
+
+def elapsed_us(start: dt.datetime, end: dt.datetime) -> int:
+    return (end - start) // dt.timedelta(microseconds=1)
+
+
+def days_of(microseconds: int) -> Decimal:
+    """:func:`days_between` from the microseconds between the moments (as
+    :class:`ElapsedMicroseconds` has the database count them)."""
+    # The float is timedelta.total_seconds() exactly: whole microseconds / 10**6.
+    return (Decimal(microseconds / 10**6) / Decimal(86400)).quantize(FOUR)
 
 
 def owner_at(deal_ref: str = "deal", when_ref: str = "at") -> Coalesce:
@@ -51,3 +79,172 @@ def owner_at(deal_ref: str = "deal", when_ref: str = "at") -> Coalesce:
     )
     current = f"{deal_ref}__owner" if deal_ref != "pk" else "owner"
     return Coalesce(Subquery(history), F(current), output_field=BigIntegerField())
+
+
+# --- local days in SQL ----------------------------------------------------------------
+#
+# Rebuilding rollups must not bring every raw row into Python just to learn its local
+# day. The database groups rows by (manager, local day) instead. A local day is the UTC
+# moment shifted by the zone's offset, and the offset is constant between two
+# transitions of the zone, so over a period the local day is a CASE over a few spans of
+# constant offset, each a native date shift (SQLite ``date(t, '+N seconds')``,
+# PostgreSQL ``(t AT TIME ZONE 'UTC' + N seconds)::date``). The offsets come from
+# Python's zoneinfo, so SQL and Python always agree on which day a moment belongs to.
+
+_SAMPLE_STEP = dt.timedelta(hours=3)
+
+
+def _offset(moment: dt.datetime, tz: dt.tzinfo) -> int:
+    return int(moment.astimezone(tz).utcoffset().total_seconds())
+
+
+@lru_cache(maxsize=256)
+def offset_spans(
+    since: dt.datetime, until: dt.datetime, tz: dt.tzinfo
+) -> tuple[tuple[dt.datetime | None, int], ...]:
+    """The zone's UTC offsets (in seconds) over ``[since, until)``: ``((None, first),
+    (moment, offset from that moment on), ...)``.
+
+    Transitions are found by sampling every few hours and bisecting to the second
+    (zone transitions fall on whole seconds)."""
+
+    def at(ts: int) -> dt.datetime:
+        return dt.datetime.fromtimestamp(ts, dt.UTC)
+
+    first, last = math.floor(since.timestamp()), math.ceil(until.timestamp())
+    step = int(_SAMPLE_STEP.total_seconds())
+    spans: list[tuple[dt.datetime | None, int]] = [(None, _offset(at(first), tz))]
+    prev = first
+    while prev < last:
+        cur = min(prev + step, last)
+        if _offset(at(cur), tz) != spans[-1][1]:
+            lo, hi = prev, cur  # the offset changes in (lo, hi]
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                if _offset(at(mid), tz) == spans[-1][1]:
+                    lo = mid
+                else:
+                    hi = mid
+            spans.append((at(hi), _offset(at(hi), tz)))
+        prev = cur
+    return tuple(spans)
+
+
+class _ShiftedDate(Func):
+    """The date of a UTC moment shifted by a fixed number of seconds."""
+
+    output_field = DateField()
+
+    def __init__(self, expression: object, seconds: int) -> None:
+        super().__init__(expression)
+        self.seconds = int(seconds)
+
+    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # Whole seconds only: SQLite reads fractions to the millisecond, rounding, so
+        # 23:59:59.9996 would become the next day. Offsets are whole seconds, so the
+        # truncated moment always has the same local date.
+        sql, params = compiler.compile(self.source_expressions[0])
+        return f"date(substr({sql}, 1, 19), '{self.seconds:+d} seconds')", params
+
+    def as_postgresql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        sql, params = compiler.compile(self.source_expressions[0])
+        shifted = f"({sql} AT TIME ZONE 'UTC') + INTERVAL '{self.seconds:d} seconds'"
+        return f"CAST({shifted} AS date)", params
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # Other databases: Django's own conversion (a fixed-offset zone).
+        zone = dt.timezone(dt.timedelta(seconds=self.seconds))
+        return compiler.compile(TruncDate(self.source_expressions[0], tzinfo=zone))
+
+
+class ElapsedMicroseconds(Func):
+    """Whole microseconds from one moment to a later one, counted exactly by the database
+    (no rows' moments need to come back to Python to be subtracted)."""
+
+    output_field = BigIntegerField()
+
+    def __init__(self, start: str, end: str) -> None:
+        super().__init__(F(start), F(end))
+
+    def _operands(self, compiler):  # noqa: ANN001, ANN202
+        (a, pa), (b, pb) = (compiler.compile(e) for e in self.source_expressions)
+        return a, pa, b, pb
+
+    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # Moments are stored as text "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds
+        # from strftime on the text without its fraction (SQLite would round a fraction to
+        # the millisecond), microseconds from the digits after the point (none: 0).
+        a, pa, b, pb = self._operands(compiler)
+
+        def us(x: str) -> str:
+            return (
+                f"(CAST(strftime('%%s', substr({x}, 1, 19)) AS INTEGER) * 1000000"
+                f" + CAST(substr({x}, 21, 6) AS INTEGER))"
+            )
+
+        return f"({us(b)} - {us(a)})", [*pb, *pb, *pa, *pa]
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        # PostgreSQL (exact: EXTRACT gives a numeric) and other SQL databases.
+        a, pa, b, pb = self._operands(compiler)
+        return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) * 1000000 AS BIGINT)", [*pb, *pa]
+
+
+def local_day_sql(field: str, period: Period, tz: ZoneInfo | None = None) -> Expression:
+    """An expression for the company-local day of the moment ``field``, exact for moments
+    within ``period`` (rows outside it are filtered out by the caller)."""
+    since, until = period_bounds(period, tz or company_tz())
+    spans = offset_spans(since, until, tz or company_tz())
+    if len(spans) == 1:
+        return _ShiftedDate(F(field), spans[0][1])
+    whens = [
+        When(**{f"{field}__lt": moment}, then=_ShiftedDate(F(field), offset))
+        for (_start, offset), (moment, _next) in zip(spans, spans[1:], strict=False)
+    ]
+    return Case(*whens, default=_ShiftedDate(F(field), spans[-1][1]), output_field=DateField())
+
+
+def day_points(
+    qs: QuerySet,
+    who: str,
+    when: str,
+    period: Period,
+    value: Expression | None = None,
+    weight: Expression | None = None,
+    scale: int | None = None,
+    weight_scale: int | None = None,
+) -> list[Point]:
+    """One point per (manager ``who``, local day of ``when``), summed by the database.
+
+    ``value``/``weight`` are summed per group (default: the number of rows, as one point
+    per row with the default weight would give). With ``scale`` (``weight_scale``), the
+    summed value (weight) is a whole number of 1/scale units (cents, hundredths of a
+    minute) and comes back as an exact Decimal.
+    """
+    rows = (
+        qs.annotate(_local_day=local_day_sql(when, period))
+        .order_by()
+        .values(who, "_local_day")
+        .annotate(
+            _v=Count("pk") if value is None else Sum(value),
+            _w=Count("pk") if weight is None else Sum(weight),
+        )
+        .values_list(who, "_local_day", "_v", "_w")
+    )
+    out = []
+    for manager, day, v, w in rows:
+        v, w = v or 0, w or 0
+        if scale is not None:
+            v = Decimal(int(v)) / scale
+        if weight_scale is not None:
+            w = Decimal(int(w)) / weight_scale
+        out.append(Point(manager, day, v, w))
+    return out
+
+
+def cents(expression: Expression | str, places: int = 2) -> Cast:
+    """A decimal (money, minutes) as a whole number of its smallest units, so sums are
+    exact on SQLite too (it keeps decimals as floats)."""
+    if isinstance(expression, str):
+        expression = F(expression)
+    return Cast(Round(expression * (10**places)), BigIntegerField())

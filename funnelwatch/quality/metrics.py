@@ -9,15 +9,18 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, Exists, OuterRef, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.lib.dates import Period, period_bounds
+from funnelwatch.metrics.common import day_points, local_day_sql
 from funnelwatch.metrics.registry import Metric, Point, register
 
 Ids = set[int] | None
 TALKATIVE = 0.65
+_MANAGER = "recording__call__manager_id"
+_STARTED = "recording__call__started_at"
 
 
 def _bounds(period: Period):  # noqa: ANN202
@@ -37,30 +40,34 @@ def analyses(period: Period, ids: Ids) -> QuerySet:
     return qs if ids is None else qs.filter(recording__call__manager_id__in=ids)
 
 
-def _analysis_points(period: Period, ids: Ids, value) -> Iterator[Point]:  # noqa: ANN001
-    tz = timezone.get_current_timezone()
-    rows = analyses(period, ids).values_list(
-        "recording__call__manager_id", "recording__call__started_at", "talk_ratio", "flagged"
+def _analysis_points(period: Period, ids: Ids) -> Iterator[tuple[int, object, float]]:
+    """(manager, local day of the call, talk ratio) of analysed calls that say how the
+    manager talks: flagged calls (silent, one-sided, noise) do not."""
+    rows = (
+        analyses(period, ids)
+        .filter(talk_ratio__isnull=False, flagged=False)
+        .annotate(day=local_day_sql("recording__call__started_at", period))
+        .order_by()
+        .values_list("recording__call__manager_id", "day", "talk_ratio")
     )
-    for manager_id, started, talk_ratio, flagged in rows:
-        point = value(talk_ratio, flagged)
-        if point is not None:
-            yield Point(manager_id, started.astimezone(tz).date(), point[0], point[1])
+    return iter(rows)
 
 
 def talk_ratio(period: Period, ids: Ids) -> Iterator[Point]:
-    # Flagged calls (silent, one-sided, noise) say nothing about how a manager talks.
-    return _analysis_points(period, ids, lambda r, f: None if r is None or f else (r, 1))
+    # The ratios are floats: each is rounded as a point's value is, so they stay in Python.
+    for manager_id, day, ratio in _analysis_points(period, ids):
+        yield Point(manager_id, day, ratio, 1)
 
 
-def talkative(period: Period, ids: Ids) -> Iterator[Point]:
-    return _analysis_points(
-        period, ids, lambda r, f: None if r is None or f else (1 if r > TALKATIVE else 0, 1)
-    )
+def talkative(period: Period, ids: Ids) -> list[Point]:
+    qs = analyses(period, ids).filter(talk_ratio__isnull=False, flagged=False)
+    over = Case(When(talk_ratio__gt=TALKATIVE, then=1), default=0)
+    return day_points(qs, _MANAGER, _STARTED, period, over)
 
 
-def flagged(period: Period, ids: Ids) -> Iterator[Point]:
-    return _analysis_points(period, ids, lambda r, f: (1 if f else 0, 1))
+def flagged(period: Period, ids: Ids) -> list[Point]:
+    hit = Case(When(flagged=True, then=1), default=0)
+    return day_points(analyses(period, ids), _MANAGER, _STARTED, period, hit)
 
 
 def queued(period: Period, ids: Ids) -> QuerySet:
@@ -72,12 +79,9 @@ def queued(period: Period, ids: Ids) -> QuerySet:
     return qs if ids is None else qs.filter(manager_id__in=ids)
 
 
-def reviewed(period: Period, ids: Ids) -> Iterator[Point]:
-    tz = timezone.get_current_timezone()
-    for manager_id, started, done in queued(period, ids).values_list(
-        "manager_id", "call__started_at", "reviewed"
-    ):
-        yield Point(manager_id, started.astimezone(tz).date(), 1 if done else 0, 1)
+def reviewed(period: Period, ids: Ids) -> list[Point]:
+    done = Case(When(reviewed=True, then=1), default=0)
+    return day_points(queued(period, ids), "manager_id", "call__started_at", period, done)
 
 
 def reviews(period: Period, ids: Ids) -> QuerySet:
@@ -91,11 +95,15 @@ def reviews(period: Period, ids: Ids) -> QuerySet:
 
 
 def review_score(period: Period, ids: Ids) -> Iterator[Point]:
-    tz = timezone.get_current_timezone()
-    for manager_id, started, score in reviews(period, ids).values_list(
-        "manager_id", "call__started_at", "score"
-    ):
-        yield Point(manager_id, started.astimezone(tz).date(), score, 1)
+    # Scores are floats: each is rounded as a point's value is, so they stay in Python.
+    rows = (
+        reviews(period, ids)
+        .annotate(day=local_day_sql("call__started_at", period))
+        .order_by()
+        .values_list("manager_id", "day", "score")
+    )
+    for manager_id, day, score in rows:
+        yield Point(manager_id, day, score, 1)
 
 
 register(

@@ -16,7 +16,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db.models import F, Q, QuerySet
+from django.db.models import Case, Exists, F, Min, OuterRef, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -24,6 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from funnelwatch.crm.models import ContactPhone, Deal
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
+from funnelwatch.metrics.common import day_points, local_day_sql
 from funnelwatch.metrics.registry import Metric, Point, register
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
@@ -42,10 +43,6 @@ def _calls(period: Period, manager_ids: set[int] | None, **filters) -> QuerySet[
     return qs
 
 
-def _day(moment: dt.datetime) -> dt.date:
-    return dates.local_date(moment, timezone.get_current_timezone())
-
-
 def working_minutes(start: dt.datetime, end: dt.datetime) -> float:
     return dates.working_minutes_between(
         start,
@@ -57,59 +54,77 @@ def working_minutes(start: dt.datetime, end: dt.datetime) -> float:
     )
 
 
-def _count(qs: QuerySet[Call]) -> Iterator[Point]:
-    for credit, started in qs.values_list("credit", "started_at").iterator(chunk_size=5000):
-        yield Point(credit, _day(started), 1)
+def _count(qs: QuerySet[Call], period: Period) -> list[Point]:
+    return day_points(qs, "credit", "started_at", period)
 
 
-def calls_out(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    return _count(_calls(period, manager_ids, direction=Direction.OUT))
+def calls_out(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    return _count(_calls(period, manager_ids, direction=Direction.OUT), period)
 
 
-def calls_in(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    return _count(_calls(period, manager_ids, direction=Direction.IN))
+def calls_in(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    return _count(_calls(period, manager_ids, direction=Direction.IN), period)
 
 
-def calls_connected(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    return _count(
-        _calls(period, manager_ids, outcome=CallOutcome.ANSWERED).exclude(
-            direction=Direction.INTERNAL
-        )
-    )
-
-
-def talk_minutes(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    qs = _calls(period, manager_ids, outcome=CallOutcome.ANSWERED).exclude(
+def _connected(period: Period, manager_ids: set[int] | None) -> QuerySet[Call]:
+    return _calls(period, manager_ids, outcome=CallOutcome.ANSWERED).exclude(
         direction=Direction.INTERNAL
     )
-    for credit, started, talk in qs.values_list("credit", "started_at", "talk_seconds"):
-        yield Point(credit, _day(started), round(talk / 60, 2))
+
+
+def calls_connected(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    return _count(_connected(period, manager_ids), period)
+
+
+# Talk time of a call in hundredths of a minute, rounded as round(seconds / 60, 2) does
+# (seconds * 100 / 60 never ends in exactly one half, so there is no tie to break).
+_TALK_HUNDREDTHS = (F("talk_seconds") * 10 + 3) / 6
+
+
+def talk_minutes(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    """Minutes per call rounded to hundredths, summed exactly by the database."""
+    return day_points(
+        _connected(period, manager_ids), "credit", "started_at", period, _TALK_HUNDREDTHS, scale=100
+    )
 
 
 def _missed(period: Period, manager_ids: set[int] | None) -> QuerySet[Call]:
     return _calls(period, manager_ids, direction=Direction.IN).exclude(outcome=CallOutcome.ANSWERED)
 
 
-def missed_in(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    return _count(_missed(period, manager_ids))
+def missed_in(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    return _count(_missed(period, manager_ids), period)
 
 
-def callback_pct(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
+def _callbacks(period: Period, qs: QuerySet[Call]):  # noqa: ANN202
+    """(credit, local day, started, returned at) of missed calls, the day from the database."""
+    return (
+        qs.annotate(day=local_day_sql("started_at", period))
+        .order_by()
+        .values_list("credit", "day", "started_at", "callback_at")
+    )
+
+
+def callback_pct(period: Period, manager_ids: set[int] | None) -> list[Point]:
     sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
-    for credit, started, back in _missed(period, manager_ids).values_list(
-        "credit", "started_at", "callback_at"
-    ):
-        ok = back is not None and working_minutes(started, back) <= sla
-        yield Point(credit, _day(started), 1 if ok else 0, 1)
+    # Calls never returned fail the SLA: the database counts them without their times.
+    missed = _missed(period, manager_ids)
+    out = [
+        Point(p.manager_id, p.day, 0, p.weight)
+        for p in day_points(missed.filter(callback_at__isnull=True), "credit", "started_at", period)
+    ]
+    returned = missed.filter(callback_at__isnull=False)
+    for credit, day, started, back in _callbacks(period, returned):
+        out.append(Point(credit, day, 1 if working_minutes(started, back) <= sla else 0, 1))
+    return out
 
 
-def callback_minutes(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    for credit, started, back in (
-        _missed(period, manager_ids)
-        .filter(callback_at__isnull=False)
-        .values_list("credit", "started_at", "callback_at")
-    ):
-        yield Point(credit, _day(started), round(working_minutes(started, back), 1))
+def callback_minutes(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    returned = _missed(period, manager_ids).filter(callback_at__isnull=False)
+    return [
+        Point(credit, day, round(working_minutes(started, back), 1))
+        for credit, day, started, back in _callbacks(period, returned)
+    ]
 
 
 def _missed_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Call]:
@@ -139,73 +154,65 @@ def _new_leads(period: Period, manager_ids: set[int] | None) -> QuerySet[Deal]:
     return qs
 
 
-def first_calls(deals: list[tuple[int, int | None, dt.datetime]]) -> dict[int, dt.datetime]:
-    """deal id → the first outbound call attempt to any of its contact's numbers after
-    the deal was created (or an outbound call filed on the deal itself)."""
-    contact_ids = {c for _d, c, _t in deals if c}
-    numbers: dict[int, set[str]] = {}
-    for i in range(0, len(contact_ids), 900):
-        part = list(contact_ids)[i : i + 900]
-        for cid, number in ContactPhone.objects.filter(contact_id__in=part).values_list(
-            "contact_id", "number"
-        ):
-            numbers.setdefault(cid, set()).add(number)
-    all_numbers = sorted({n for ns in numbers.values() for n in ns})
-    earliest = min((t for _d, _c, t in deals), default=None)
-    if earliest is None:
-        return {}
-    by_number: dict[str, list[dt.datetime]] = {}
-    by_deal: dict[int, list[dt.datetime]] = {}
-    deal_ids = [d for d, _c, _t in deals]
-    for i in range(0, max(len(all_numbers), len(deal_ids)), 900):
-        cond = Q(client_number__in=all_numbers[i : i + 900]) | Q(deal_id__in=deal_ids[i : i + 900])
-        for number, deal_id, started in (
-            Call.objects.active()
-            .filter(cond, direction=Direction.OUT, started_at__gte=earliest)
-            .values_list("client_number", "deal_id", "started_at")
-        ):
-            by_number.setdefault(number, []).append(started)
-            if deal_id:
-                by_deal.setdefault(deal_id, []).append(started)
-    out = {}
-    for deal_id, contact_id, created in deals:
-        times = list(by_deal.get(deal_id, []))
-        for number in numbers.get(contact_id, ()):
-            times += by_number.get(number, [])
-        after = [t for t in times if t >= created]
-        if after:
-            out[deal_id] = min(after)
-    return out
-
-
-def _leads_with_first_call(period: Period, manager_ids: set[int] | None):  # noqa: ANN202
-    deals = list(
-        _new_leads(period, manager_ids).values_list("pk", "contact_id", "created_at", "owner_id")
+def _outbound_after_creation(**where: object) -> QuerySet[Call]:
+    """Outbound call attempts after the (outer) deal was created, as a subquery."""
+    return Call.objects.active().filter(
+        direction=Direction.OUT, started_at__gte=OuterRef("created_at"), **where
     )
-    firsts = first_calls([(d, c, t) for d, c, t, _o in deals])
-    return deals, firsts
+
+
+def _by_deal() -> QuerySet[Call]:
+    return _outbound_after_creation(deal_id=OuterRef("pk"))
+
+
+def _by_number() -> QuerySet[Call]:
+    numbers = ContactPhone.objects.filter(contact_id=OuterRef(OuterRef("contact_id")))
+    return _outbound_after_creation(client_number__in=numbers.values("number"))
+
+
+def _first(calls: QuerySet[Call]) -> Subquery:
+    return Subquery(
+        calls.order_by().values("direction").annotate(first=Min("started_at")).values("first")
+    )
+
+
+def _leads_first_calls(period: Period, manager_ids: set[int] | None):  # noqa: ANN202
+    """(owner, local day of creation, created, first call or None) of the period's new
+    leads: the first outbound call attempt after the deal was created, to any of its
+    contact's numbers or filed on the deal itself."""
+    qs = (
+        _new_leads(period, manager_ids)
+        .annotate(
+            day=local_day_sql("created_at", period),
+            first_by_deal=_first(_by_deal()),
+            first_by_number=_first(_by_number()),
+        )
+        .order_by()
+        .values_list("owner_id", "day", "created_at", "first_by_deal", "first_by_number")
+    )
+    for owner, day, created, by_deal, by_number in qs:
+        first = min((t for t in (by_deal, by_number) if t is not None), default=None)
+        yield owner, day, created, first
 
 
 def speed_to_first_call(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    deals, firsts = _leads_with_first_call(period, manager_ids)
-    for deal_id, _contact, created, owner in deals:
-        if deal_id in firsts:
-            minutes = (firsts[deal_id] - created).total_seconds() / 60
-            yield Point(owner, _day(created), round(minutes, 1))
+    for owner, day, created, first in _leads_first_calls(period, manager_ids):
+        if first is not None:
+            yield Point(owner, day, round((first - created).total_seconds() / 60, 1))
 
 
-def leads_called_pct(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
-    deals, firsts = _leads_with_first_call(period, manager_ids)
-    for deal_id, _contact, created, owner in deals:
-        yield Point(owner, _day(created), 1 if deal_id in firsts else 0, 1)
+def leads_called_pct(period: Period, manager_ids: set[int] | None) -> list[Point]:
+    called = Case(When(Exists(_by_deal()) | Exists(_by_number()), then=1), default=0)
+    return day_points(
+        _new_leads(period, manager_ids), "owner_id", "created_at", period, value=called
+    )
 
 
 def leads_called_sla_pct(period: Period, manager_ids: set[int] | None) -> Iterator[Point]:
     sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
-    deals, firsts = _leads_with_first_call(period, manager_ids)
-    for deal_id, _contact, created, owner in deals:
-        ok = deal_id in firsts and working_minutes(created, firsts[deal_id]) <= sla
-        yield Point(owner, _day(created), 1 if ok else 0, 1)
+    for owner, day, created, first in _leads_first_calls(period, manager_ids):
+        ok = first is not None and working_minutes(created, first) <= sla
+        yield Point(owner, day, 1 if ok else 0, 1)
 
 
 def _lead_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Deal]:
