@@ -25,6 +25,7 @@ ROOT = HERE.parent
 DATA = HERE / "data"
 RESULTS = HERE / "results"
 PY = sys.executable
+STEPS = ("rollups", "queries", "import", "webhooks")
 
 
 def database_env(size: str, db: str) -> dict[str, str]:
@@ -185,21 +186,25 @@ def main() -> None:
     parser.add_argument("--db", default="sqlite", choices=["sqlite", "postgres"])
     parser.add_argument("--repeat", type=int, default=20, help="runs per timed query")
     parser.add_argument("--keep", action="store_true", help="reuse the generated database")
+    parser.add_argument(
+        "--steps",
+        default="rollups,queries,import,webhooks",
+        help="with --keep: the steps to run again; the others' last results are reused",
+    )
     args = parser.parse_args()
     env = database_env(args.size, args.db)
+    folder = Path(env["FUNNELWATCH_DATA_DIR"])
     steps: dict[str, dict] = {}
+    wanted = ["generate", *STEPS] if not args.keep else args.steps.split(",")
     if not args.keep:
         fresh_database(args.size, args.db, env)
-        steps["generate"] = step("generate", args, env)
-        (Path(env["FUNNELWATCH_DATA_DIR"]) / "generate.json").write_text(
-            json.dumps(steps["generate"])
-        )
-    else:
-        steps["generate"] = json.loads(
-            (Path(env["FUNNELWATCH_DATA_DIR"]) / "generate.json").read_text()
-        )
-    for name in ("rollups", "queries", "import", "webhooks"):
-        steps[name] = step(name, args, env)
+    for name in ["generate", *STEPS]:
+        saved = folder / f"{name}.json"
+        if name in wanted:
+            steps[name] = step(name, args, env)
+            saved.write_text(json.dumps(steps[name]))
+        else:
+            steps[name] = json.loads(saved.read_text())
     result = summarise(args, steps)
     RESULTS.mkdir(exist_ok=True)
     base = RESULTS / f"{args.size}-{args.db}-latest"
