@@ -130,6 +130,41 @@ def test_missed_page(client, world, at, settings, django_assert_max_num_queries)
     assert client.get(reverse("telephony:missed")).context["open"] == []
 
 
+def test_missed_page_who_calls_back_and_bounded_queries(
+    client, world, at, settings, django_assert_num_queries, django_assert_max_num_queries
+):
+    """Who should call back: the contact's owner, else the deal's owner, else who the call
+    rang; the page's queries do not grow with its rows."""
+    from funnelwatch.crm.models import Contact, Deal
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    with time_machine.travel(at(2026, 3, 2, 18), tick=False):
+        first = make_call(direction="in", start=at(2026, 3, 2, 9), ext="101", answered=False)
+        client.force_login(world.head)
+        client.get(reverse("telephony:missed"))
+        with django_assert_max_num_queries(6) as one:
+            client.get(reverse("telephony:missed"))
+        contact = Contact.objects.create(name="Client Ltd", owner=world.bob)
+        deal = services.create_lead(actor=world.head, title="Deal", owner=world.lead)
+        with_contact = make_call(
+            direction="in", start=at(2026, 3, 2, 10), answered=False, number="+97699000011"
+        )
+        with_deal = make_call(
+            direction="in", start=at(2026, 3, 2, 11), answered=False, number="+97699000012"
+        )
+        Call.objects.filter(pk=with_contact.pk).update(contact=contact, deal=deal)
+        Call.objects.filter(pk=with_deal.pk).update(deal=deal, contact=None)
+        with django_assert_num_queries(len(one.captured_queries)):
+            r = client.get(reverse("telephony:missed"))
+    rows = {row.call.pk: row for row in r.context["open"]}
+    assert rows[first.pk].who == world.alice and rows[first.pk].call.manager == world.alice
+    assert rows[with_contact.pk].who == world.bob
+    assert rows[with_deal.pk].who == world.lead
+    body = r.content.decode()
+    assert "Client Ltd" in body and reverse("crm:contact", args=[contact.pk]) in body
+    assert Deal.objects.count() == 1
+
+
 def test_routing_page_head_edits_manager_refused(client, world):
     client.force_login(world.alice)
     assert client.get(reverse("telephony:routing")).status_code == 403
