@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
@@ -70,6 +71,17 @@ def deal_board(request: HttpRequest) -> HttpResponse:
     owner = request.GET.get("owner")
     owner_id = int(owner) if owner and owner.isdigit() else None
     columns = queries.board(request.user, pipeline.pk, owner_id) if pipeline else []
+    move_stages = [c["stage"] for c in columns]
+    for column in columns:
+        # Every card of a column is in the column's stage: one list of options serves all.
+        column["move_options"] = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (s.pk, " selected" if s.pk == column["stage"].pk else "", s.name)
+                for s in move_stages
+            ),
+        )
     return render(
         request,
         "crm/board.html",
@@ -79,7 +91,7 @@ def deal_board(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "owners": visible_users(request.user),
             "owner": owner_id,
-            "move_stages": [c["stage"] for c in columns],
+            "move_stages": move_stages,
         },
     )
 
