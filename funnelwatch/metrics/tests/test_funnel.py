@@ -166,3 +166,8 @@ def test_funnel_of_nobody(world):
     assert f.deals == 0 and [b["reached"] for b in f.blocks] == [0] * len(STEPS)
     assert all(s.median_days is None and s.reached == 0 for s in f.stages)
     assert not OwnerChange.objects.exists()
+
+
+def test_funnel_without_stages(db):
+    f = funnel(Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1)), None)
+    assert f.deals == 0 and f.stages == [] and f.blocks[0]["reached"] == 0
