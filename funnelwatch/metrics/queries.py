@@ -95,13 +95,14 @@ def sellers(viewer: User | None) -> QuerySet[User]:
     return qs if ids is None else qs.filter(pk__in=ids)
 
 
-def _groups(viewer: User | None, by: str) -> list[Row]:
+def _groups(viewer: User | None, by: str, only: int | None = None) -> list[Row]:
     everyone = viewer is None or viewer.sees_everything
     # Managers without a team last, on every database (SQLite and PostgreSQL sort NULLs
     # differently).
-    users = list(
-        sellers(viewer).order_by(F("team__name").asc(nulls_last=True), "first_name", "username")
-    )
+    visible = sellers(viewer) if only is None else sellers(viewer).filter(pk=only)
+    users = list(visible.order_by(F("team__name").asc(nulls_last=True), "first_name", "username"))
+    if only is not None:  # one manager's row, if the viewer may see it
+        return [Row("manager", str(u), user=u, team=u.team, members={u.pk}) for u in users]
     rows: list[Row] = []
     if by == "manager":
         rows += [Row("manager", str(u), user=u, team=u.team, members={u.pk}) for u in users]
@@ -130,12 +131,14 @@ def key_numbers(
     metrics: list[str] | None = None,
     source: str = "rollup",
     compare: bool = True,
+    only: int | None = None,
 ) -> KeyNumbers:
     """Managers × metrics for ``period``, with the change against the previous period and
-    against each row's own 4-week baseline (sums scaled to the period's length)."""
+    against each row's own 4-week baseline (sums scaled to the period's length).
+    ``only``: just that manager's row (a row's numbers do not depend on the others)."""
     chosen = pick_metrics(metrics)
     keys = [m.key for m in chosen]
-    rows = _groups(viewer, by)
+    rows = _groups(viewer, by, only)
     groups = {i: row.members for i, row in enumerate(rows)}
     prev = base = None
     with engine.memoized():

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -93,6 +94,28 @@ def test_manager_page_funnel_and_sales(client, sales, world):
     assert [b["reached"] for b in funnel.blocks] == [4, 2, 2, 1, 1]
     response = client.get(reverse("metrics:sales") + "?period=month&date=2026-03-01")
     assert response.status_code == 200
+
+
+def test_manager_page_row_is_the_key_numbers_row(client, sales, world):
+    """The manager page computes only this manager's row: the same numbers the whole
+    table shows for them; a manager the viewer may not see has no row."""
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import queries
+
+    week = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9))
+    full = queries.key_numbers(world.head, week, by="manager")
+    for person in (world.alice, world.bob):
+        one = queries.key_numbers(world.head, week, by="manager", only=person.pk)
+        (row,) = one.rows
+        expected = next(r for r in full.rows if r.user == person)
+        assert {k: vars(c) for k, c in row.cells.items()} == {
+            k: vars(c) for k, c in expected.cells.items()
+        }
+        assert row.cells["leads_received"].value == 2
+    assert queries.key_numbers(world.bob, week, by="manager", only=world.alice.pk).rows == []
+    client.force_login(world.head)
+    page = client.get(reverse("metrics:manager", args=[world.alice.pk]))
+    assert page.context["row"].user == world.alice
 
 
 def test_pages_need_a_login(client, db):
