@@ -118,6 +118,30 @@ def test_manager_page_row_is_the_key_numbers_row(client, sales, world):
     assert page.context["row"].user == world.alice
 
 
+def test_manager_row_reads_now_metrics_for_the_full_tables_scope(sales, world, monkeypatch):
+    """A "now" metric may credit a manager differently by who else is in scope (letters
+    left unanswered are found through threads of anyone in it): the one-row table
+    computes those for the scope the full table has."""
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import engine, queries
+
+    scopes = []
+    real = engine._live_points
+    monkeypatch.setattr(
+        engine,
+        "_live_points",
+        lambda key, day, managers: scopes.append(managers) or real(key, day, managers),
+    )
+    week = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9))
+    for viewer in (world.head, world.lead):
+        scopes.clear()
+        queries.key_numbers(viewer, week, by="manager")
+        full = list(scopes)
+        scopes.clear()
+        queries.key_numbers(viewer, week, by="manager", only=world.alice.pk)
+        assert scopes == full and full
+
+
 def test_pages_need_a_login(client, db):
     assert client.get(reverse("metrics:key_numbers")).status_code == 302
 
