@@ -243,3 +243,39 @@ def test_rollups_commands(sales, world, capsys):
     assert "won_count" in capsys.readouterr().out
     call_command("rollups", "rebuild", "--from", "2026-02-20", "--to", "2026-03-20")
     call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")
+
+
+# The cells as the template wrote them before they were built by key_number_cells.
+CELLS_BY_TEMPLATE = """{% load i18n metrics_fw %}{% for row in table.rows %}
+{% for block, label, ms in blocks %}{% for m in ms %}{% with c=row|cell:m.key %}<td class="num">
+<a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>
+{% if c.change is not None %}<small class="{{ c.tone }}" title="{% translate 'against the previous period' %}">{{ c.change|signed:m }}</small>{% endif %}
+{% if c.vs_baseline is not None %}<small class="{{ c.baseline_tone }}" title="{% translate 'against the 4-week baseline' %}: {{ c.baseline|show:m }}">{% translate "base" %} {{ c.vs_baseline|signed:m }}</small>{% endif %}
+</td>{% endwith %}{% endfor %}{% endfor %}{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
+    from django.template import engines
+    from django.utils import translation
+
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import queries
+    from funnelwatch.metrics.views import BLOCK_LABELS
+
+    table = queries.key_numbers(world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)))
+    context = {
+        "table": table,
+        "blocks": [(b, BLOCK_LABELS.get(b, b), ms) for b, ms in table.blocks],
+        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
+    }
+    django_engine = engines["django"]
+    built = (
+        "{% load metrics_fw %}{% for row in table.rows %}\n"
+        "{% key_number_cells row blocks %}{% endfor %}"
+    )
+    with translation.override(language):
+        expected = django_engine.from_string(CELLS_BY_TEMPLATE).render(context)
+        got = django_engine.from_string(built).render(context)
+    assert got == expected
+    assert "&amp;to=" in got and "&manager=" in got and "&team=" in got and "<small" in got
