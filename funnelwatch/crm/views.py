@@ -6,7 +6,6 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html_join
@@ -16,6 +15,7 @@ from django.views.decorators.http import require_POST
 
 from funnelwatch.accounts.visibility import may_change_crm, visible_users
 from funnelwatch.audit.trail import history
+from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
 from funnelwatch.crm.services import DealError
@@ -50,7 +50,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     owner = request.GET.get("owner")
     if owner and owner.isdigit():
         deals = deals.filter(owner_id=int(owner))
-    page = Paginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
+    page = BoundedPaginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(
         request,
         "crm/deal_list.html",
@@ -303,7 +303,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     tasks = queries.tasks_for(request.user).filter(done_at__isnull=True).order_by("due_at")
-    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    page = BoundedPaginator(tasks, 50).get_page(request.GET.get("page"))
     return render(request, "crm/task_list.html", {"page": page})
 
 
@@ -313,7 +313,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     if q:
         contacts = contacts.filter(name__icontains=q)
-    page = Paginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
+    page = BoundedPaginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
         request.GET.get("page")
     )
     return render(request, "crm/contact_list.html", {"page": page, "q": q})
