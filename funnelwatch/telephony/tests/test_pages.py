@@ -165,6 +165,55 @@ def test_missed_page_who_calls_back_and_bounded_queries(
     assert Deal.objects.count() == 1
 
 
+# The rows as the template wrote them before the tags built them.
+OPEN_ROWS_BY_TEMPLATE = """{% for row in open %}<tr{% if row.overdue %} class="bad"{% endif %}>
+<td><a href="{% url 'telephony:call' row.call.pk %}">{{ row.call.started_at|date:"Y-m-d H:i" }}</a></td>
+<td>{{ row.call.from_number|default:row.call.from_raw }}</td>
+<td>{% if row.call.contact %}<a href="{% url 'crm:contact' row.call.contact_id %}">{{ row.call.contact }}</a>{% endif %}</td>
+<td>{{ row.call.manager|default:"—" }}</td><td>{{ row.who|default:"—" }}</td>
+<td class="num">{{ row.waited_minutes }}{% if row.overdue %} <span class="badge lost">{{ over_sla }}</span>{% endif %}</td></tr>
+{% endfor %}"""  # noqa: E501
+RETURNED_ROWS_BY_TEMPLATE = """{% for row in returned %}<tr><td><a href="{% url 'telephony:call' row.call.pk %}">{{ row.call.started_at|date:"Y-m-d H:i" }}</a></td><td>{{ row.call.from_number|default:row.call.from_raw }}</td><td>{{ row.who|default:"—" }}</td><td class="num{% if row.overdue %} bad{% else %} good{% endif %}">{{ row.waited_minutes }}</td></tr>
+{% endfor %}"""  # noqa: E501
+
+
+def test_missed_rows_are_what_the_template_wrote(world, at, settings):
+    from django.template import engines
+
+    from funnelwatch.crm.models import Contact
+    from funnelwatch.telephony import missed
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    with time_machine.travel(at(2026, 3, 2, 12), tick=False):
+        make_call(direction="in", start=at(2026, 3, 2, 9), answered=False)
+        late = make_call(
+            direction="in", start=at(2026, 3, 2, 11, 50), answered=False, number="+97699000001"
+        )
+        contact = Contact.objects.create(name="O'Brien & Sons <Ltd>", owner=world.bob)
+        Call.objects.filter(pk=late.pk).update(contact=contact, from_number="")
+        make_call(direction="in", start=at(2026, 3, 2, 10), answered=False, number="+97699000002")
+        make_call(direction="out", start=at(2026, 3, 2, 10, 5), ext="102", number="+97699000002")
+        now = at(2026, 3, 2, 12)
+        context = {
+            "open": missed.unreturned(world.head, now),
+            "returned": missed.returned(world.head, at(2026, 2, 20)),
+            "over_sla": "over <SLA>",
+        }
+    assert len(context["open"]) == 2 and len(context["returned"]) == 1
+    assert {row.overdue for row in context["open"]} == {True, False}
+    django_engine = engines["django"]
+    for before, tag in (
+        (OPEN_ROWS_BY_TEMPLATE, "{% missed_open_rows open over_sla %}"),
+        (RETURNED_ROWS_BY_TEMPLATE, "{% missed_returned_rows returned %}"),
+    ):
+        expected = django_engine.from_string(before).render(context)
+        got = django_engine.from_string("{% load telephony_tags %}" + tag).render(context)
+        assert got == expected
+    assert "O&#x27;Brien &amp; Sons &lt;Ltd&gt;" in django_engine.from_string(
+        "{% load telephony_tags %}{% missed_open_rows open over_sla %}"
+    ).render(context)
+
+
 def test_routing_page_head_edits_manager_refused(client, world):
     client.force_login(world.alice)
     assert client.get(reverse("telephony:routing")).status_code == 403
