@@ -148,6 +148,8 @@ def key_numbers(
         members = [row.members for row in rows]
         live_scope["scope"] = None if None in members else set().union(*members)
         rows = [r for r in rows if r.kind == "manager" and r.user.pk == only]
+        if not rows:  # not a manager the viewer may see: nothing to read
+            return KeyNumbers(period, chosen, [])
     groups = {i: row.members for i, row in enumerate(rows)}
     prev = base = None
     with engine.memoized():
