@@ -143,7 +143,12 @@ def step_queries(args: argparse.Namespace) -> dict:
 
         return working(fetch)
 
-    q = f"from={month.start}&to={month.end}"
+    def custom(period: Period) -> str:
+        # Pages read from/to only with period=custom (otherwise: the current week or
+        # month); their "to" is inclusive.
+        return f"period=custom&from={period.start}&to={period.end - dt.timedelta(days=1)}"
+
+    q = custom(month)
     from funnelwatch.accounts.models import Team, User
 
     team = Team.objects.order_by("pk").first()
@@ -174,7 +179,7 @@ def step_queries(args: argparse.Namespace) -> dict:
             "subset": subset,
         },
         "funnel_quarter_ms": timed(
-            get(f"/metrics/funnel/?from={quarter.start}&to={quarter.end}&team={team.pk}"),
+            get(f"/metrics/funnel/?{custom(quarter)}&team={team.pk}"),
             args.repeat,
         ),
         "manager_year_ms": timed(

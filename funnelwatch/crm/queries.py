@@ -41,7 +41,12 @@ def board(user: User, pipeline_id: int, owner_id: int | None = None) -> list[dic
     one query per column.
     """
     stages = list(Stage.objects.filter(pipeline_id=pipeline_id, outcome=Outcome.OPEN))
-    deals = deals_for(user).filter(pipeline_id=pipeline_id, status=Outcome.OPEN)
+    deals = (
+        deals_for(user)
+        .filter(pipeline_id=pipeline_id, status=Outcome.OPEN)
+        .select_related(None)
+        .select_related("owner")  # all a card shows besides the deal itself
+    )
     if owner_id:
         deals = deals.filter(owner_id=owner_id)
     totals = {

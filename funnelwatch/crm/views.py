@@ -6,15 +6,16 @@ from functools import wraps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.html import format_html_join
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from funnelwatch.accounts.visibility import may_change_crm, visible_users
 from funnelwatch.audit.trail import history
+from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
 from funnelwatch.crm.services import DealError
@@ -49,7 +50,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     owner = request.GET.get("owner")
     if owner and owner.isdigit():
         deals = deals.filter(owner_id=int(owner))
-    page = Paginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
+    page = BoundedPaginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(
         request,
         "crm/deal_list.html",
@@ -70,6 +71,17 @@ def deal_board(request: HttpRequest) -> HttpResponse:
     owner = request.GET.get("owner")
     owner_id = int(owner) if owner and owner.isdigit() else None
     columns = queries.board(request.user, pipeline.pk, owner_id) if pipeline else []
+    move_stages = [c["stage"] for c in columns]
+    for column in columns:
+        # Every card of a column is in the column's stage: one list of options serves all.
+        column["move_options"] = format_html_join(
+            "",
+            '<option value="{}"{}>{}</option>',
+            (
+                (s.pk, " selected" if s.pk == column["stage"].pk else "", s.name)
+                for s in move_stages
+            ),
+        )
     return render(
         request,
         "crm/board.html",
@@ -79,7 +91,7 @@ def deal_board(request: HttpRequest) -> HttpResponse:
             "columns": columns,
             "owners": visible_users(request.user),
             "owner": owner_id,
-            "move_stages": [c["stage"] for c in columns],
+            "move_stages": move_stages,
         },
     )
 
@@ -291,7 +303,7 @@ def task_done(request: HttpRequest, pk: int) -> HttpResponse:
 @login_required
 def task_list(request: HttpRequest) -> HttpResponse:
     tasks = queries.tasks_for(request.user).filter(done_at__isnull=True).order_by("due_at")
-    page = Paginator(tasks, 50).get_page(request.GET.get("page"))
+    page = BoundedPaginator(tasks, 50).get_page(request.GET.get("page"))
     return render(request, "crm/task_list.html", {"page": page})
 
 
@@ -301,7 +313,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     q = request.GET.get("q", "").strip()
     if q:
         contacts = contacts.filter(name__icontains=q)
-    page = Paginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
+    page = BoundedPaginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
         request.GET.get("page")
     )
     return render(request, "crm/contact_list.html", {"page": page, "q": q})

@@ -2,7 +2,6 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -10,6 +9,7 @@ from django.views.decorators.http import require_POST
 
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, record
+from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import queries as crm_queries
 from funnelwatch.mail import queries, services
 from funnelwatch.mail.forms import SendForm
@@ -32,7 +32,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
         .defer("headers", "html_body", "text_body")
         .order_by("-sent_at", "-id")
     )
-    page = Paginator(letters, 50).get_page(request.GET.get("page"))
+    page = BoundedPaginator(letters, 50).get_page(request.GET.get("page"))
     return render(
         request,
         "mail/mailbox_detail.html",

@@ -130,16 +130,37 @@ def key_numbers(
     metrics: list[str] | None = None,
     source: str = "rollup",
     compare: bool = True,
+    only: int | None = None,
 ) -> KeyNumbers:
     """Managers × metrics for ``period``, with the change against the previous period and
-    against each row's own 4-week baseline (sums scaled to the period's length)."""
+    against each row's own 4-week baseline (sums scaled to the period's length).
+
+    ``only``: just that manager's row, if the viewer may see it. Its numbers are read for
+    that manager alone, except the "now" metrics: those are computed for everyone the
+    full table covers, as the full table computes them (a letter left unanswered, for
+    one, is found through threads of any of them).
+    """
     chosen = pick_metrics(metrics)
     keys = [m.key for m in chosen]
     rows = _groups(viewer, by)
+    live_scope: dict[str, set[int] | None] = {}
+    if only is not None:
+        members = [row.members for row in rows]
+        live_scope["scope"] = None if None in members else set().union(*members)
+        rows = [r for r in rows if r.kind == "manager" and r.user.pk == only]
+        if not rows:  # not a manager the viewer may see: nothing to read
+            return KeyNumbers(period, chosen, [])
     groups = {i: row.members for i, row in enumerate(rows)}
     prev = base = None
     with engine.memoized():
-        now = engine.group_values(keys, period, groups, source)
+        live = [m.key for m in chosen if m.kind == "live"]
+        if live_scope and live:
+            now = engine.group_values([k for k in keys if k not in live], period, groups, source)
+            also = engine.group_values(live, period, {**groups, **live_scope}, source)
+            for i in groups:
+                now[i].update(also[i])
+        else:
+            now = engine.group_values(keys, period, groups, source)
         if compare:
             comparable = [m.key for m in chosen if m.kind != "live"]
             prev = engine.group_values(comparable, period.previous(), groups, source)

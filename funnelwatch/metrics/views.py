@@ -177,7 +177,7 @@ def manager(request: HttpRequest, pk: int) -> HttpResponse:
         for m in metrics
     }
     table = queries.key_numbers(
-        request.user, periods.period_of("week", periods.today()), by="manager"
+        request.user, periods.period_of("week", periods.today()), by="manager", only=pk
     )
     row = next((r for r in table.rows if r.user and r.user.pk == pk), None)
     return render(

@@ -102,6 +102,19 @@ class Call(Archivable):
             # every call by time.
             models.Index(fields=["deal", "started_at"], name="call_deal_started"),
             models.Index(fields=["contact", "started_at"], name="call_contact_started"),
+            # The missed-calls page: missed calls not yet returned, oldest first, and those
+            # returned lately, without reading every call of the period.
+            models.Index(
+                fields=["started_at"],
+                name="call_unreturned_started",
+                condition=models.Q(direction=Direction.IN, callback__isnull=True)
+                & ~models.Q(outcome=CallOutcome.ANSWERED),
+            ),
+            models.Index(
+                fields=["started_at"],
+                name="call_returned_started",
+                condition=models.Q(callback__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -5,7 +5,6 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -17,6 +16,7 @@ from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import visible_users
 from funnelwatch.audit import trail
 from funnelwatch.audit.models import AuditEvent
+from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.lib import dates
 from funnelwatch.telephony import conf, missed, queries, recordings, routing
 from funnelwatch.telephony.models import CallOutcome, Direction, Recording, RoutingRule
@@ -45,7 +45,7 @@ def call_list(request: HttpRequest) -> HttpResponse:
         calls = calls.filter(started_at__gte=dates.day_start(start, tz))
     if end := _date(g.get("to")):
         calls = calls.filter(started_at__lt=dates.day_start(end + dt.timedelta(days=1), tz))
-    page = Paginator(calls.order_by("-started_at", "-pk"), 50).get_page(g.get("page"))
+    page = BoundedPaginator(calls.order_by("-started_at", "-pk"), 50).get_page(g.get("page"))
     return render(
         request,
         "telephony/call_list.html",

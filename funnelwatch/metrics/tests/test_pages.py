@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import csv
+import datetime as dt
 import io
 import json
 
@@ -98,6 +99,52 @@ def test_manager_page_funnel_and_sales(client, sales, world):
     assert [b["reached"] for b in funnel.blocks] == [4, 2, 2, 1, 1]
     response = client.get(reverse("metrics:sales") + "?period=month&date=2026-03-01")
     assert response.status_code == 200
+
+
+def test_manager_page_row_is_the_key_numbers_row(client, sales, world):
+    """The manager page computes only this manager's row: the same numbers the whole
+    table shows for them; a manager the viewer may not see has no row."""
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import queries
+
+    week = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9))
+    full = queries.key_numbers(world.head, week, by="manager")
+    for person in (world.alice, world.bob):
+        one = queries.key_numbers(world.head, week, by="manager", only=person.pk)
+        (row,) = one.rows
+        expected = next(r for r in full.rows if r.user == person)
+        assert {k: vars(c) for k, c in row.cells.items()} == {
+            k: vars(c) for k, c in expected.cells.items()
+        }
+        assert row.cells["leads_received"].value == 2
+    assert queries.key_numbers(world.bob, week, by="manager", only=world.alice.pk).rows == []
+    client.force_login(world.head)
+    page = client.get(reverse("metrics:manager", args=[world.alice.pk]))
+    assert page.context["row"].user == world.alice
+
+
+def test_manager_row_reads_now_metrics_for_the_full_tables_scope(sales, world, monkeypatch):
+    """A "now" metric may credit a manager differently by who else is in scope (letters
+    left unanswered are found through threads of anyone in it): the one-row table
+    computes those for the scope the full table has."""
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import engine, queries
+
+    scopes = []
+    real = engine._live_points
+    monkeypatch.setattr(
+        engine,
+        "_live_points",
+        lambda key, day, managers: scopes.append(managers) or real(key, day, managers),
+    )
+    week = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9))
+    for viewer in (world.head, world.lead):
+        scopes.clear()
+        queries.key_numbers(viewer, week, by="manager")
+        full = list(scopes)
+        scopes.clear()
+        queries.key_numbers(viewer, week, by="manager", only=world.alice.pk)
+        assert scopes == full and full
 
 
 def test_pages_need_a_login(client, db):
@@ -201,3 +248,39 @@ def test_rollups_commands(sales, world, capsys):
     assert "won_count" in capsys.readouterr().out
     call_command("rollups", "rebuild", "--from", "2026-02-20", "--to", "2026-03-20")
     call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")
+
+
+# The cells as the template wrote them before they were built by key_number_cells.
+CELLS_BY_TEMPLATE = """{% load i18n metrics_fw %}{% for row in table.rows %}
+{% for block, label, ms in blocks %}{% for m in ms %}{% with c=row|cell:m.key %}<td class="num">
+<a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>
+{% if c.change is not None %}<small class="{{ c.tone }}" title="{% translate 'against the previous period' %}">{{ c.change|signed:m }}</small>{% endif %}
+{% if c.vs_baseline is not None %}<small class="{{ c.baseline_tone }}" title="{% translate 'against the 4-week baseline' %}: {{ c.baseline|show:m }}">{% translate "base" %} {{ c.vs_baseline|signed:m }}</small>{% endif %}
+</td>{% endwith %}{% endfor %}{% endfor %}{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
+    from django.template import engines
+    from django.utils import translation
+
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import queries
+    from funnelwatch.metrics.views import BLOCK_LABELS
+
+    table = queries.key_numbers(world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)))
+    context = {
+        "table": table,
+        "blocks": [(b, BLOCK_LABELS.get(b, b), ms) for b, ms in table.blocks],
+        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
+    }
+    django_engine = engines["django"]
+    built = (
+        "{% load metrics_fw %}{% for row in table.rows %}\n"
+        "{% key_number_cells row blocks %}{% endfor %}"
+    )
+    with translation.override(language):
+        expected = django_engine.from_string(CELLS_BY_TEMPLATE).render(context)
+        got = django_engine.from_string(built).render(context)
+    assert got == expected
+    assert "&amp;to=" in got and "&manager=" in got and "&team=" in got and "<small" in got

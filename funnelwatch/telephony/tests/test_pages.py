@@ -130,6 +130,90 @@ def test_missed_page(client, world, at, settings, django_assert_max_num_queries)
     assert client.get(reverse("telephony:missed")).context["open"] == []
 
 
+def test_missed_page_who_calls_back_and_bounded_queries(
+    client, world, at, settings, django_assert_num_queries, django_assert_max_num_queries
+):
+    """Who should call back: the contact's owner, else the deal's owner, else who the call
+    rang; the page's queries do not grow with its rows."""
+    from funnelwatch.crm.models import Contact, Deal
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    with time_machine.travel(at(2026, 3, 2, 18), tick=False):
+        first = make_call(direction="in", start=at(2026, 3, 2, 9), ext="101", answered=False)
+        client.force_login(world.head)
+        client.get(reverse("telephony:missed"))
+        with django_assert_max_num_queries(6) as one:
+            client.get(reverse("telephony:missed"))
+        contact = Contact.objects.create(name="Client Ltd", owner=world.bob)
+        deal = services.create_lead(actor=world.head, title="Deal", owner=world.lead)
+        with_contact = make_call(
+            direction="in", start=at(2026, 3, 2, 10), answered=False, number="+97699000011"
+        )
+        with_deal = make_call(
+            direction="in", start=at(2026, 3, 2, 11), answered=False, number="+97699000012"
+        )
+        Call.objects.filter(pk=with_contact.pk).update(contact=contact, deal=deal)
+        Call.objects.filter(pk=with_deal.pk).update(deal=deal, contact=None)
+        with django_assert_num_queries(len(one.captured_queries)):
+            r = client.get(reverse("telephony:missed"))
+    rows = {row.call.pk: row for row in r.context["open"]}
+    assert rows[first.pk].who == world.alice and rows[first.pk].call.manager == world.alice
+    assert rows[with_contact.pk].who == world.bob
+    assert rows[with_deal.pk].who == world.lead
+    body = r.content.decode()
+    assert "Client Ltd" in body and reverse("crm:contact", args=[contact.pk]) in body
+    assert Deal.objects.count() == 1
+
+
+# The rows as the template wrote them before the tags built them.
+OPEN_ROWS_BY_TEMPLATE = """{% for row in open %}<tr{% if row.overdue %} class="bad"{% endif %}>
+<td><a href="{% url 'telephony:call' row.call.pk %}">{{ row.call.started_at|date:"Y-m-d H:i" }}</a></td>
+<td>{{ row.call.from_number|default:row.call.from_raw }}</td>
+<td>{% if row.call.contact %}<a href="{% url 'crm:contact' row.call.contact_id %}">{{ row.call.contact }}</a>{% endif %}</td>
+<td>{{ row.call.manager|default:"—" }}</td><td>{{ row.who|default:"—" }}</td>
+<td class="num">{{ row.waited_minutes }}{% if row.overdue %} <span class="badge lost">{{ over_sla }}</span>{% endif %}</td></tr>
+{% endfor %}"""  # noqa: E501
+RETURNED_ROWS_BY_TEMPLATE = """{% for row in returned %}<tr><td><a href="{% url 'telephony:call' row.call.pk %}">{{ row.call.started_at|date:"Y-m-d H:i" }}</a></td><td>{{ row.call.from_number|default:row.call.from_raw }}</td><td>{{ row.who|default:"—" }}</td><td class="num{% if row.overdue %} bad{% else %} good{% endif %}">{{ row.waited_minutes }}</td></tr>
+{% endfor %}"""  # noqa: E501
+
+
+def test_missed_rows_are_what_the_template_wrote(world, at, settings):
+    from django.template import engines
+
+    from funnelwatch.crm.models import Contact
+    from funnelwatch.telephony import missed
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    with time_machine.travel(at(2026, 3, 2, 12), tick=False):
+        make_call(direction="in", start=at(2026, 3, 2, 9), answered=False)
+        late = make_call(
+            direction="in", start=at(2026, 3, 2, 11, 50), answered=False, number="+97699000001"
+        )
+        contact = Contact.objects.create(name="O'Brien & Sons <Ltd>", owner=world.bob)
+        Call.objects.filter(pk=late.pk).update(contact=contact, from_number="")
+        make_call(direction="in", start=at(2026, 3, 2, 10), answered=False, number="+97699000002")
+        make_call(direction="out", start=at(2026, 3, 2, 10, 5), ext="102", number="+97699000002")
+        now = at(2026, 3, 2, 12)
+        context = {
+            "open": missed.unreturned(world.head, now),
+            "returned": missed.returned(world.head, at(2026, 2, 20)),
+            "over_sla": "over <SLA>",
+        }
+    assert len(context["open"]) == 2 and len(context["returned"]) == 1
+    assert {row.overdue for row in context["open"]} == {True, False}
+    django_engine = engines["django"]
+    for before, tag in (
+        (OPEN_ROWS_BY_TEMPLATE, "{% missed_open_rows open over_sla %}"),
+        (RETURNED_ROWS_BY_TEMPLATE, "{% missed_returned_rows returned %}"),
+    ):
+        expected = django_engine.from_string(before).render(context)
+        got = django_engine.from_string("{% load telephony_tags %}" + tag).render(context)
+        assert got == expected
+    assert "O&#x27;Brien &amp; Sons &lt;Ltd&gt;" in django_engine.from_string(
+        "{% load telephony_tags %}{% missed_open_rows open over_sla %}"
+    ).render(context)
+
+
 def test_routing_page_head_edits_manager_refused(client, world):
     client.force_login(world.alice)
     assert client.get(reverse("telephony:routing")).status_code == 403
