@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.utils import timezone
 
+from funnelwatch.metrics import refresh
 from funnelwatch.telephony import conf
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.providers import asterisk, base, freeswitch
@@ -74,6 +75,12 @@ class FileImporter:
         return asterisk.parse_row(fields, line, self._layouts, self.tz)
 
     def feed(self, lines: Iterable[bytes], first_line: int = 1) -> None:
+        """Import these lines: each batch in its own transaction, the rollups refreshed
+        once at the end for everything the batches changed."""
+        with refresh.deferred():
+            self._feed(lines, first_line)
+
+    def _feed(self, lines: Iterable[bytes], first_line: int) -> None:
         legs: list[base.LegRecord] = []
         keys: list[str] = []
         for number, fields in rows(lines, first_line):

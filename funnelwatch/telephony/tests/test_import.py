@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -282,3 +283,139 @@ def test_legs_split_across_batches_complete_the_call(world, tmp_path, monkeypatc
     call = Call.objects.get()
     assert call.outcome == "answered" and call.talk_seconds == 110 and call.legs.count() == 2
     assert call.manager == world.bob
+
+
+def _row21(uid, src, dst, ch, dch, start, answer="", talk=0, disp=None, linked="", seq=0):  # noqa: ANN001, ANN202, PLR0913
+    """One 21-column cdr_csv line; ``start``/``answer`` as "YYYY-MM-DD HH:MM:SS"."""
+    begin = dt.datetime.fromisoformat(start)
+    end = (begin + dt.timedelta(seconds=talk + 10)).isoformat(" ")
+    disp = disp or ("ANSWERED" if talk else "NO ANSWER")
+    return (
+        f'"","{src}","{dst}","ctx","""x"" <{src}>","{ch}","{dch}","Dial","","{start}",'
+        f'"{answer}","{end}",{talk + 10},{talk},"{disp}","DOCUMENTATION","{uid}","","",'
+        f'"{linked or uid}",{seq}'
+    )
+
+
+def test_import_refreshes_rollups_once_for_everything_it_changed(
+    world, at, tmp_path, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """Several batches, several days: one refresh at the end, and the rollups then agree
+    with the raw records: a missed call credited to the contact's owner, the callback
+    returning it a day later, a lead from an unknown caller and its first call, a call
+    completed by a leg in a later batch."""
+    from funnelwatch.crm import services
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import engine, refresh
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = True
+    services.create_contact(
+        actor=None, name="Known", owner=world.bob, phone_numbers=["+97699000001"]
+    )
+    lines = [
+        _row21("m1", "99000001", "700", "PJSIP/trunk-1", "", "2026-03-02 10:00:00"),
+        _row21(
+            "n1",
+            "88000009",
+            "101",
+            "PJSIP/trunk-2",
+            "PJSIP/101-2",
+            "2026-03-02 11:00:00",
+            "2026-03-02 11:00:05",
+            40,
+        ),
+        _row21(
+            "o1",
+            "101",
+            "99000001",
+            "PJSIP/101-3",
+            "PJSIP/trunk-3",
+            "2026-03-03 10:00:00",
+            "2026-03-03 10:00:05",
+            60,
+        ),
+        _row21(
+            "q1",
+            "99000001",
+            "700",
+            "PJSIP/trunk-5",
+            "Local/102@q-1;1",
+            "2026-03-04 12:00:00",
+            linked="Q",
+            seq=1,
+        ),
+        _row21(
+            "q2",
+            "99000001",
+            "102",
+            "Local/102@q-1;2",
+            "PJSIP/102-6",
+            "2026-03-04 12:00:01",
+            "2026-03-04 12:00:08",
+            50,
+            linked="Q",
+            seq=2,
+        ),
+        _row21(
+            "o2",
+            "102",
+            "99000003",
+            "PJSIP/102-4",
+            "PJSIP/trunk-4",
+            "2026-03-04 09:00:00",
+            "2026-03-04 09:00:05",
+            30,
+        ),
+        _row21(
+            "o3",
+            "101",
+            "88000009",
+            "PJSIP/101-7",
+            "PJSIP/trunk-7",
+            "2026-03-05 16:00:00",
+        ),
+    ]
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)  # the queue call's legs straddle two
+    flushes = []
+    real_flush = refresh._Batch.flush
+    monkeypatch.setattr(refresh._Batch, "flush", lambda self: flushes.append(1) or real_flush(self))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rejected == []
+    assert (report.calls_created, report.legs_added, report.leads_created) == (6, 1, 1)
+    assert len(flushes) == 1
+    assert Call.objects.get(external_id="m1").callback == Call.objects.get(external_id="o1")
+    assert Call.objects.get(external_id="Q").manager == world.bob
+    march = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    assert engine.verify(march) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_commit_one_by_one_and_rollups_refresh_once(world, tmp_path, monkeypatch):
+    """Each batch is its own transaction (a failure keeps what was committed before),
+    while the rollups are refreshed once, after the last batch."""
+    from funnelwatch.metrics import refresh
+
+    lines = [
+        _row21(
+            f"u{i}",
+            "101",
+            "99000003",
+            f"PJSIP/101-{i}",
+            f"PJSIP/trunk-{i}",
+            f"2026-03-0{2 + i} 10:00:00",
+            f"2026-03-0{2 + i} 10:00:05",
+            30,
+        )
+        for i in range(5)
+    ]
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    batches, flushes = [], []
+    real_ingest, real_flush = importer.ingest, refresh._Batch.flush
+    monkeypatch.setattr(
+        importer, "ingest", lambda *a, **kw: batches.append(1) or real_ingest(*a, **kw)
+    )
+    monkeypatch.setattr(refresh._Batch, "flush", lambda self: flushes.append(1) or real_flush(self))
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.calls_created == 5
+    assert (len(batches), len(flushes)) == (3, 1)
