@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from funnelwatch.accounts.models import Extension
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, current_actor
-from funnelwatch.crm.models import ContactPhone, Deal, Outcome
+from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
 from funnelwatch.crm.signals import crm_event
 from funnelwatch.lib import phones
 from funnelwatch.telephony import conf, fastdb
@@ -101,18 +101,29 @@ class Matcher:
         return None
 
 
-def _ids_of(provider: str, external_ids: list[str]) -> list[tuple[str, int]]:
-    """(external id, pk) of stored calls; plain SQL, the ORM's IN lookup costs several
-    microseconds a value."""
+def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
+    """external id → pk of the stored calls among these; plain SQL, the ORM's IN lookup
+    costs several microseconds a value."""
     table = connection.ops.quote_name(Call._meta.db_table)
-    marks = ", ".join(["%s"] * len(external_ids))
+    out: dict[str, int] = {}
     with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
-            f"AND external_id IN ({marks})",
-            [provider, *external_ids],
-        )
-        return cur.fetchall()
+        if connection.vendor == "postgresql":
+            # One array parameter, not a query per few hundred values.
+            cur.execute(
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                "AND external_id = ANY(%s)",
+                [provider, external_ids],
+            )
+            return dict(cur.fetchall())
+        for part in _chunks(external_ids):
+            marks = ", ".join(["%s"] * len(part))
+            cur.execute(
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                f"AND external_id IN ({marks})",
+                [provider, *part],
+            )
+            out.update(cur.fetchall())
+    return out
 
 
 def _direction(rec: CallRecord, from_internal: bool, to_internal: bool) -> str:
@@ -160,9 +171,7 @@ def _ingest_provider(
     source_name: str,
 ) -> None:
     ids = list(by_id)
-    existing: dict[str, int] = {}
-    for part in _chunks(ids):
-        existing.update(_ids_of(provider, part))
+    existing = _ids_of(provider, ids)
     changed: list[tuple[int | None, dt.datetime]] = []
     if existing:
         changed += _merge_into_existing(by_id, existing, matcher, result)
@@ -247,10 +256,9 @@ def _ingest_provider(
                 now,
             )
         )
-    fastdb.insert(Call, CALL_FIELDS, rows)
-    ids: dict[str, int] = {}
-    for part in _chunks([r[1] for r in rows]):
-        ids.update(_ids_of(provider, part))
+    ids = dict(
+        zip([r[1] for r in rows], fastdb.insert_returning_ids(Call, CALL_FIELDS, rows), strict=True)
+    )
     leg_rows = [
         (ids[row[1]], *_leg_values(leg))
         for row, (rec, *_rest) in zip(rows, prepared, strict=True)
@@ -546,47 +554,78 @@ def _leads_for_unknown(
 def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
     """Link each unreturned missed inbound call on these numbers to the first later
     outbound call to the same number (by anyone). Returns how many were linked, or with
-    ``changes`` the (credited manager, start) of each missed call linked."""
-    missed: list = []
-    for part in _chunks(sorted(numbers)):
-        missed += list(
-            Call.objects.filter(
-                direction=Direction.IN, client_number__in=part, callback__isnull=True
+    ``changes`` the (credited manager, start) of each missed call linked.
+
+    The database finds each missed call's first later outbound call through the
+    (client number, start) index: the work follows the missed calls, not how many
+    calls the numbers have."""
+    table = connection.ops.quote_name(Call._meta.db_table)
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    # SQLite picks a partial index only when told (or after ANALYZE has seen it).
+    hint = " INDEXED BY call_unreturned_missed" if connection.vendor == "sqlite" else ""
+    found: list = []
+    with connection.cursor() as cur:
+        for part in _chunks(sorted(numbers)):
+            # The constants are written out: only then do the planners know the partial
+            # index (its condition, word for word) applies.
+            cur.execute(
+                "SELECT m.id, m.client_number, "  # noqa: S608
+                f"(SELECT c.started_at FROM {table} c WHERE c.client_number = m.client_number "
+                f"AND c.direction = '{Direction.OUT}' AND c.started_at > m.started_at "
+                "ORDER BY c.started_at LIMIT 1), "
+                "m.started_at, m.manager_id, ct.owner_id "
+                f"FROM {table} m{hint} LEFT JOIN {contacts} ct ON ct.id = m.contact_id "
+                f"WHERE m.client_number IN ({', '.join(['%s'] * len(part))}) "
+                f"AND m.callback_id IS NULL AND m.direction = '{Direction.IN}' "
+                f"AND NOT (m.outcome = '{CallOutcome.ANSWERED}')",
+                part,
             )
-            .exclude(outcome=CallOutcome.ANSWERED)
-            .values_list(
-                "pk",
-                "client_number",
-                "started_at",
-                "manager_id",
-                "contact__owner_id",
-                named=True,
-            )
-        )
-    if not missed:
+            found += [
+                (pk, number, _db_stamp(back), *rest)
+                for pk, number, back, *rest in cur.fetchall()
+                if back is not None
+            ]
+    if not found:
         return [] if changes else 0
-    first = min(c.started_at for c in missed)
-    outs: dict[str, list[tuple[dt.datetime, int]]] = {}
-    missed_numbers = sorted({c.client_number for c in missed})
-    for part in _chunks(missed_numbers):
-        for pk, number, started in (
-            Call.objects.filter(
-                direction=Direction.OUT, client_number__in=part, started_at__gt=first
+    # The returning call: the first outbound call at that moment (the lowest id on a tie).
+    returning: dict[tuple[str, object], tuple[int, dt.datetime]] = {}
+    pairs = {(row[1], row[2]) for row in found}
+    with connection.cursor() as cur:
+        for part in _chunks(sorted(pairs), _IN_CHUNK // 2):
+            # OR of (number, time) pairs: both planners probe the index once per pair
+            # (SQLite does not for a join on VALUES, nor for a row-value IN).
+            cur.execute(
+                f"SELECT id, client_number, started_at FROM {table} "  # noqa: S608
+                f"WHERE direction = '{Direction.OUT}' AND ("
+                + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
+                + ")",
+                [v for pair in part for v in pair],
             )
-            .order_by("started_at", "pk")
-            .values_list("pk", "client_number", "started_at")
-        ):
-            outs.setdefault(number, []).append((started, pk))
-    changed = []
-    credited = []
-    for call in missed:
-        for started, pk in outs.get(call.client_number, ()):
-            if started > call.started_at:
-                changed.append((pk, started, call.pk))
-                credited.append((call.manager_id or call.contact__owner_id, call.started_at))
-                break
-    fastdb.update(Call, ["callback", "callback_at"], changed)
-    return credited if changes else len(changed)
+            for pk, number, started in cur.fetchall():
+                key = (number, _db_stamp(started))
+                if key in pairs and pk < returning.get(key, (pk + 1,))[0]:
+                    returning[key] = (pk, _aware(started))
+    fastdb.update(
+        Call, ["callback", "callback_at"], [(*returning[(row[1], row[2])], row[0]) for row in found]
+    )
+    if not changes:
+        return len(found)
+    return [(manager or owner, _aware(started)) for *_first, started, manager, owner in found]
+
+
+def _db_stamp(value: object) -> object:
+    """A stored time from a raw query in the form the database compares (SQLite: its
+    text, which comes back as a naive datetime or as text depending on the column)."""
+    if connection.vendor == "sqlite" and isinstance(value, dt.datetime):
+        return str(value)
+    return value
+
+
+def _aware(value: object) -> dt.datetime:
+    """A stored time from a raw query as an aware datetime (SQLite keeps naive UTC text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def first_call_at(deal_ids: list[int]) -> dict[int, dt.datetime]:

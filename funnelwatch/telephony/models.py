@@ -102,6 +102,14 @@ class Call(Archivable):
             # every call by time.
             models.Index(fields=["deal", "started_at"], name="call_deal_started"),
             models.Index(fields=["contact", "started_at"], name="call_contact_started"),
+            # Missed inbound calls nobody has returned yet, by number: each new outbound
+            # call looks for them (few rows, whatever the number's history).
+            models.Index(
+                fields=["client_number", "started_at"],
+                name="call_unreturned_missed",
+                condition=models.Q(direction="in", callback__isnull=True)
+                & ~models.Q(outcome="answered"),
+            ),
         ]
 
     def __str__(self) -> str:

@@ -419,3 +419,122 @@ def test_batches_commit_one_by_one_and_rollups_refresh_once(world, tmp_path, mon
     report = _import(tmp_path, "\n".join(lines) + "\n")
     assert report.calls_created == 5
     assert (len(batches), len(flushes)) == (3, 1)
+
+
+def test_duplicates_inside_a_file_and_across_files(world, tmp_path):
+    """A repeated row in one file, the same file again, and a later file that repeats
+    some legs, brings a new leg of a stored call and a new call: each leg stored once."""
+    a1 = _row21(
+        "a1",
+        "101",
+        "99000003",
+        "PJSIP/101-1",
+        "PJSIP/trunk-1",
+        "2026-03-02 10:00:00",
+        "2026-03-02 10:00:05",
+        30,
+        linked="A",
+        seq=1,
+    )
+    a2 = _row21(
+        "a2",
+        "101",
+        "99000003",
+        "PJSIP/101-1",
+        "PJSIP/trunk-9",
+        "2026-03-02 10:00:01",
+        linked="A",
+        seq=2,
+    )
+    b1 = _row21("b1", "102", "99000004", "PJSIP/102-2", "PJSIP/trunk-2", "2026-03-02 11:00:00")
+    b2 = _row21(
+        "b2",
+        "99000004",
+        "102",
+        "PJSIP/trunk-3",
+        "PJSIP/102-3",
+        "2026-03-02 11:00:02",
+        "2026-03-02 11:00:09",
+        20,
+        linked="b1",
+        seq=5,
+    )
+    c1 = _row21("c1", "102", "99000005", "PJSIP/102-4", "PJSIP/trunk-4", "2026-03-02 12:00:00")
+    first = _import(tmp_path, "\n".join([a1, b1, a2, b1]) + "\n")
+    assert (first.calls_created, first.duplicates_skipped, first.legs_added) == (2, 1, 0)
+    again = _import(tmp_path, "\n".join([a1, b1, a2, b1]) + "\n")
+    assert (again.calls_created, again.duplicates_skipped, again.legs_added) == (0, 4, 0)
+    later = _import(tmp_path, "\n".join([a2, b2, c1, a1]) + "\n")
+    assert (later.calls_created, later.duplicates_skipped, later.legs_added) == (1, 2, 1)
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == ["A", "b1", "c1"]
+    assert CallLeg.objects.count() == 5
+    b = Call.objects.get(external_id="b1")
+    assert b.outcome == "answered" and b.manager == world.bob and b.talk_seconds == 20
+
+
+def test_rejected_lines_named_across_chunk_and_batch_edges(world, tmp_path, monkeypatch):
+    """Lines read four at a time, calls written three at a time: every bad line is
+    reported with its own number and reason, in order, and every good line is stored."""
+    from funnelwatch.telephony.providers import csvfile
+
+    monkeypatch.setattr(csvfile, "_BULK", 4)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 3)
+    good = [
+        _row21(
+            f"g{i}",
+            "101",
+            "99000003",
+            "PJSIP/101-1",
+            "PJSIP/trunk-1",
+            f"2026-03-02 10:{i:02d}:00",
+            f"2026-03-02 10:{i:02d}:05",
+            30,
+        )
+        for i in range(9)
+    ]
+    lines = [
+        good[0],
+        good[1],
+        good[2],
+        '"open,"quote',  # 4: the last line of the first chunk
+        good[3].replace("2026-03-02 10:03:00", "2026-03-02 25:03:00"),  # 5: first of next
+        good[4],
+        "",
+        good[5],
+        good[6].replace('"ANSWERED"', '"MAYBE"'),  # 9
+        '"a","b"',  # 10
+        good[7],
+        good[8],
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rows_read == 11 and report.calls_created == 7
+    assert [r.line for r in report.rejected] == [4, 5, 9, 10]
+    reasons = [r.reason for r in report.rejected]
+    assert reasons[0].startswith("malformed CSV")
+    assert reasons[1].startswith("start:") and "25:03:00" in reasons[1]
+    assert reasons[2].startswith("disposition:") and "MAYBE" in reasons[2]
+    assert reasons[3].startswith("columns:") and "got 2" in reasons[3]
+    stored = sorted(Call.objects.values_list("external_id", flat=True))
+    assert stored == ["g0", "g1", "g2", "g4", "g5", "g7", "g8"]
+
+
+def test_callbacks_link_across_imports_in_any_order(world, tmp_path):
+    """A missed call imported after the calls that returned it is linked to the first
+    later outbound call to its number; of two at the same second, the one stored first."""
+    out = [
+        _row21("o1", "101", "99000006", "PJSIP/101-1", "PJSIP/trunk-1", "2026-03-02 12:00:00"),
+        _row21("o2", "102", "99000006", "PJSIP/102-1", "PJSIP/trunk-2", "2026-03-02 12:00:00"),
+        _row21("o3", "101", "99000006", "PJSIP/101-1", "PJSIP/trunk-3", "2026-03-02 09:00:00"),
+    ]
+    _import(tmp_path, "\n".join(out) + "\n")
+    missed = [
+        _row21("m1", "99000006", "700", "PJSIP/trunk-4", "", "2026-03-02 10:00:00"),
+        _row21("m2", "99000006", "700", "PJSIP/trunk-5", "", "2026-03-02 11:59:59"),
+        _row21("m3", "99000006", "700", "PJSIP/trunk-6", "", "2026-03-02 12:00:00"),
+    ]
+    _import(tmp_path, "\n".join(missed) + "\n")
+    first = Call.objects.get(external_id="o1")
+    assert Call.objects.get(external_id="m1").callback == first
+    assert Call.objects.get(external_id="m2").callback == first
+    assert Call.objects.get(external_id="m2").callback_at == first.started_at
+    assert Call.objects.get(external_id="m3").callback is None  # nothing later
