@@ -121,8 +121,24 @@ def _on_save(
 
 def record(instance: models.Model, action: str, changes: dict | None = None) -> AuditEvent:
     """Append one event about ``instance`` by the current actor."""
-    actor = current_actor()
-    return AuditEvent.objects.create(
+    return _event(instance, action, changes, current_actor())
+
+
+def creation_event(instance: models.Model, actor: Actor) -> AuditEvent:
+    """The (unsaved) event that saving the new ``instance`` as ``actor`` would record, for
+    rows written with bulk_create (signals do not fire there)."""
+    changes = {k: v for k, v in _snapshot(instance).items() if v is not None}
+    return _event(instance, AuditEvent.Action.CREATE, changes, actor, save=False)
+
+
+def _event(
+    instance: models.Model,
+    action: str,
+    changes: dict | None,
+    actor: Actor,
+    save: bool = True,
+) -> AuditEvent:
+    event = AuditEvent(
         at=actor.at or timezone.now(),
         actor_id=actor.user_id,
         source=actor.source,
@@ -133,6 +149,9 @@ def record(instance: models.Model, action: str, changes: dict | None = None) -> 
         object_repr=str(instance)[:200],
         changes=changes or {},
     )
+    if save:
+        event.save(force_insert=True)
+    return event
 
 
 def record_bulk(instances: list[models.Model], action: str = AuditEvent.Action.CREATE) -> None:

@@ -6,7 +6,8 @@ metric, for the affected managers and days only). Audit rows written outside the
 services (a contact created, an edit in the admin) refresh ``crm_actions`` the same way.
 
 Other apps (telephony, mail) call :func:`mark` for their events. Bulk loaders wrap their
-work in :func:`suspended` and run ``funnelwatch rollups rebuild`` once at the end.
+work in :func:`suspended` and run ``funnelwatch rollups rebuild`` once at the end, or in
+:func:`deferred` to refresh what they changed once when they finish.
 """
 
 from __future__ import annotations
@@ -99,6 +100,29 @@ class _Batch:
 _current: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
     "rollups_batch", default=None
 )
+_deferred: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
+    "rollups_deferred", default=None
+)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Refresh once, at the end of the block, what every transaction committed inside it
+    changed (a file imported in many batches: one refresh, not one per batch)."""
+    if _deferred.get() is not None:
+        yield
+        return
+    batch = _Batch()
+    token = _deferred.set(batch)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        if batch.marks:
+            if connection.in_atomic_block:
+                transaction.on_commit(batch.flush)
+            else:
+                batch.flush()
 
 
 def _batch() -> _Batch:
@@ -130,6 +154,10 @@ def mark(
         return
     managers = {m for m in manager_ids if m}
     if not managers:
+        return
+    pending = _deferred.get()
+    if pending is not None:
+        pending.add(managers, days, frozenset(keys) if keys else None)
         return
     if not connection.in_atomic_block:
         # on_commit runs at once outside a transaction; batch nothing.

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
-from django.db import connection, models
+from django.db import connection, models, transaction
 
 Adapter = Callable[[object], object]
 
@@ -106,6 +106,40 @@ def insert(
     with connection.cursor() as cur:
         for i in range(0, len(rows), batch):
             cur.executemany(sql, rows[i : i + batch])
+
+
+def insert_returning_ids(
+    model: type[models.Model], fields: Sequence[str], rows: list[tuple]
+) -> list[int]:
+    """:func:`insert`, and the primary keys of the new rows in ``rows`` order, without
+    reading the rows back.
+
+    PostgreSQL: the keys are taken from the table's sequence first and written with the
+    rows. SQLite: the transaction holds the database's only write lock from its first
+    insert and AUTOINCREMENT gives each row the largest key so far plus one, so the rows
+    have consecutive keys ending at ``last_insert_rowid()``."""
+    if not rows:
+        return []
+    meta = model._meta
+    pk = meta.pk.column
+    with transaction.atomic(), connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
+                [meta.db_table, pk, len(rows)],
+            )
+            ids = sorted(r[0] for r in cur.fetchall())
+            insert(
+                model, [meta.pk.name, *fields], [(i, *r) for i, r in zip(ids, rows, strict=True)]
+            )
+            return ids
+        if connection.vendor != "sqlite":
+            raise NotImplementedError(connection.vendor)
+        insert(model, fields, rows)
+        cur.execute("SELECT last_insert_rowid()")
+        last = cur.fetchone()[0]
+        first = last - len(rows) + 1
+        return list(range(first, last + 1))
 
 
 def _copy(table: str, names: str, cols: list[models.Field], rows: list[tuple]) -> bool:

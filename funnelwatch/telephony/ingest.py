@@ -29,7 +29,7 @@ from django.utils.translation import gettext as _
 from funnelwatch.accounts.models import Extension
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, current_actor
-from funnelwatch.crm.models import ContactPhone, Deal, Outcome
+from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
 from funnelwatch.crm.signals import crm_event
 from funnelwatch.lib import phones
 from funnelwatch.telephony import conf, fastdb
@@ -101,18 +101,29 @@ class Matcher:
         return None
 
 
-def _ids_of(provider: str, external_ids: list[str]) -> list[tuple[str, int]]:
-    """(external id, pk) of stored calls; plain SQL, the ORM's IN lookup costs several
-    microseconds a value."""
+def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
+    """external id → pk of the stored calls among these; plain SQL, the ORM's IN lookup
+    costs several microseconds a value."""
     table = connection.ops.quote_name(Call._meta.db_table)
-    marks = ", ".join(["%s"] * len(external_ids))
+    out: dict[str, int] = {}
     with connection.cursor() as cur:
-        cur.execute(
-            f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
-            f"AND external_id IN ({marks})",
-            [provider, *external_ids],
-        )
-        return cur.fetchall()
+        if connection.vendor == "postgresql":
+            # One array parameter, not a query per few hundred values.
+            cur.execute(
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                "AND external_id = ANY(%s)",
+                [provider, external_ids],
+            )
+            return dict(cur.fetchall())
+        for part in _chunks(external_ids):
+            marks = ", ".join(["%s"] * len(part))
+            cur.execute(
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                f"AND external_id IN ({marks})",
+                [provider, *part],
+            )
+            out.update(cur.fetchall())
+    return out
 
 
 def _direction(rec: CallRecord, from_internal: bool, to_internal: bool) -> str:
@@ -160,13 +171,13 @@ def _ingest_provider(
     source_name: str,
 ) -> None:
     ids = list(by_id)
-    existing: dict[str, int] = {}
-    for part in _chunks(ids):
-        existing.update(_ids_of(provider, part))
+    existing = _ids_of(provider, ids)
+    changed: list[tuple[int | None, dt.datetime]] = []
     if existing:
-        _merge_into_existing(by_id, existing, result)
+        changed += _merge_into_existing(by_id, existing, matcher, result)
     new = [by_id[i] for i in ids if i not in existing]
     if not new:
+        _notify(changed)
         return
 
     prepared = []
@@ -194,20 +205,16 @@ def _ingest_provider(
             owner_of_contact[contact_id] = owner_id
 
     if conf.create_leads():
-        unknown = {}
+        unknown: dict[str, CallRecord] = {}
         for rec, _f, _t, direction, client in prepared:
             if direction == Direction.IN and client and client not in contact_of:
                 unknown.setdefault(client, rec)
-        for number, rec in unknown.items():
-            took_it = (
-                matcher.manager_for(rec, Direction.IN)
-                if rec.outcome == CallOutcome.ANSWERED
-                else None
-            )
-            contact_id = _lead_for_unknown(number, rec, source_name, took_it)
-            if contact_id:
+        if unknown:
+            created = _leads_for_unknown(unknown, matcher, source_name)
+            for number, (contact_id, owner_id) in created.items():
                 contact_of[number] = contact_id
-                result.leads_created += 1
+                owner_of_contact[contact_id] = owner_id
+            result.leads_created += len(created)
 
     deal_of: dict[int, tuple[int, int]] = {}
     contact_ids = sorted(set(contact_of.values()))
@@ -249,10 +256,9 @@ def _ingest_provider(
                 now,
             )
         )
-    fastdb.insert(Call, CALL_FIELDS, rows)
-    ids: dict[str, int] = {}
-    for part in _chunks([r[1] for r in rows]):
-        ids.update(_ids_of(provider, part))
+    ids = dict(
+        zip([r[1] for r in rows], fastdb.insert_returning_ids(Call, CALL_FIELDS, rows), strict=True)
+    )
     leg_rows = [
         (ids[row[1]], *_leg_values(leg))
         for row, (rec, *_rest) in zip(rows, prepared, strict=True)
@@ -272,15 +278,10 @@ def _ingest_provider(
 
     numbers = {row[8] for row in rows if row[8]}
     if numbers:
-        link_callbacks(numbers)
-    managers = {row[9] for row in rows if row[9]}
-    crm_event.send(
-        sender=Call,
-        kind="call",
-        deal=None,
-        at=max(row[12] for row in rows),
-        user_ids=managers,
-    )
+        changed += link_callbacks(numbers, changes=True)
+    # A call counts for its manager, else (missed, nobody took it) for the client's owner.
+    changed += [(row[9] or owner_of_contact.get(row[10]), row[12]) for row in rows]
+    _notify(changed)
     if recordings:
         from funnelwatch.telephony import recordings as rec_mod
 
@@ -379,140 +380,252 @@ def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
 
 
 def _merge_into_existing(
-    by_id: dict[str, CallRecord], existing: dict[str, int], result: IngestResult
-) -> None:
-    """Calls seen before: count repeated legs, add new ones and recompute the call."""
+    by_id: dict[str, CallRecord], existing: dict[str, int], matcher: Matcher, result: IngestResult
+) -> list[tuple[int | None, dt.datetime]]:
+    """Calls seen before: count repeated legs, add new ones and recompute those calls.
+    Returns (credited manager, start) of each call whose numbers may have changed."""
     call_ids = list(existing.values())
-    have: dict[int, set[str]] = {}
+    have: dict[int, list[tuple]] = {}
     for part in _chunks(call_ids):
-        for call_id, leg_id in CallLeg.objects.filter(call_id__in=part).values_list(
-            "call_id", "leg_id"
+        for leg in CallLeg.objects.filter(call_id__in=part).values_list(
+            "call_id", "leg_id", "channel", "dstchannel", "billsec", "answered"
         ):
-            have.setdefault(call_id, set()).add(leg_id)
+            have.setdefault(leg[0], []).append(leg)
     new_legs: list[tuple] = []
-    touched: dict[int, CallRecord] = {}
     for ext_id, call_id in existing.items():
         rec = by_id[ext_id]
-        known = have.get(call_id, set())
+        known = {leg[1] for leg in have.get(call_id, ())}
         if not rec.legs:
             result.duplicates += 1
         for leg in rec.legs:
             if leg.leg_id[:120] in known:
                 result.duplicates += 1
             else:
-                new_legs.append((call_id, *_leg_values(leg)))
-                touched[call_id] = rec
-    if new_legs:
-        fastdb.insert(CallLeg, LEG_FIELDS, new_legs)
-        result.legs_added += len(new_legs)
-        for call_id in touched:
-            recompute(Call.objects.get(pk=call_id))
-            result.updated_call_ids.append(call_id)
+                known.add(leg.leg_id[:120])
+                values = (call_id, *_leg_values(leg))
+                new_legs.append(values)
+                have.setdefault(call_id, []).append((*values[:4], *values[5:7]))
+    if not new_legs:
+        return []
+    fastdb.insert(CallLeg, LEG_FIELDS, new_legs)
+    result.legs_added += len(new_legs)
+    touched = sorted({leg[0] for leg in new_legs})
+    changed: list[tuple[int | None, dt.datetime]] = []
+    updates: list[tuple] = []
+    for part in _chunks(touched):
+        for pk, direction, outcome, talk, manager_id, owner_id, started in Call.objects.filter(
+            pk__in=part
+        ).values_list(
+            "pk",
+            "direction",
+            "outcome",
+            "talk_seconds",
+            "manager_id",
+            "contact__owner_id",
+            "started_at",
+        ):
+            outcome, talk, new_manager = _recomputed(
+                have[pk], direction, outcome, talk, manager_id, matcher.extensions
+            )
+            updates.append((outcome, talk, new_manager, pk))
+            changed += [(manager_id or owner_id, started), (new_manager or owner_id, started)]
+            result.updated_call_ids.append(pk)
+    fastdb.update(Call, ["outcome", "talk_seconds", "manager"], updates)
+    return changed
 
 
-def recompute(call: Call) -> Call:
-    """A call's outcome from all its legs (after a late leg arrived): answered by the
+def _recomputed(
+    legs: list[tuple],
+    direction: str,
+    outcome: str,
+    talk: int,
+    manager_id: int | None,
+    extensions: dict[str, int],
+) -> tuple[str, int, int | None]:
+    """A call's (outcome, talk seconds, manager) from all its legs (call_id, leg_id,
+    channel, dstchannel, billsec, answered) after a late leg arrived: answered by the
     person on the best answered leg, who becomes the call's manager when known."""
-    legs = list(call.legs.all())
-    answered = [leg for leg in legs if leg.answered]
-    fields = ["outcome", "talk_seconds"]
-    if answered:
-        best = max(answered, key=lambda leg: leg.billsec)
-        call.outcome = CallOutcome.ANSWERED
-        call.talk_seconds = max(call.talk_seconds, best.billsec)
-        side = best.channel if call.direction == Direction.OUT else best.dstchannel
-        ext = Extension.objects.filter(number=channel_extension(side)).first()
-        if ext is not None and call.manager_id != ext.user_id:
-            call.manager_id = ext.user_id
-            fields.append("manager")
-    call.save(update_fields=fields)
-    return call
+    answered = [leg for leg in legs if leg[5]]
+    if not answered:
+        return outcome, talk, manager_id
+    best = max(answered, key=lambda leg: leg[4])
+    side = best[2] if direction == Direction.OUT else best[3]
+    user_id = extensions.get(channel_extension(side))
+    return CallOutcome.ANSWERED, max(talk, best[4]), user_id or manager_id
 
 
-def _lead_for_unknown(
-    number: str, rec: CallRecord, source_name: str, took_it: int | None
-) -> int | None:
-    """A contact and a lead for an inbound caller we do not know; returns the contact id.
+def _notify(changed: list[tuple[int | None, dt.datetime]]) -> None:
+    """Tell the metrics (``crm_event`` kind "call") which managers' numbers changed on
+    which days: (manager, call start) pairs."""
+    managers = {m for m, _at in changed if m}
+    if not managers:
+        return
+    # One moment per quarter hour stands for its local day (zone offsets are whole
+    # quarter hours): hundreds of thousands of calls name a few days.
+    moments = {int(at.timestamp()) // 900: at for _m, at in changed}
+    crm_event.send(
+        sender=Call,
+        kind="call",
+        deal=None,
+        at=max(moments.values()),
+        user_ids=managers,
+        days=list(moments.values()),
+    )
+
+
+def _leads_for_unknown(
+    unknown: dict[str, CallRecord], matcher: Matcher, source_name: str
+) -> dict[str, tuple[int, int]]:
+    """A contact and a lead for each inbound caller we do not know (number → the first
+    call from it); returns number → (contact id, owner id) of the leads created.
 
     The lead goes to the manager who took the call; else to whom routing sent this
     caller in the last hours (the PBX asked ``/route`` while it rang); else routing
-    picks now."""
+    picks now. A fixed number of queries for any number of callers."""
     from funnelwatch.accounts.models import User
     from funnelwatch.crm import services
     from funnelwatch.crm.models import LeadSource
     from funnelwatch.telephony import routing
     from funnelwatch.telephony.models import RoutingAssignment
 
-    owner = User.objects.filter(pk=took_it, is_active=True).first() if took_it else None
-    if owner is None:
-        recent = (
-            RoutingAssignment.objects.filter(
-                number__in={number, rec.from_raw[:40]},
-                at__gte=rec.started_at - dt.timedelta(hours=4),
-                at__lte=rec.started_at + dt.timedelta(hours=4),
-                user__is_active=True,
-            )
-            .select_related("user")
-            .order_by("-at")
-            .first()
-        )
-        owner = recent.user if recent else None
-    if owner is None:
-        owner = routing.assign(number, rec.started_at, record=True)
-    if owner is None:
-        return None
+    took = {
+        number: matcher.manager_for(rec, Direction.IN)
+        for number, rec in unknown.items()
+        if rec.outcome == CallOutcome.ANSWERED
+    }
+    users = User.objects.in_bulk({u for u in took.values() if u})
+    # Whom routing sent each caller to within 4 hours of the call (the latest such pick).
+    window = dt.timedelta(hours=4)
+    asked: dict[str, list[tuple[dt.datetime, int, int]]] = {}
+    spellings = sorted({n for number, rec in unknown.items() for n in (number, rec.from_raw[:40])})
+    first = min(rec.started_at for rec in unknown.values()) - window
+    last = max(rec.started_at for rec in unknown.values()) + window
+    for part in _chunks(spellings):
+        for pk, number, at, user_id in RoutingAssignment.objects.filter(
+            number__in=part, at__gte=first, at__lte=last, user__is_active=True
+        ).values_list("pk", "number", "at", "user_id"):
+            asked.setdefault(number, []).append((at, pk, user_id))
+    routed_to = {}
+    for number, rec in unknown.items():
+        picks = [
+            pick
+            for spelling in {number, rec.from_raw[:40]}
+            for pick in asked.get(spelling, ())
+            if abs(pick[0] - rec.started_at) <= window
+        ]
+        if picks:
+            routed_to[number] = max(picks)[2]
+    users.update(User.objects.in_bulk(set(routed_to.values()) - set(users)))
+
+    router = routing.Router()
+    owners: dict[str, User] = {}
+    for number, rec in unknown.items():
+        owner = users.get(took.get(number))
+        if owner is None or not owner.is_active:
+            owner = users.get(routed_to.get(number))
+        if owner is None:
+            owner = router.assign_unknown(number, rec.started_at)
+        if owner is not None:
+            owners[number] = owner
+    router.save()
+    if not owners:
+        return {}
     source, _created = LeadSource.objects.get_or_create(name=_("Phone call"))
-    try:
-        contact = services.create_contact(
-            actor=None, name=number, owner=owner, phone_numbers=[number], at=rec.started_at
-        )
-        services.create_lead(
-            actor=None,
-            title=_("Call from %(number)s") % {"number": number},
-            owner=owner,
-            contact=contact,
-            source=source,
-            at=rec.started_at,
-        )
-    except services.DealError:
-        return None
-    return contact.pk
+    made = services.create_leads(
+        [
+            services.NewLead(
+                name=number,
+                phone=number,
+                owner=owner,
+                title=_("Call from %(number)s") % {"number": number},
+                at=unknown[number].started_at,
+                source=source,
+            )
+            for number, owner in owners.items()
+        ]
+    )
+    return {
+        number: (contact.pk, contact.owner_id)
+        for number, (contact, deal) in zip(owners, made, strict=True)
+        if deal is not None
+    }
 
 
-def link_callbacks(numbers: set[str]) -> int:
+def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
     """Link each unreturned missed inbound call on these numbers to the first later
-    outbound call to the same number (by anyone). Returns how many were linked."""
-    missed: list = []
-    for part in _chunks(sorted(numbers)):
-        missed += list(
-            Call.objects.filter(
-                direction=Direction.IN, client_number__in=part, callback__isnull=True
+    outbound call to the same number (by anyone). Returns how many were linked, or with
+    ``changes`` the (credited manager, start) of each missed call linked.
+
+    The database finds each missed call's first later outbound call through the
+    (client number, start) index: the work follows the missed calls, not how many
+    calls the numbers have."""
+    table = connection.ops.quote_name(Call._meta.db_table)
+    contacts = connection.ops.quote_name(Contact._meta.db_table)
+    # SQLite picks a partial index only when told (or after ANALYZE has seen it).
+    hint = " INDEXED BY call_unreturned_missed" if connection.vendor == "sqlite" else ""
+    found: list = []
+    with connection.cursor() as cur:
+        for part in _chunks(sorted(numbers)):
+            # The constants are written out: only then do the planners know the partial
+            # index (its condition, word for word) applies.
+            cur.execute(
+                "SELECT m.id, m.client_number, "  # noqa: S608
+                f"(SELECT c.started_at FROM {table} c WHERE c.client_number = m.client_number "
+                f"AND c.direction = '{Direction.OUT}' AND c.started_at > m.started_at "
+                "ORDER BY c.started_at LIMIT 1), "
+                "m.started_at, m.manager_id, ct.owner_id "
+                f"FROM {table} m{hint} LEFT JOIN {contacts} ct ON ct.id = m.contact_id "
+                f"WHERE m.client_number IN ({', '.join(['%s'] * len(part))}) "
+                f"AND m.callback_id IS NULL AND m.direction = '{Direction.IN}' "
+                f"AND NOT (m.outcome = '{CallOutcome.ANSWERED}')",
+                part,
             )
-            .exclude(outcome=CallOutcome.ANSWERED)
-            .values_list("pk", "client_number", "started_at", named=True)
-        )
-    if not missed:
-        return 0
-    first = min(c.started_at for c in missed)
-    outs: dict[str, list[tuple[dt.datetime, int]]] = {}
-    missed_numbers = sorted({c.client_number for c in missed})
-    for part in _chunks(missed_numbers):
-        for pk, number, started in (
-            Call.objects.filter(
-                direction=Direction.OUT, client_number__in=part, started_at__gt=first
+            found += [
+                (pk, number, _db_stamp(back), *rest)
+                for pk, number, back, *rest in cur.fetchall()
+                if back is not None
+            ]
+    if not found:
+        return [] if changes else 0
+    # The returning call: the first outbound call at that moment (the lowest id on a tie).
+    returning: dict[tuple[str, object], tuple[int, dt.datetime]] = {}
+    pairs = {(row[1], row[2]) for row in found}
+    with connection.cursor() as cur:
+        for part in _chunks(sorted(pairs), _IN_CHUNK // 2):
+            # OR of (number, time) pairs: both planners probe the index once per pair
+            # (SQLite does not for a join on VALUES, nor for a row-value IN).
+            cur.execute(
+                f"SELECT id, client_number, started_at FROM {table} "  # noqa: S608
+                f"WHERE direction = '{Direction.OUT}' AND ("
+                + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
+                + ")",
+                [v for pair in part for v in pair],
             )
-            .order_by("started_at", "pk")
-            .values_list("pk", "client_number", "started_at")
-        ):
-            outs.setdefault(number, []).append((started, pk))
-    changed = []
-    for call in missed:
-        for started, pk in outs.get(call.client_number, ()):
-            if started > call.started_at:
-                changed.append((pk, started, call.pk))
-                break
-    fastdb.update(Call, ["callback", "callback_at"], changed)
-    return len(changed)
+            for pk, number, started in cur.fetchall():
+                key = (number, _db_stamp(started))
+                if key in pairs and pk < returning.get(key, (pk + 1,))[0]:
+                    returning[key] = (pk, _aware(started))
+    fastdb.update(
+        Call, ["callback", "callback_at"], [(*returning[(row[1], row[2])], row[0]) for row in found]
+    )
+    if not changes:
+        return len(found)
+    return [(manager or owner, _aware(started)) for *_first, started, manager, owner in found]
+
+
+def _db_stamp(value: object) -> object:
+    """A stored time from a raw query in the form the database compares (SQLite: its
+    text, which comes back as a naive datetime or as text depending on the column)."""
+    if connection.vendor == "sqlite" and isinstance(value, dt.datetime):
+        return str(value)
+    return value
+
+
+def _aware(value: object) -> dt.datetime:
+    """A stored time from a raw query as an aware datetime (SQLite keeps naive UTC text)."""
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo is not None else value.replace(tzinfo=dt.UTC)
 
 
 def first_call_at(deal_ids: list[int]) -> dict[int, dt.datetime]:

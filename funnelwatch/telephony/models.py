@@ -115,6 +115,14 @@ class Call(Archivable):
                 name="call_returned_started",
                 condition=models.Q(callback__isnull=False),
             ),
+            # Missed inbound calls nobody has returned yet, by number: each new outbound
+            # call looks for them (few rows, whatever the number's history).
+            models.Index(
+                fields=["client_number", "started_at"],
+                name="call_unreturned_missed",
+                condition=models.Q(direction="in", callback__isnull=True)
+                & ~models.Q(outcome="answered"),
+            ),
         ]
 
     def __str__(self) -> str:

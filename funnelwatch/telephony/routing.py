@@ -85,18 +85,20 @@ def candidates() -> list[Candidate]:
     return [Candidate(u, 1, None, start, end) for u in users]
 
 
-def round_robin(at: dt.datetime) -> User | None:
-    tz = timezone.get_current_timezone()
-    local = at.astimezone(tz)
-    absent = _absent_ids(local.date())
+def _counts_of_day(at: dt.datetime) -> dict[int, int]:
     start, end = _today_bounds(at)
-    counts = dict(
+    return dict(
         RoutingAssignment.objects.filter(at__gte=start, at__lt=end)
         .values("user_id")
         .annotate(n=Count("pk"))
         .values_list("user_id", "n")
     )
-    pool = [c for c in candidates() if c.user.pk not in absent]
+
+
+def _choose(
+    pool: list[Candidate], absent: set[int], counts: dict[int, int], local: dt.datetime
+) -> User | None:
+    pool = [c for c in pool if c.user.pk not in absent]
     pool = [c for c in pool if c.daily_cap is None or counts.get(c.user.pk, 0) < c.daily_cap]
     workday = local.weekday() in settings.FUNNELWATCH_WORKDAYS
     on_duty = [c for c in pool if workday and c.start_hour <= local.hour < c.end_hour]
@@ -112,6 +114,52 @@ def round_robin(at: dt.datetime) -> User | None:
         ),
     )
     return best.user
+
+
+def round_robin(at: dt.datetime) -> User | None:
+    local = at.astimezone(timezone.get_current_timezone())
+    return _choose(candidates(), _absent_ids(local.date()), _counts_of_day(at), local)
+
+
+class Router:
+    """Round-robin for many new callers at once (a CDR import): rules, absences and each
+    day's counts are read once and kept current in memory, so every pick is the one
+    :func:`assign` would make after the earlier picks were recorded. :meth:`save` writes
+    the assignments."""
+
+    def __init__(self) -> None:
+        self._pool: list[Candidate] | None = None
+        self._absent: dict[dt.date, set[int]] = {}
+        self._counts: dict[dt.date, dict[int, int]] = {}
+        self.assignments: list[RoutingAssignment] = []
+
+    def assign_unknown(self, number: str, at: dt.datetime) -> User | None:
+        """The manager for a caller no contact has (routing by owner cannot apply)."""
+        local = at.astimezone(timezone.get_current_timezone())
+        day = local.date()
+        if self._pool is None:
+            self._pool = candidates()
+        if day not in self._absent:
+            self._absent[day] = _absent_ids(day)
+        counts = self._counts.get(day)
+        if counts is None:
+            counts = self._counts[day] = _counts_of_day(at)
+        user = _choose(self._pool, self._absent[day], counts, local)
+        if user is not None:
+            counts[user.pk] = counts.get(user.pk, 0) + 1
+            self.assignments.append(
+                RoutingAssignment(
+                    user=user,
+                    number=number[:40],
+                    reason=RoutingAssignment.Reason.ROUND_ROBIN,
+                    at=at,
+                )
+            )
+        return user
+
+    def save(self) -> None:
+        RoutingAssignment.objects.bulk_create(self.assignments, batch_size=500)
+        self.assignments = []
 
 
 def route(

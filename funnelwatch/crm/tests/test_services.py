@@ -171,3 +171,142 @@ def test_every_service_call_leaves_before_and_after_in_the_audit(world, lead, at
     assert lose.actor == world.bob
     assert lose.changes["status"] == ["open", "lost"]
     assert lose.changes["lost_reason_id"] == [None, world.lost_reason.pk]
+
+
+def _written_by(run) -> tuple[list, list]:  # noqa: ANN001
+    """What ``run`` stores (contacts with phones, deals with history, audit events,
+    crm_event calls), with the ids of records it created replaced by their position;
+    everything is rolled back afterwards."""
+    from django.db import transaction
+
+    from funnelwatch.crm.models import Contact, ContactPhone
+    from funnelwatch.crm.signals import crm_event
+
+    sent = []
+
+    def listen(sender, **kw):  # noqa: ANN001, ANN003
+        sent.append((kw["kind"], kw["deal"].title, kw["at"], sorted(kw["user_ids"])))
+
+    crm_event.connect(listen)
+    before = {
+        "contact": Contact.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+        "deal": Deal.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+        "event": AuditEvent.objects.order_by("-pk").values_list("pk", flat=True).first() or 0,
+    }
+    try:
+        with transaction.atomic():
+            run()
+            contacts = list(Contact.objects.filter(pk__gt=before["contact"]).order_by("pk"))
+            deals = list(Deal.objects.filter(pk__gt=before["deal"]).order_by("pk"))
+            new = {("crm.contact", c.pk): f"c{i}" for i, c in enumerate(contacts)}
+            new |= {("crm.deal", d.pk): f"d{i}" for i, d in enumerate(deals)}
+            phones = {p.pk: p for p in ContactPhone.objects.filter(contact__in=contacts)}
+            new |= {("crm.contactphone", pk): f"p{i}" for i, pk in enumerate(sorted(phones))}
+
+            def ref(kind: str, pk: object) -> object:
+                return new.get((kind, pk), pk)
+
+            rows = [
+                (ref("crm.contact", c.pk), c.name, c.owner_id, c.created_at, c.position)
+                for c in contacts
+            ]
+            rows += [
+                (ref("crm.contactphone", p.pk), ref("crm.contact", p.contact_id), p.number, p.raw)
+                for p in phones.values()
+            ]
+            for d in deals:
+                rows.append(
+                    (
+                        ref("crm.deal", d.pk),
+                        d.title,
+                        ref("crm.contact", d.contact_id),
+                        d.owner_id,
+                        d.source_id,
+                        d.amount,
+                        d.cost,
+                        d.currency,
+                        d.pipeline_id,
+                        d.stage_id,
+                        d.status,
+                        d.created_at,
+                        d.stage_entered_at,
+                        list(
+                            d.stage_changes.values_list(
+                                "from_stage", "to_stage", "at", "left_at", "by", "owner"
+                            )
+                        ),
+                        list(d.owner_changes.values_list("from_owner", "to_owner", "at", "by")),
+                    )
+                )
+            events = []
+            for e in AuditEvent.objects.filter(pk__gt=before["event"]):
+                changes = dict(e.changes)
+                if "contact_id" in changes:
+                    changes["contact_id"] = ref("crm.contact", changes["contact_id"])
+                events.append(
+                    (
+                        e.at,
+                        e.actor_id,
+                        e.source,
+                        e.source_name,
+                        e.action,
+                        e.object_type,
+                        ref(e.object_type, int(e.object_id)),
+                        e.object_repr,
+                        sorted(changes.items()),
+                    )
+                )
+            transaction.set_rollback(True)
+    finally:
+        crm_event.disconnect(listen)
+    return sorted(rows, key=repr), sorted(events, key=repr) + sorted(sent, key=repr)
+
+
+def test_create_leads_writes_what_contact_and_lead_services_write(world, at):
+    """The bulk service for imports stores exactly what create_contact + create_lead store
+    one by one, including the refusals (a bad phone: nothing; a disabled owner: the
+    contact without a lead)."""
+    world.outsider.is_active = False
+    world.outsider.save()
+    items = [
+        services.NewLead("+97699000001", "+97699000001", world.alice, "Call 1", at(2026, 3, 2, 9)),
+        services.NewLead(
+            " Ann ", "99000002", world.bob, " Call 2 ", at(2026, 3, 3, 10), world.source
+        ),
+        services.NewLead("Bad", "12", world.bob, "Call 3", at(2026, 3, 3, 11)),
+        services.NewLead("Off", "+97699000004", world.outsider, "Call 4", at(2026, 3, 3, 12)),
+        services.NewLead("No title", "+97699000005", world.alice, " ", at(2026, 3, 3, 13)),
+    ]
+
+    def one_by_one() -> None:
+        for item in items:
+            try:
+                contact = services.create_contact(
+                    actor=None,
+                    name=item.name,
+                    owner=item.owner,
+                    phone_numbers=[item.phone],
+                    at=item.at,
+                )
+                services.create_lead(
+                    actor=None,
+                    title=item.title,
+                    owner=item.owner,
+                    contact=contact,
+                    source=item.source,
+                    at=item.at,
+                )
+            except DealError:
+                pass
+
+    made = []
+    expected = _written_by(one_by_one)
+    assert len(expected[0]) == 2 * 4 + 2  # 4 contacts with a phone each, 2 deals
+    assert _written_by(lambda: made.extend(services.create_leads(items))) == expected
+    assert [(c is not None, d is not None) for c, d in made] == [
+        (True, True),
+        (True, True),
+        (False, False),
+        (True, False),
+        (True, False),
+    ]

@@ -12,7 +12,7 @@ import hashlib
 from zoneinfo import ZoneInfo
 
 from funnelwatch.telephony.providers import base
-from funnelwatch.telephony.providers.csvfile import parse_int, parse_stamp
+from funnelwatch.telephony.providers.csvfile import parse_int, stamp_reader
 
 PROVIDER = "asterisk"
 
@@ -114,71 +114,100 @@ def parse_row(
     row: list[str], line: int, layouts: dict[int, list[str]], tz: ZoneInfo
 ) -> tuple[base.LegRecord, str]:
     """One CDR row → (leg, correlation key). Raises ParseError naming the column."""
-    names = layouts.get(len(row))
-    if names is None:
-        expected = ", ".join(str(n) for n in sorted(layouts))
-        raise base.ParseError(f"expected {expected} columns, got {len(row)}", "columns")
-    (
-        i_src,
-        i_dst,
-        i_ch,
-        i_dch,
-        i_app,
-        i_start,
-        i_ans,
-        i_end,
-        i_dur,
-        i_bill,
-        i_disp,
-        i_uid,
-        i_lid,
-        i_seq,
-    ) = _indexes(names)
-    start = parse_stamp(row[i_start], tz, "start", required=True)
-    answer = parse_stamp(row[i_ans], tz, "answer")
-    end = parse_stamp(row[i_end], tz, "end")
-    if end is not None and end < start:
-        raise base.ParseError(f"ends ({row[i_end]}) before it starts ({row[i_start]})", "end")
-    if answer is not None and (answer < start or (end is not None and answer > end)):
-        raise base.ParseError(f"answer time {row[i_ans]} is outside the call", "answer")
-    duration = parse_int(row[i_dur], "duration")
-    billsec = parse_int(row[i_bill], "billsec")
-    if billsec > duration:
-        raise base.ParseError(f"billsec {billsec} exceeds duration {duration}", "billsec")
-    disp = row[i_disp].strip().upper()
-    outcome = DISPOSITIONS.get(disp)
-    if outcome is None:
-        raise base.ParseError(f"unknown disposition {row[i_disp]!r}", "disposition")
-    if outcome == base.ANSWERED and billsec <= 0:
-        outcome = base.NO_ANSWER
-    dstchannel = row[i_dch]
-    answered = outcome == base.ANSWERED and base.is_real_endpoint(dstchannel, row[i_app])
-    uid = row[i_uid] if i_uid is not None else ""
-    leg_id = uid
-    if not leg_id:
-        leg_id = hashlib.sha1("\x1f".join(row).encode(), usedforsecurity=False).hexdigest()[:24]
-    elif i_seq is not None:
-        leg_id = f"{leg_id}#{row[i_seq]}"
-    key = (row[i_lid] if i_lid is not None else "") or uid or leg_id
-    leg = base.LegRecord(
-        leg_id=leg_id,
-        channel=row[i_ch],
-        dstchannel=dstchannel,
-        disposition=disp,
-        billsec=billsec,
-        answered=answered,
-        outcome=outcome if (answered or outcome != base.ANSWERED) else base.NO_ANSWER,
-        started_at=start,
-        answered_at=answer,
-        ended_at=end,
-        duration_s=duration,
-        src=row[i_src],
-        dst=row[i_dst],
-        hangup_cause=disp,
-        line=line,
-        raw=row,
-    )
-    return leg, key
+    legs, keys, errors = parse_rows([(line, row)], layouts, tz)
+    if errors:
+        raise errors[0][1]
+    return legs[0], keys[0]
+
+
+def parse_rows(
+    rows: list[tuple[int, list[str]]], layouts: dict[int, list[str]], tz: ZoneInfo
+) -> tuple[list[base.LegRecord], list[str], list[tuple[int, base.ParseError]]]:
+    """Many (line, row) → their legs and correlation keys, and (line, ParseError naming
+    the column) for each row that cannot be read. One loop for the whole batch: a big
+    file spends its time here."""
+    legs: list[base.LegRecord] = []
+    keys: list[str] = []
+    errors: list[tuple[int, base.ParseError]] = []
+    stamp = stamp_reader(tz)
+    indexes = {n: _indexes(names) for n, names in layouts.items()}
+    expected = ", ".join(str(n) for n in sorted(layouts))
+    real_endpoint = base.is_real_endpoint
+    new_leg = base.LegRecord
+    answered_kind, no_answer = base.ANSWERED, base.NO_ANSWER
+    for line, row in rows:
+        try:
+            idx = indexes.get(len(row))
+            if idx is None:
+                raise base.ParseError(f"expected {expected} columns, got {len(row)}", "columns")
+            (
+                i_src,
+                i_dst,
+                i_ch,
+                i_dch,
+                i_app,
+                i_start,
+                i_ans,
+                i_end,
+                i_dur,
+                i_bill,
+                i_disp,
+                i_uid,
+                i_lid,
+                i_seq,
+            ) = idx
+            start = stamp(row[i_start], "start", True)
+            answer = stamp(row[i_ans], "answer")
+            end = stamp(row[i_end], "end")
+            if end is not None and end < start:
+                raise base.ParseError(
+                    f"ends ({row[i_end]}) before it starts ({row[i_start]})", "end"
+                )
+            if answer is not None and (answer < start or (end is not None and answer > end)):
+                raise base.ParseError(f"answer time {row[i_ans]} is outside the call", "answer")
+            duration = parse_int(row[i_dur], "duration")
+            billsec = parse_int(row[i_bill], "billsec")
+            if billsec > duration:
+                raise base.ParseError(f"billsec {billsec} exceeds duration {duration}", "billsec")
+            disp = row[i_disp].strip().upper()
+            outcome = DISPOSITIONS.get(disp)
+            if outcome is None:
+                raise base.ParseError(f"unknown disposition {row[i_disp]!r}", "disposition")
+        except base.ParseError as exc:
+            errors.append((line, exc))
+            continue
+        if outcome == answered_kind and billsec <= 0:
+            outcome = no_answer
+        dstchannel = row[i_dch]
+        answered = outcome == answered_kind and real_endpoint(dstchannel, row[i_app])
+        uid = row[i_uid] if i_uid is not None else ""
+        leg_id = uid
+        if not leg_id:
+            leg_id = hashlib.sha1("\x1f".join(row).encode(), usedforsecurity=False).hexdigest()[:24]
+        elif i_seq is not None:
+            leg_id = f"{leg_id}#{row[i_seq]}"
+        keys.append((row[i_lid] if i_lid is not None else "") or uid or leg_id)
+        legs.append(
+            new_leg(
+                leg_id=leg_id,
+                channel=row[i_ch],
+                dstchannel=dstchannel,
+                disposition=disp,
+                billsec=billsec,
+                answered=answered,
+                outcome=outcome if (answered or outcome != answered_kind) else no_answer,
+                started_at=start,
+                answered_at=answer,
+                ended_at=end,
+                duration_s=duration,
+                src=row[i_src],
+                dst=row[i_dst],
+                hangup_cause=disp,
+                line=line,
+                raw=row,
+            )
+        )
+    return legs, keys, errors
 
 
 def to_call(key: str, legs: list[base.LegRecord]) -> base.CallRecord:

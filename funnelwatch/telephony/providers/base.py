@@ -59,7 +59,7 @@ class ParseError(ValueError):
         self.field = field
 
 
-@dataclass
+@dataclass(slots=True)
 class LegRecord:
     leg_id: str
     channel: str = ""
@@ -81,7 +81,7 @@ class LegRecord:
     raw: dict = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(slots=True)
 class CallRecord:
     provider: str
     external_id: str
@@ -216,13 +216,13 @@ def group_legs(legs: list[LegRecord], keys: list[str]) -> tuple[dict[str, list[L
     Returns the groups and how many legs were dropped as repeats.
     """
     groups: dict[str, list[LegRecord]] = {}
-    seen: dict[str, set[str]] = {}
     repeats = 0
     for leg, key in zip(legs, keys, strict=True):
-        ids = seen.setdefault(key, set())
-        if leg.leg_id in ids:
+        group = groups.get(key)
+        if group is None:
+            groups[key] = [leg]
+        elif any(other.leg_id == leg.leg_id for other in group):
             repeats += 1
-            continue
-        ids.add(leg.leg_id)
-        groups.setdefault(key, []).append(leg)
+        else:
+            group.append(leg)
     return groups, repeats

@@ -5,8 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from functools import lru_cache
+from itertools import islice
 from zoneinfo import ZoneInfo
 
 from funnelwatch.telephony.providers.base import ParseError
@@ -27,21 +28,34 @@ def rows(lines: Iterable[bytes], first_line: int = 1) -> Iterator[tuple[int, lis
     """(line number, csv fields) for each non-empty line; (line, error text) when the
     line is not valid CSV. A quoted field spanning lines is not produced by the PBXs we
     read, so every physical line is one record."""
-    number = first_line - 1
-    batch: list[tuple[int, str]] = []
-    for raw in lines:
-        number += 1
-        text = decode(raw).rstrip("\r\n")
-        if not text or text.isspace():
-            continue
-        batch.append((number, text))
-        if len(batch) >= _BULK:
-            yield from _parse(batch)
-            batch = []
-    yield from _parse(batch)
+    for batch in batches(lines, first_line):
+        yield from batch
 
 
-def _parse(batch: list[tuple[int, str]]) -> Iterator[tuple[int, list[str] | str]]:
+def batches(
+    lines: Iterable[bytes], first_line: int = 1, size: int | None = None
+) -> Iterator[list[tuple[int, list[str] | str]]]:
+    """:func:`rows` in lists, ``size`` physical lines at a time (list comprehensions
+    over a chunk, not a Python step per line)."""
+    size = size or _BULK
+    it = iter(lines)
+    number = first_line
+    while chunk := list(islice(it, size)):
+        try:
+            texts = [raw.decode("utf-8").rstrip("\r\n") for raw in chunk]
+        except UnicodeDecodeError:
+            texts = [decode(raw).rstrip("\r\n") for raw in chunk]
+        kept = [
+            (n, text)
+            for n, text in zip(range(number, number + len(chunk)), texts, strict=True)
+            if text and not text.isspace()
+        ]
+        number += len(chunk)
+        if kept:
+            yield _parse(kept)
+
+
+def _parse(batch: list[tuple[int, str]]) -> list[tuple[int, list[str] | str]]:
     """One csv reader for many lines (a reader per line costs more than the parsing).
     When a line is malformed (the reader fails, or a quote left open joins two lines)
     the batch is parsed again line by line, so the error names its line."""
@@ -50,16 +64,14 @@ def _parse(batch: list[tuple[int, str]]) -> Iterator[tuple[int, list[str] | str]
     except csv.Error:
         parsed = None
     if parsed is not None and len(parsed) == len(batch):
-        for (number, _text), fields in zip(batch, parsed, strict=True):
-            yield number, fields
-        return
+        return list(zip([n for n, _text in batch], parsed, strict=True))
+    out: list[tuple[int, list[str] | str]] = []
     for number, text in batch:
         try:
-            fields = next(csv.reader([text], strict=True))
+            out.append((number, next(csv.reader([text], strict=True))))
         except csv.Error as exc:
-            yield number, f"malformed CSV: {exc}"
-            continue
-        yield number, fields
+            out.append((number, f"malformed CSV: {exc}"))
+    return out
 
 
 _SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
@@ -78,9 +90,55 @@ def parse_stamp(text: str, tz: ZoneInfo, field: str, required: bool = False) -> 
     return value
 
 
+_SECONDS = {f"{n:02d}": dt.timedelta(seconds=n) for n in range(60)}
+
+
+def stamp_reader(tz: ZoneInfo) -> Callable[..., dt.datetime | None]:
+    """``read(text, field, required=False)``: :func:`parse_stamp` for many rows. The
+    usual "YYYY-MM-DD HH:MM:SS" costs a lookup of its minute (checked and converted once)
+    and an addition of its seconds."""
+    minutes: dict[str, dt.datetime] = {}
+
+    def read(text: str, field: str, required: bool = False) -> dt.datetime | None:
+        if len(text) == 19 and text[16] == ":":
+            minute = minutes.get(text[:16])
+            if minute is not None:
+                seconds = _SECONDS.get(text[17:])
+                if seconds is not None:
+                    return minute + seconds
+            else:
+                m = _ISO_SECONDS.fullmatch(text)
+                minute = _minute(m[1], tz) if m else None
+                if minute is not None:
+                    minutes[m[1]] = minute
+                    return minute + _SECONDS[m[2]]
+        return parse_stamp(text, tz, field, required)
+
+    return read
+
+
+_ISO_SECONDS = re.compile(r"(\d{4}-\d\d-\d\d[ T]\d\d:\d\d):([0-5]\d)", re.ASCII)
+
+
 @lru_cache(maxsize=100_000)
 def _stamp(text: str, tz: ZoneInfo) -> dt.datetime | None:
     # Neighbouring CDR rows share their seconds: each distinct text is converted once.
+    # The usual "YYYY-MM-DD HH:MM:SS": its minute is converted once (zone offsets change
+    # on whole minutes), the seconds added.
+    m = _ISO_SECONDS.fullmatch(text)
+    if m:
+        minute = _minute(m[1], tz)
+        if minute is not None:
+            return minute + dt.timedelta(seconds=int(m[2]))
+    return _any_stamp(text, tz)
+
+
+@lru_cache(maxsize=20_000)
+def _minute(text: str, tz: ZoneInfo) -> dt.datetime | None:
+    return _any_stamp(text, tz)
+
+
+def _any_stamp(text: str, tz: ZoneInfo) -> dt.datetime | None:
     try:
         value = dt.datetime.fromisoformat(text)
     except ValueError:

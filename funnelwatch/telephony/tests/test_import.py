@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 import json
 from pathlib import Path
@@ -282,3 +283,258 @@ def test_legs_split_across_batches_complete_the_call(world, tmp_path, monkeypatc
     call = Call.objects.get()
     assert call.outcome == "answered" and call.talk_seconds == 110 and call.legs.count() == 2
     assert call.manager == world.bob
+
+
+def _row21(uid, src, dst, ch, dch, start, answer="", talk=0, disp=None, linked="", seq=0):  # noqa: ANN001, ANN202, PLR0913
+    """One 21-column cdr_csv line; ``start``/``answer`` as "YYYY-MM-DD HH:MM:SS"."""
+    begin = dt.datetime.fromisoformat(start)
+    end = (begin + dt.timedelta(seconds=talk + 10)).isoformat(" ")
+    disp = disp or ("ANSWERED" if talk else "NO ANSWER")
+    return (
+        f'"","{src}","{dst}","ctx","""x"" <{src}>","{ch}","{dch}","Dial","","{start}",'
+        f'"{answer}","{end}",{talk + 10},{talk},"{disp}","DOCUMENTATION","{uid}","","",'
+        f'"{linked or uid}",{seq}'
+    )
+
+
+def test_import_refreshes_rollups_once_for_everything_it_changed(
+    world, at, tmp_path, monkeypatch, settings, django_capture_on_commit_callbacks
+):
+    """Several batches, several days: one refresh at the end, and the rollups then agree
+    with the raw records: a missed call credited to the contact's owner, the callback
+    returning it a day later, a lead from an unknown caller and its first call, a call
+    completed by a leg in a later batch."""
+    from funnelwatch.crm import services
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import engine, refresh
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = True
+    services.create_contact(
+        actor=None, name="Known", owner=world.bob, phone_numbers=["+97699000001"]
+    )
+    lines = [
+        _row21("m1", "99000001", "700", "PJSIP/trunk-1", "", "2026-03-02 10:00:00"),
+        _row21(
+            "n1",
+            "88000009",
+            "101",
+            "PJSIP/trunk-2",
+            "PJSIP/101-2",
+            "2026-03-02 11:00:00",
+            "2026-03-02 11:00:05",
+            40,
+        ),
+        _row21(
+            "o1",
+            "101",
+            "99000001",
+            "PJSIP/101-3",
+            "PJSIP/trunk-3",
+            "2026-03-03 10:00:00",
+            "2026-03-03 10:00:05",
+            60,
+        ),
+        _row21(
+            "q1",
+            "99000001",
+            "700",
+            "PJSIP/trunk-5",
+            "Local/102@q-1;1",
+            "2026-03-04 12:00:00",
+            linked="Q",
+            seq=1,
+        ),
+        _row21(
+            "q2",
+            "99000001",
+            "102",
+            "Local/102@q-1;2",
+            "PJSIP/102-6",
+            "2026-03-04 12:00:01",
+            "2026-03-04 12:00:08",
+            50,
+            linked="Q",
+            seq=2,
+        ),
+        _row21(
+            "o2",
+            "102",
+            "99000003",
+            "PJSIP/102-4",
+            "PJSIP/trunk-4",
+            "2026-03-04 09:00:00",
+            "2026-03-04 09:00:05",
+            30,
+        ),
+        _row21(
+            "o3",
+            "101",
+            "88000009",
+            "PJSIP/101-7",
+            "PJSIP/trunk-7",
+            "2026-03-05 16:00:00",
+        ),
+    ]
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)  # the queue call's legs straddle two
+    flushes = []
+    real_flush = refresh._Batch.flush
+    monkeypatch.setattr(refresh._Batch, "flush", lambda self: flushes.append(1) or real_flush(self))
+    with django_capture_on_commit_callbacks(execute=True):
+        report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rejected == []
+    assert (report.calls_created, report.legs_added, report.leads_created) == (6, 1, 1)
+    assert len(flushes) == 1
+    assert Call.objects.get(external_id="m1").callback == Call.objects.get(external_id="o1")
+    assert Call.objects.get(external_id="Q").manager == world.bob
+    march = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
+    assert engine.verify(march) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_batches_commit_one_by_one_and_rollups_refresh_once(world, tmp_path, monkeypatch):
+    """Each batch is its own transaction (a failure keeps what was committed before),
+    while the rollups are refreshed once, after the last batch."""
+    from funnelwatch.metrics import refresh
+
+    lines = [
+        _row21(
+            f"u{i}",
+            "101",
+            "99000003",
+            f"PJSIP/101-{i}",
+            f"PJSIP/trunk-{i}",
+            f"2026-03-0{2 + i} 10:00:00",
+            f"2026-03-0{2 + i} 10:00:05",
+            30,
+        )
+        for i in range(5)
+    ]
+    monkeypatch.setattr(importer, "BATCH_ROWS", 2)
+    batches, flushes = [], []
+    real_ingest, real_flush = importer.ingest, refresh._Batch.flush
+    monkeypatch.setattr(
+        importer, "ingest", lambda *a, **kw: batches.append(1) or real_ingest(*a, **kw)
+    )
+    monkeypatch.setattr(refresh._Batch, "flush", lambda self: flushes.append(1) or real_flush(self))
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.calls_created == 5
+    assert (len(batches), len(flushes)) == (3, 1)
+
+
+def test_duplicates_inside_a_file_and_across_files(world, tmp_path):
+    """A repeated row in one file, the same file again, and a later file that repeats
+    some legs, brings a new leg of a stored call and a new call: each leg stored once."""
+    a1 = _row21(
+        "a1",
+        "101",
+        "99000003",
+        "PJSIP/101-1",
+        "PJSIP/trunk-1",
+        "2026-03-02 10:00:00",
+        "2026-03-02 10:00:05",
+        30,
+        linked="A",
+        seq=1,
+    )
+    a2 = _row21(
+        "a2",
+        "101",
+        "99000003",
+        "PJSIP/101-1",
+        "PJSIP/trunk-9",
+        "2026-03-02 10:00:01",
+        linked="A",
+        seq=2,
+    )
+    b1 = _row21("b1", "102", "99000004", "PJSIP/102-2", "PJSIP/trunk-2", "2026-03-02 11:00:00")
+    b2 = _row21(
+        "b2",
+        "99000004",
+        "102",
+        "PJSIP/trunk-3",
+        "PJSIP/102-3",
+        "2026-03-02 11:00:02",
+        "2026-03-02 11:00:09",
+        20,
+        linked="b1",
+        seq=5,
+    )
+    c1 = _row21("c1", "102", "99000005", "PJSIP/102-4", "PJSIP/trunk-4", "2026-03-02 12:00:00")
+    first = _import(tmp_path, "\n".join([a1, b1, a2, b1]) + "\n")
+    assert (first.calls_created, first.duplicates_skipped, first.legs_added) == (2, 1, 0)
+    again = _import(tmp_path, "\n".join([a1, b1, a2, b1]) + "\n")
+    assert (again.calls_created, again.duplicates_skipped, again.legs_added) == (0, 4, 0)
+    later = _import(tmp_path, "\n".join([a2, b2, c1, a1]) + "\n")
+    assert (later.calls_created, later.duplicates_skipped, later.legs_added) == (1, 2, 1)
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == ["A", "b1", "c1"]
+    assert CallLeg.objects.count() == 5
+    b = Call.objects.get(external_id="b1")
+    assert b.outcome == "answered" and b.manager == world.bob and b.talk_seconds == 20
+
+
+def test_rejected_lines_named_across_chunk_and_batch_edges(world, tmp_path, monkeypatch):
+    """Lines read four at a time, calls written three at a time: every bad line is
+    reported with its own number and reason, in order, and every good line is stored."""
+    from funnelwatch.telephony.providers import csvfile
+
+    monkeypatch.setattr(csvfile, "_BULK", 4)
+    monkeypatch.setattr(importer, "BATCH_ROWS", 3)
+    good = [
+        _row21(
+            f"g{i}",
+            "101",
+            "99000003",
+            "PJSIP/101-1",
+            "PJSIP/trunk-1",
+            f"2026-03-02 10:{i:02d}:00",
+            f"2026-03-02 10:{i:02d}:05",
+            30,
+        )
+        for i in range(9)
+    ]
+    lines = [
+        good[0],
+        good[1],
+        good[2],
+        '"open,"quote',  # 4: the last line of the first chunk
+        good[3].replace("2026-03-02 10:03:00", "2026-03-02 25:03:00"),  # 5: first of next
+        good[4],
+        "",
+        good[5],
+        good[6].replace('"ANSWERED"', '"MAYBE"'),  # 9
+        '"a","b"',  # 10
+        good[7],
+        good[8],
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rows_read == 11 and report.calls_created == 7
+    assert [r.line for r in report.rejected] == [4, 5, 9, 10]
+    reasons = [r.reason for r in report.rejected]
+    assert reasons[0].startswith("malformed CSV")
+    assert reasons[1].startswith("start:") and "25:03:00" in reasons[1]
+    assert reasons[2].startswith("disposition:") and "MAYBE" in reasons[2]
+    assert reasons[3].startswith("columns:") and "got 2" in reasons[3]
+    stored = sorted(Call.objects.values_list("external_id", flat=True))
+    assert stored == ["g0", "g1", "g2", "g4", "g5", "g7", "g8"]
+
+
+def test_callbacks_link_across_imports_in_any_order(world, tmp_path):
+    """A missed call imported after the calls that returned it is linked to the first
+    later outbound call to its number; of two at the same second, the one stored first."""
+    out = [
+        _row21("o1", "101", "99000006", "PJSIP/101-1", "PJSIP/trunk-1", "2026-03-02 12:00:00"),
+        _row21("o2", "102", "99000006", "PJSIP/102-1", "PJSIP/trunk-2", "2026-03-02 12:00:00"),
+        _row21("o3", "101", "99000006", "PJSIP/101-1", "PJSIP/trunk-3", "2026-03-02 09:00:00"),
+    ]
+    _import(tmp_path, "\n".join(out) + "\n")
+    missed = [
+        _row21("m1", "99000006", "700", "PJSIP/trunk-4", "", "2026-03-02 10:00:00"),
+        _row21("m2", "99000006", "700", "PJSIP/trunk-5", "", "2026-03-02 11:59:59"),
+        _row21("m3", "99000006", "700", "PJSIP/trunk-6", "", "2026-03-02 12:00:00"),
+    ]
+    _import(tmp_path, "\n".join(missed) + "\n")
+    first = Call.objects.get(external_id="o1")
+    assert Call.objects.get(external_id="m1").callback == first
+    assert Call.objects.get(external_id="m2").callback == first
+    assert Call.objects.get(external_id="m2").callback_at == first.started_at
+    assert Call.objects.get(external_id="m3").callback is None  # nothing later

@@ -192,3 +192,84 @@ def test_mango_summary_parse_or_name_a_field(data):
         mango.parse_summary(data, [])
     except base.ParseError as exc:
         assert exc.field
+
+
+ZONES = [ZoneInfo(z) for z in ("Asia/Ulaanbaatar", "America/New_York", "Australia/Lord_Howe")]
+near_dst = st.datetimes(
+    min_value=dt.datetime(2025, 3, 8), max_value=dt.datetime(2025, 4, 8)
+) | st.datetimes(min_value=dt.datetime(2025, 10, 4), max_value=dt.datetime(2025, 11, 3))
+
+
+@st.composite
+def stamp_texts(draw):
+    """Texts of times close together (sharing minutes and hours, around zone changes),
+    in the usual and other spellings, and junk."""
+    start = draw(stamps | near_dst)
+    out = []
+    for offset in draw(st.lists(st.integers(0, 7200), max_size=8)):
+        moment = start + dt.timedelta(seconds=offset)
+        out.append(
+            draw(
+                st.sampled_from(
+                    [
+                        moment.isoformat(" ", timespec="seconds"),
+                        moment.isoformat("T", timespec="seconds"),
+                        moment.strftime("%Y/%m/%d %H:%M"),
+                        moment.isoformat(" ", timespec="seconds")[:17] + "60",
+                        f" {moment.isoformat(' ', timespec='seconds')}",
+                    ]
+                )
+            )
+        )
+    return out + draw(st.lists(text, max_size=2))
+
+
+@settings(max_examples=400, deadline=None)
+@given(stamp_texts(), st.sampled_from(ZONES))
+def test_stamp_reader_reads_what_parse_stamp_reads(texts, tz):
+    """The batch reader's minute shortcut gives the same time (or the same error) as
+    reading each text on its own, across zone changes (Lord Howe moves by 30 minutes)."""
+    from funnelwatch.telephony.providers.csvfile import _any_stamp, parse_stamp, stamp_reader
+
+    read = stamp_reader(tz)
+    for t in texts * 2:  # again: from the reader's cache
+        try:
+            expected = parse_stamp(t, tz, "start")
+        except base.ParseError as exc:
+            expected = str(exc)
+        try:
+            got = read(t, "start")
+        except base.ParseError as exc:
+            got = str(exc)
+        assert got == expected
+        if isinstance(got, dt.datetime):
+            assert got == _any_stamp(t.strip(), tz) and got.tzinfo is dt.UTC
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(cdr_rows().map(lambda r: r[0]) | st.lists(text, max_size=22), max_size=12))
+def test_a_batch_parses_as_its_rows_one_by_one(rows_):
+    """parse_rows (one loop, shared time cache) = parse_row on each row alone."""
+    numbered = list(enumerate(rows_, start=7))
+    legs, keys, errors = asterisk.parse_rows(numbered, asterisk.CSV_LAYOUTS, TZ)
+    one_by_one, failed = [], []
+    for line, row in numbered:
+        try:
+            one_by_one.append(asterisk.parse_row(row, line, asterisk.CSV_LAYOUTS, TZ))
+        except base.ParseError as exc:
+            failed.append((line, str(exc), exc.field))
+    assert list(zip(legs, keys, strict=True)) == one_by_one
+    assert [(line, str(exc), exc.field) for line, exc in errors] == failed
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=400), st.integers(1, 6))
+def test_reading_in_chunks_changes_nothing(data, size):
+    """Lines read a few at a time: same line numbers, fields and errors (a malformed line
+    at a chunk's edge included) as one chunk for everything."""
+    from funnelwatch.telephony.providers.csvfile import batches
+
+    lines = data.split(b"\n")
+    whole = [r for b in batches(lines, 3, size=10_000) for r in b]
+    assert [r for b in batches(lines, 3, size=size) for r in b] == whole
+    assert list(rows(lines, 3)) == whole

@@ -42,6 +42,46 @@ def test_owner_first_then_weighted_round_robin_with_cap_and_absence(world, at):
     assert {r["username"]: r["total"] for r in report} == {"alice": 8, "bob": 3}
 
 
+def test_router_picks_what_assign_would_one_by_one(world, at):
+    """The import's in-memory router: weights, daily caps (with picks already recorded
+    today), absences, working hours and day changes give the same picks and records."""
+    from django.db import transaction
+
+    RoutingRule.objects.create(user=world.alice, weight=2, start_hour=9, end_hour=13)
+    RoutingRule.objects.create(user=world.bob, weight=1, daily_cap=3)
+    RoutingRule.objects.create(user=world.outsider, weight=1, daily_cap=1)
+    RoutingAssignment.objects.create(
+        user=world.bob, number="x", reason="owner", at=at(2026, 3, 2, 8)
+    )
+    Absence.objects.create(user=world.alice, start=dt.date(2026, 3, 3), end=dt.date(2026, 3, 3))
+    calls = [(f"+9769900{i:04d}", at(2026, 3, 2 + i // 6, 8 + (i * 3) % 11)) for i in range(24)]
+
+    def picks(run) -> list:  # noqa: ANN001
+        with transaction.atomic():
+            users = run()
+            rows = list(
+                RoutingAssignment.objects.order_by("pk").values_list(
+                    "user_id", "number", "reason", "at"
+                )
+            )
+            transaction.set_rollback(True)
+        return [u and u.pk for u in users], rows
+
+    def one_by_one() -> list:
+        return [routing.assign(number, when) for number, when in calls]
+
+    def router() -> list:
+        r = routing.Router()
+        users = [r.assign_unknown(number, when) for number, when in calls]
+        r.save()
+        return users
+
+    expected = picks(one_by_one)
+    # every rule took someone; on the day alice is away, caps leave callers unassigned
+    assert set(expected[0]) == {world.alice.pk, world.bob.pk, world.outsider.pk, None}
+    assert picks(router) == expected
+
+
 def test_round_robin_outside_hours_falls_back(world, at):
     RoutingRule.objects.create(user=world.alice, start_hour=9, end_hour=12)
     RoutingRule.objects.create(user=world.bob, start_hour=12, end_hour=18)
