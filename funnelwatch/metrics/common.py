@@ -156,7 +156,8 @@ class ElapsedMicroseconds(Func):
         return f"({us(b)} - {us(a)})", [*pb, *pb, *pa, *pa]
 
     def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
-        # PostgreSQL (exact: EXTRACT gives a numeric) and other SQL databases.
+        # PostgreSQL and other SQL databases. Exact: EXTRACT gives a numeric (a double
+        # before PostgreSQL 14, still exact to the microsecond once the cast rounds it).
         a, pa, b, pb = self._operands(compiler)
         return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) * 1000000 AS BIGINT)", [*pb, *pa]
 
