@@ -35,11 +35,11 @@ from funnelwatch.crm.models import (
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import (
     ElapsedMicroseconds,
+    LocalDay,
     bounds,
     cents,
     day_points,
     days_of,
-    local_day_sql,
     owner_at,
     today,
 )
@@ -314,7 +314,7 @@ def objection_losses(period: Period, ids: Ids) -> QuerySet[StageChange]:
 def _stay_points(qs: QuerySet, period: Period, places: Decimal | None = None) -> Iterator[Point]:
     """One point per stay: its length in days (as :func:`days_between` rounds it)."""
     rows = (
-        qs.annotate(day=local_day_sql("left_at", period), us=ElapsedMicroseconds("at", "left_at"))
+        qs.annotate(day=LocalDay("left_at", period), us=ElapsedMicroseconds("at", "left_at"))
         .order_by()
         .values_list("leaver", "day", "us")
     )

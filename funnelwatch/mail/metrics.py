@@ -19,7 +19,7 @@ from django.utils.translation import gettext_lazy as _
 from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
-from funnelwatch.metrics.common import day_points, local_day_sql
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, register
 
 # A thread is followed this far back to find the letter a reply answers.
@@ -96,7 +96,7 @@ def _answered_waits(period: Period, manager_ids: set[int] | None) -> list[tuple]
                 frame=RowRange(start=1, end=None),
                 **thread,
             ),
-            day=local_day_sql("sent_at", period),
+            day=LocalDay("sent_at", period),
         )
         .order_by()
         .values_list("owner_id", "day", "sent_at", "answered", "direction", "previous")

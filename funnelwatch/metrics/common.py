@@ -11,7 +11,6 @@ from zoneinfo import ZoneInfo
 
 from django.db.models import (
     BigIntegerField,
-    Case,
     Count,
     DateField,
     Expression,
@@ -21,7 +20,6 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
-    When,
 )
 from django.db.models.functions import Cast, Coalesce, Round, TruncDate
 from django.utils import timezone
@@ -84,12 +82,12 @@ def owner_at(deal_ref: str = "deal", when_ref: str = "at") -> Coalesce:
 # --- local days in SQL ----------------------------------------------------------------
 #
 # Rebuilding rollups must not bring every raw row into Python just to learn its local
-# day. The database groups rows by (manager, local day) instead. A local day is the UTC
-# moment shifted by the zone's offset, and the offset is constant between two
-# transitions of the zone, so over a period the local day is a CASE over a few spans of
-# constant offset, each a native date shift (SQLite ``date(t, '+N seconds')``,
-# PostgreSQL ``(t AT TIME ZONE 'UTC' + N seconds)::date``). The offsets come from
-# Python's zoneinfo, so SQL and Python always agree on which day a moment belongs to.
+# day: the database groups rows by (manager, local day) instead. PostgreSQL converts to
+# the company zone natively (``TruncDate`` with ``tzinfo``). Django's SQLite backend
+# would call a Python function for every row, so there the local day is the UTC moment
+# shifted by the zone's offset, which is constant between two transitions of the zone:
+# over a period, a CASE over a few spans of constant offset, each a native ``date(t,
+# '+N seconds')``, with the offsets and transitions taken from zoneinfo.
 
 _SAMPLE_STEP = dt.timedelta(hours=3)
 
@@ -130,33 +128,6 @@ def offset_spans(
     return tuple(spans)
 
 
-class _ShiftedDate(Func):
-    """The date of a UTC moment shifted by a fixed number of seconds."""
-
-    output_field = DateField()
-
-    def __init__(self, expression: object, seconds: int) -> None:
-        super().__init__(expression)
-        self.seconds = int(seconds)
-
-    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
-        # Whole seconds only: SQLite reads fractions to the millisecond, rounding, so
-        # 23:59:59.9996 would become the next day. Offsets are whole seconds, so the
-        # truncated moment always has the same local date.
-        sql, params = compiler.compile(self.source_expressions[0])
-        return f"date(substr({sql}, 1, 19), '{self.seconds:+d} seconds')", params
-
-    def as_postgresql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
-        sql, params = compiler.compile(self.source_expressions[0])
-        shifted = f"({sql} AT TIME ZONE 'UTC') + INTERVAL '{self.seconds:d} seconds'"
-        return f"CAST({shifted} AS date)", params
-
-    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
-        # Other databases: Django's own conversion (a fixed-offset zone).
-        zone = dt.timezone(dt.timedelta(seconds=self.seconds))
-        return compiler.compile(TruncDate(self.source_expressions[0], tzinfo=zone))
-
-
 class ElapsedMicroseconds(Func):
     """Whole microseconds from one moment to a later one, counted exactly by the database
     (no rows' moments need to come back to Python to be subtracted)."""
@@ -185,23 +156,44 @@ class ElapsedMicroseconds(Func):
         return f"({us(b)} - {us(a)})", [*pb, *pb, *pa, *pa]
 
     def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
-        # PostgreSQL (exact: EXTRACT gives a numeric) and other SQL databases.
+        # PostgreSQL and other SQL databases. Exact: EXTRACT gives a numeric (a double
+        # before PostgreSQL 14, still exact to the microsecond once the cast rounds it).
         a, pa, b, pb = self._operands(compiler)
         return f"CAST(EXTRACT(EPOCH FROM ({b} - {a})) * 1000000 AS BIGINT)", [*pb, *pa]
 
 
-def local_day_sql(field: str, period: Period, tz: ZoneInfo | None = None) -> Expression:
-    """An expression for the company-local day of the moment ``field``, exact for moments
-    within ``period`` (rows outside it are filtered out by the caller)."""
-    since, until = period_bounds(period, tz or company_tz())
-    spans = offset_spans(since, until, tz or company_tz())
-    if len(spans) == 1:
-        return _ShiftedDate(F(field), spans[0][1])
-    whens = [
-        When(**{f"{field}__lt": moment}, then=_ShiftedDate(F(field), offset))
-        for (_start, offset), (moment, _next) in zip(spans, spans[1:], strict=False)
-    ]
-    return Case(*whens, default=_ShiftedDate(F(field), spans[-1][1]), output_field=DateField())
+class LocalDay(Func):
+    """The company-local date of the moment ``field``, for rows within ``period`` (the
+    caller filters them to it: on SQLite the offsets are those of the period)."""
+
+    output_field = DateField()
+
+    def __init__(self, field: str, period: Period, tz: ZoneInfo | None = None) -> None:
+        super().__init__(F(field))
+        self.tz = tz or company_tz()
+        self.since, self.until = period_bounds(period, self.tz)
+
+    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        return compiler.compile(TruncDate(self.source_expressions[0], tzinfo=self.tz))
+
+    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+        moment, params = compiler.compile(self.source_expressions[0])
+
+        def shifted(offset: int) -> str:
+            # Whole seconds only: SQLite reads a fraction to the millisecond, rounding,
+            # so 23:59:59.9996 would fall on the next day. Offsets are whole seconds, so
+            # the truncated moment always has the same local date.
+            return f"date(substr({moment}, 1, 19), '{offset:+d} seconds')"
+
+        spans = offset_spans(self.since, self.until, self.tz)
+        if len(spans) == 1:
+            return shifted(spans[0][1]), list(params)
+        sql, out = "CASE", []
+        for (_from, offset), (switch, _next) in zip(spans, spans[1:], strict=False):
+            sql += f" WHEN {moment} < %s THEN {shifted(offset)}"
+            out += [*params, connection.ops.adapt_datetimefield_value(switch), *params]
+        sql += f" ELSE {shifted(spans[-1][1])} END"
+        return sql, [*out, *params]
 
 
 def day_points(
@@ -222,7 +214,7 @@ def day_points(
     minute) and comes back as an exact Decimal.
     """
     rows = (
-        qs.annotate(_local_day=local_day_sql(when, period))
+        qs.annotate(_local_day=LocalDay(when, period))
         .order_by()
         .values(who, "_local_day")
         .annotate(

@@ -14,7 +14,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.lib.dates import Period, period_bounds
-from funnelwatch.metrics.common import day_points, local_day_sql
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, register
 
 Ids = set[int] | None
@@ -46,7 +46,7 @@ def _analysis_points(period: Period, ids: Ids) -> Iterator[tuple[int, object, fl
     rows = (
         analyses(period, ids)
         .filter(talk_ratio__isnull=False, flagged=False)
-        .annotate(day=local_day_sql("recording__call__started_at", period))
+        .annotate(day=LocalDay("recording__call__started_at", period))
         .order_by()
         .values_list("recording__call__manager_id", "day", "talk_ratio")
     )
@@ -98,7 +98,7 @@ def review_score(period: Period, ids: Ids) -> Iterator[Point]:
     # Scores are floats: each is rounded as a point's value is, so they stay in Python.
     rows = (
         reviews(period, ids)
-        .annotate(day=local_day_sql("call__started_at", period))
+        .annotate(day=LocalDay("call__started_at", period))
         .order_by()
         .values_list("manager_id", "day", "score")
     )

@@ -24,7 +24,7 @@ from django.utils.translation import gettext_lazy as _
 from funnelwatch.crm.models import ContactPhone, Deal
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics.common import day_points, local_day_sql
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, register
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
@@ -99,7 +99,7 @@ def missed_in(period: Period, manager_ids: set[int] | None) -> list[Point]:
 def _callbacks(period: Period, qs: QuerySet[Call]):  # noqa: ANN202
     """(credit, local day, started, returned at) of missed calls, the day from the database."""
     return (
-        qs.annotate(day=local_day_sql("started_at", period))
+        qs.annotate(day=LocalDay("started_at", period))
         .order_by()
         .values_list("credit", "day", "started_at", "callback_at")
     )
@@ -183,7 +183,7 @@ def _leads_first_calls(period: Period, manager_ids: set[int] | None):  # noqa: A
     qs = (
         _new_leads(period, manager_ids)
         .annotate(
-            day=local_day_sql("created_at", period),
+            day=LocalDay("created_at", period),
             first_by_deal=_first(_by_deal()),
             first_by_number=_first(_by_number()),
         )
