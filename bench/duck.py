@@ -4,6 +4,7 @@ engine a user could point at the data instead, our reference for "close to the l
 from __future__ import annotations
 
 import datetime as dt
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -37,6 +38,14 @@ TABLES = {
 }
 
 
+def _array(values: list) -> pa.Array:
+    """Money as one wide decimal type: inferred from a first batch, the precision would
+    be too narrow for a larger amount in a later one."""
+    if any(isinstance(v, Decimal) for v in values[:1000]):
+        return pa.array(values, type=pa.decimal128(24, 4))
+    return pa.array(values)
+
+
 def export(folder: Path) -> Path:
     """Copy the raw rows the metrics read into Parquet files (one per table)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -55,7 +64,8 @@ def export(folder: Path) -> Path:
                 names = [c[0] for c in cur.description]
                 batches = []
                 while rows := cur.fetchmany(200_000):
-                    batches.append(pa.table({n: [r[i] for r in rows] for i, n in enumerate(names)}))
+                    columns = {n: [r[i] for r in rows] for i, n in enumerate(names)}
+                    batches.append(pa.table({n: _array(v) for n, v in columns.items()}))
         except Exception:  # the app behind a table is not installed
             continue
         if batches:

@@ -65,6 +65,7 @@ def step_rollups(args: argparse.Namespace) -> dict:
         nxt = min(end, month + dt.timedelta(days=31))
         rows += engine.rebuild(Period(month, nxt))
         month = nxt
+    engine.refresh_statistics()
     year_s = time.perf_counter() - started
     day = end - dt.timedelta(days=3)
     day_ms = timed(lambda: engine.rebuild(Period(day, day + dt.timedelta(days=1))), 3)

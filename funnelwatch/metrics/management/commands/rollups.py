@@ -62,6 +62,7 @@ class Command(BaseCommand):
                 chunk = Period(day, min(period.end, day + dt.timedelta(days=31)))
                 rows += engine.rebuild(chunk)
                 day = chunk.end
+            engine.refresh_statistics()
             self.stdout.write(f"rebuilt {period.start}..{period.end}: {rows} rows")
             return
         diffs = engine.verify(period)
