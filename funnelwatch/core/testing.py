@@ -33,7 +33,10 @@ def _test_settings(settings):
     # every test with none (the reuse itself stays on, so every test exercises it).
     from django.core.cache import cache
 
+    from funnelwatch.metrics import engine
+
     cache.clear()
+    engine.forget_answers()
     settings.TASKS = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
 
 

@@ -774,6 +774,8 @@ register(
         kind="period",
         compute=lambda p, ids: iter(()),
         period_values=_turnover_per_client,
+        # Wins and deal amounts change with deal events, which rebuild their days.
+        reuse_with_rollups=True,
         records=_won_records,
         description=_("Won amount / distinct clients (companies, or contacts without one)."),
     )

@@ -13,7 +13,9 @@ import contextvars
 import datetime as dt
 import hashlib
 import secrets
-from collections import Counter, defaultdict
+import threading
+import time
+from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -528,10 +530,21 @@ def memoized() -> Iterator[None]:
             _memo.reset(token)
 
 
+# Answers read from the rollups, kept in the process (no copying in and out of a cache
+# backend: at 200 managers an answer is tens of thousands of cells).
+_ANSWERS: OrderedDict[tuple, tuple[float, object]] = OrderedDict()
+_ANSWERS_MAX = 256
+_answers_lock = threading.Lock()
+
+
+def forget_answers() -> None:
+    """Drop every reused answer (tests; a process that changed rows behind the engine)."""
+    with _answers_lock:
+        _ANSWERS.clear()
+
+
 def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
     """``read()``, reused while no day of ``period`` has been rebuilt (RollupStamp)."""
-    from django.core.cache import cache
-
     from funnelwatch.metrics import conf
 
     if not conf.ROLLUP_CACHE_SECONDS:
@@ -547,12 +560,19 @@ def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
         )
         if memo is not None:
             memo[("tokens", period)] = tokens
-    key = "rollups:" + hashlib.sha1(repr((what, period, tokens)).encode()).hexdigest()
-    hit = cache.get(key)
-    if hit is None:
-        hit = read()
-        cache.set(key, hit, conf.ROLLUP_CACHE_SECONDS)
-    return hit
+    key = (what, period, hashlib.sha1(repr(tokens).encode()).digest())
+    now = time.monotonic()
+    with _answers_lock:
+        found = _ANSWERS.get(key)
+        if found is not None and found[0] > now:
+            _ANSWERS.move_to_end(key)
+            return found[1]
+    answer = read()
+    with _answers_lock:
+        _ANSWERS[key] = (now + conf.ROLLUP_CACHE_SECONDS, answer)
+        while len(_ANSWERS) > _ANSWERS_MAX:
+            _ANSWERS.popitem(last=False)
+    return answer
 
 
 def _fetch(source: str, keys: list[str], period: Period, managers: set[int] | None) -> tuple:
@@ -622,7 +642,7 @@ def group_values(
     for key in keys:
         metric = metrics[key]
         if metric.kind == "period":
-            for g, value in metric.period_values(period, groups).items():
+            for g, value in _period_values(metric, period, groups).items():
                 out[g][key] = value
             continue
         per_manager = by_metric.get(key, {})
@@ -645,6 +665,21 @@ def group_values(
                 weight += acc[1]
             out[g][key] = finish(metric, value, weight, None)
     return out
+
+
+def _period_values(metric: Metric, period: Period, groups: Groups) -> dict:
+    """A ``period`` metric's values; reused like rollup answers when the metric says its
+    records change only together with the rollups of the days they are dated on."""
+    if not metric.reuse_with_rollups:
+        return metric.period_values(period, groups)
+    members = tuple(None if m is None else tuple(sorted(m)) for m in groups.values())
+    by_position = _cached(
+        ("period", metric.key, members),
+        period,
+        lambda: metric.period_values(period, dict(enumerate(groups.values()))),
+    )
+    names = list(groups)
+    return {names[i]: value for i, value in by_position.items()}
 
 
 def _live(keys: list[str], managers: set[int] | None) -> Sums:

@@ -91,6 +91,10 @@ class Metric:
     # CRM event kinds (``crm_event``'s ``kind``) that can change this metric's rollups, so
     # an event recomputes only what it can change; None: every event.
     refresh_on: tuple[str, ...] | None = None
+    # For ``period`` metrics: True when the raw records behind the value change only with
+    # events that rebuild the rollups of the days they are dated on (a win, a deal's
+    # amount), so the value may be reused like rollup answers.
+    reuse_with_rollups: bool = False
 
     @property
     def rolled(self) -> bool:

@@ -54,3 +54,28 @@ def test_turnover_per_client_counts_each_client_once_per_group(world, at):
     # Ann bought from both managers: one client for the pair.
     assert value["both"] == value["all"] == Decimal("333.67")  # 1001.01 / 3
     assert value["none"] is None and value["lead"] is None
+
+
+def test_turnover_per_client_is_reused_until_a_win_rebuilds_its_day(
+    world, at, django_capture_on_commit_callbacks
+):
+    def turnover() -> object:
+        groups = {"alice": {world.alice.pk}}
+        return engine.group_values(["avg_turnover_per_client"], MARCH, groups)["alice"][
+            "avg_turnover_per_client"
+        ]
+
+    for amount in ("100", "300"):
+        with django_capture_on_commit_callbacks(execute=True):
+            deal = services.create_lead(
+                actor=world.alice,
+                title="D",
+                owner=world.alice,
+                amount=Decimal(amount),
+                at=at(2026, 3, 2, 10),
+            )
+        with django_capture_on_commit_callbacks(execute=True):
+            services.win(deal, actor=world.alice, at=at(2026, 3, 5, 10))
+        # Each deal without company or contact is a client of its own.
+        expected = Decimal("100.00") if amount == "100" else Decimal("200.00")
+        assert turnover() == expected
