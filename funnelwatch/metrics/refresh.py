@@ -43,6 +43,17 @@ HISTORY_EVENTS = {
 }
 
 
+# Events from outside the CRM (telephony's "call"). Metrics that declare ``refresh_on``
+# read CRM records only, so these events recompute just the metrics that do not.
+OUTSIDE_EVENTS = {"call"}
+
+
+def outside_keys() -> list[str]:
+    from funnelwatch.metrics import registry
+
+    return [m.key for m in registry.rolled_metrics() if m.refresh_on is None]
+
+
 # Above this many (manager, day) pairs in one transaction, refresh the whole span at once.
 BIG_BATCH_DAYS = 60
 
@@ -198,7 +209,7 @@ def on_crm_event(
             )
             if first is not None:
                 days.add(local_day(first))
-    mark(managers, days)
+    mark(managers, days, outside_keys() if kind in OUTSIDE_EVENTS else None)
 
 
 def on_audit_event(sender: object, instance: object, created: bool, **kwargs: object) -> None:

@@ -147,3 +147,18 @@ def test_medians_are_reused_for_other_callers_with_the_same_members(world, at):
     again = engine.group_values(["stage_velocity"], MARCH, {"b": {world.alice.pk}, "c": None})
     assert first == {"a": {"stage_velocity": 2.0}}
     assert again == {"b": {"stage_velocity": 2.0}, "c": {"stage_velocity": 2.0}}
+
+
+def test_a_call_recomputes_only_metrics_that_read_more_than_the_crm(world, at, monkeypatch):
+    from funnelwatch.crm.signals import crm_event
+    from funnelwatch.metrics import registry
+
+    seen = []
+    monkeypatch.setattr(refresh, "mark", lambda managers, days, keys=None: seen.append(keys))
+    crm_event.send(
+        sender=None, kind="call", deal=None, at=at(2026, 3, 9, 10), user_ids={world.alice.pk}
+    )
+    (keys,) = seen
+    assert "calls_out" in keys and "speed_to_first_call" in keys and "leads_called_pct" in keys
+    assert "won_amount" not in keys and "stage_velocity" not in keys
+    assert all(registry.get(k).refresh_on is None for k in keys)
