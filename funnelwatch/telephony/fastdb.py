@@ -45,27 +45,11 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _cached(adapt: Adapter) -> Adapter:
-    """Times repeat (``created_at`` on every row, CDR stamps shared by neighbouring rows):
-    convert each distinct value once per insert."""
-    seen: dict[int, tuple[object, object]] = {}
-
-    def cached(value: object) -> object:
-        # By identity (hashing an aware datetime costs more than the lookup); the value
-        # is kept with its result so its id cannot be reused.
-        hit = seen.get(id(value))
-        if hit is None:
-            hit = seen[id(value)] = (value, adapt(value))
-        return hit[1]
-
-    return cached
-
-
 def _adapter(field: models.Field) -> Adapter | None:
     ops = connection.ops
     if isinstance(field, models.DateTimeField):
         if connection.vendor == "sqlite" and settings.USE_TZ:
-            return _cached(_sqlite_datetime)
+            return _sqlite_datetime
         return ops.adapt_datetimefield_value
     if isinstance(field, models.JSONField):
         if connection.vendor == "sqlite" and field.encoder is None:
@@ -80,7 +64,13 @@ def _adapted(rows: list[tuple], adapters: list[tuple[int, Adapter]]) -> list[tup
         return rows
     columns = list(zip(*rows, strict=True))
     for i, adapt in adapters:
-        columns[i] = [None if v is None else adapt(v) for v in columns[i]]
+        column = columns[i]
+        first = column[0]
+        if all(v is first for v in column):
+            # One object for the whole column (the import's time): adapted once.
+            columns[i] = (None if first is None else adapt(first),) * len(column)
+        else:
+            columns[i] = [None if v is None else adapt(v) for v in column]
     return list(zip(*columns, strict=True))
 
 

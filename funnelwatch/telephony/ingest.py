@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -85,21 +85,33 @@ class Matcher:
         return known
 
     def manager_for(self, rec: CallRecord, direction: str) -> int | None:
-        legs = rec.legs
-        answered = [leg for leg in legs if leg.answered]
-        if direction == Direction.IN:
-            cands = [rec.extension]
-            for leg in answered + legs:
-                cands += [channel_extension(leg.dstchannel), leg.dst]
-            cands.append(rec.to_raw)
-        else:
-            cands = [rec.extension, rec.from_raw]
-            for leg in legs:
-                cands += [channel_extension(leg.channel), leg.src]
-        for cand in cands:
-            if cand and cand in self.extensions:
-                return self.extensions[cand]
+        """The first of the call's extensions, in order of preference, that is a
+        manager's: inbound, who took it (answered legs first), then whom it rang;
+        outbound, who dialled."""
+        extensions = self.extensions
+        if not extensions:
+            return None
+        for cand in self._candidates(rec, direction):
+            if cand and cand in extensions:
+                return extensions[cand]
         return None
+
+    @staticmethod
+    def _candidates(rec: CallRecord, direction: str) -> Iterator[str]:
+        # A generator: most calls are settled by their first candidates, without the
+        # channel names of every leg being parsed.
+        yield rec.extension
+        legs = rec.legs
+        if direction == Direction.IN:
+            for leg in [leg for leg in legs if leg.answered] + legs:
+                yield channel_extension(leg.dstchannel)
+                yield leg.dst
+            yield rec.to_raw
+        else:
+            yield rec.from_raw
+            for leg in legs:
+                yield channel_extension(leg.channel)
+                yield leg.src
 
 
 def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
