@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 
 from django.conf import settings
-from django.db import connection, models, transaction
+from django.db import connection, models
 
 Adapter = Callable[[object], object]
 
@@ -45,27 +45,11 @@ def _json(value: object) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def _cached(adapt: Adapter) -> Adapter:
-    """Times repeat (``created_at`` on every row, CDR stamps shared by neighbouring rows):
-    convert each distinct value once per insert."""
-    seen: dict[int, tuple[object, object]] = {}
-
-    def cached(value: object) -> object:
-        # By identity (hashing an aware datetime costs more than the lookup); the value
-        # is kept with its result so its id cannot be reused.
-        hit = seen.get(id(value))
-        if hit is None:
-            hit = seen[id(value)] = (value, adapt(value))
-        return hit[1]
-
-    return cached
-
-
 def _adapter(field: models.Field) -> Adapter | None:
     ops = connection.ops
     if isinstance(field, models.DateTimeField):
         if connection.vendor == "sqlite" and settings.USE_TZ:
-            return _cached(_sqlite_datetime)
+            return _sqlite_datetime
         return ops.adapt_datetimefield_value
     if isinstance(field, models.JSONField):
         if connection.vendor == "sqlite" and field.encoder is None:
@@ -80,7 +64,13 @@ def _adapted(rows: list[tuple], adapters: list[tuple[int, Adapter]]) -> list[tup
         return rows
     columns = list(zip(*rows, strict=True))
     for i, adapt in adapters:
-        columns[i] = [None if v is None else adapt(v) for v in columns[i]]
+        column = columns[i]
+        first = column[0]
+        if all(v is first for v in column):
+            # One object for the whole column (the import's time): adapted once.
+            columns[i] = (None if first is None else adapt(first),) * len(column)
+        else:
+            columns[i] = [None if v is None else adapt(v) for v in column]
     return list(zip(*columns, strict=True))
 
 
@@ -108,38 +98,39 @@ def insert(
             cur.executemany(sql, rows[i : i + batch])
 
 
-def insert_returning_ids(
-    model: type[models.Model], fields: Sequence[str], rows: list[tuple]
-) -> list[int]:
-    """:func:`insert`, and the primary keys of the new rows in ``rows`` order, without
-    reading the rows back.
+def reserve_ids(model: type[models.Model], count: int) -> list[int]:
+    """``count`` new primary keys, ascending, for rows this transaction inserts next with
+    :func:`insert` (the keys given): callers know the keys of new rows without reading
+    them back, and can write rows that point at each other in one go.
 
-    PostgreSQL: the keys are taken from the table's sequence first and written with the
-    rows. SQLite: the transaction holds the database's only write lock from its first
-    insert and AUTOINCREMENT gives each row the largest key so far plus one, so the rows
-    have consecutive keys ending at ``last_insert_rowid()``."""
-    if not rows:
+    PostgreSQL: taken from the table's sequence. SQLite: the transaction takes the
+    database's write lock first (one writer at a time), so the keys after the largest
+    used (AUTOINCREMENT never reuses one) stay free until it inserts them."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("reserve keys inside the transaction that inserts the rows")
+    if count <= 0:
         return []
     meta = model._meta
-    pk = meta.pk.column
-    with transaction.atomic(), connection.cursor() as cur:
+    quote = connection.ops.quote_name
+    table, pk = meta.db_table, meta.pk.column
+    with connection.cursor() as cur:
         if connection.vendor == "postgresql":
             cur.execute(
                 "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s)",
-                [meta.db_table, pk, len(rows)],
+                [table, pk, count],
             )
-            ids = sorted(r[0] for r in cur.fetchall())
-            insert(
-                model, [meta.pk.name, *fields], [(i, *r) for i, r in zip(ids, rows, strict=True)]
-            )
-            return ids
+            return sorted(r[0] for r in cur.fetchall())
         if connection.vendor != "sqlite":
             raise NotImplementedError(connection.vendor)
-        insert(model, fields, rows)
-        cur.execute("SELECT last_insert_rowid()")
+        # A write that changes nothing takes the lock (a no-op when it is held already).
+        cur.execute("UPDATE sqlite_sequence SET seq = seq WHERE name = %s", [table])
+        cur.execute(
+            "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+            f"coalesce((SELECT max({quote(pk)}) FROM {quote(table)}), 0))",  # noqa: S608
+            [table],
+        )
         last = cur.fetchone()[0]
-        first = last - len(rows) + 1
-        return list(range(first, last + 1))
+    return list(range(last + 1, last + 1 + count))
 
 
 def _copy(table: str, names: str, cols: list[models.Field], rows: list[tuple]) -> bool:
@@ -164,17 +155,39 @@ def _encoder(field: models.JSONField) -> Adapter:
 
 
 def update(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) -> None:
-    """UPDATE by primary key: each row is (value, ..., pk)."""
+    """UPDATE by primary key: each row is (value, ..., pk). On PostgreSQL one statement
+    for all rows (arrays of the columns), not a round trip per row."""
     if not rows:
         return
     meta = model._meta
     cols = [meta.get_field(f) for f in fields]
-    adapters = [(i, a) for i, f in enumerate(cols) if (a := _adapter(f)) is not None]
     quote = connection.ops.quote_name
+    table, pk = quote(meta.db_table), quote(meta.pk.column)
+    if connection.vendor == "postgresql":
+        # JSON goes as text and is cast back: an array of jsonb needs no adapter then.
+        json = {i for i, f in enumerate(cols) if isinstance(f, models.JSONField)}
+        types = [
+            "text" if i in json else f.db_type(connection) for i, f in enumerate([*cols, meta.pk])
+        ]
+        sets = ", ".join(
+            f"{quote(f.column)} = v.c{i}" + ("::jsonb" if i in json else "")
+            for i, f in enumerate(cols)
+        )
+        arrays = ", ".join(f"%s::{t}[]" for t in types)
+        names = ", ".join(f"c{i}" for i in range(len(types)))
+        columns = [list(column) for column in zip(*rows, strict=True)]
+        for i in json:
+            columns[i] = [None if v is None else _json(v) for v in columns[i]]
+        with connection.cursor() as cur:
+            cur.execute(
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
+                f"WHERE {table}.{pk} = v.c{len(cols)}",
+                columns,
+            )
+        return
+    adapters = [(i, a) for i, f in enumerate(cols) if (a := _adapter(f)) is not None]
     sql = "UPDATE {} SET {} WHERE {} = %s".format(
-        quote(meta.db_table),
-        ", ".join(f"{quote(f.column)} = %s" for f in cols),
-        quote(meta.pk.column),
+        table, ", ".join(f"{quote(f.column)} = %s" for f in cols), pk
     )
     with connection.cursor() as cur:
         cur.executemany(sql, _adapted(rows, adapters))

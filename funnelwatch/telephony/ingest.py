@@ -14,9 +14,10 @@ transaction and a fixed number of queries per batch (never per row):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -84,21 +85,33 @@ class Matcher:
         return known
 
     def manager_for(self, rec: CallRecord, direction: str) -> int | None:
-        legs = rec.legs
-        answered = [leg for leg in legs if leg.answered]
-        if direction == Direction.IN:
-            cands = [rec.extension]
-            for leg in answered + legs:
-                cands += [channel_extension(leg.dstchannel), leg.dst]
-            cands.append(rec.to_raw)
-        else:
-            cands = [rec.extension, rec.from_raw]
-            for leg in legs:
-                cands += [channel_extension(leg.channel), leg.src]
-        for cand in cands:
-            if cand and cand in self.extensions:
-                return self.extensions[cand]
+        """The first of the call's extensions, in order of preference, that is a
+        manager's: inbound, who took it (answered legs first), then whom it rang;
+        outbound, who dialled."""
+        extensions = self.extensions
+        if not extensions:
+            return None
+        for cand in self._candidates(rec, direction):
+            if cand and cand in extensions:
+                return extensions[cand]
         return None
+
+    @staticmethod
+    def _candidates(rec: CallRecord, direction: str) -> Iterator[str]:
+        # A generator: most calls are settled by their first candidates, without the
+        # channel names of every leg being parsed.
+        yield rec.extension
+        legs = rec.legs
+        if direction == Direction.IN:
+            for leg in [leg for leg in legs if leg.answered] + legs:
+                yield channel_extension(leg.dstchannel)
+                yield leg.dst
+            yield rec.to_raw
+        else:
+            yield rec.from_raw
+            for leg in legs:
+                yield channel_extension(leg.channel)
+                yield leg.src
 
 
 def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
@@ -256,25 +269,31 @@ def _ingest_provider(
                 now,
             )
         )
-    ids = dict(
-        zip([r[1] for r in rows], fastdb.insert_returning_ids(Call, CALL_FIELDS, rows), strict=True)
+    ids = fastdb.reserve_ids(Call, len(rows))
+    # Missed calls of this batch are written with the call that returned them, if any;
+    # stored ones are linked to calls of this batch after the insert.
+    returned = _returned_by(rows, ids)
+    fastdb.insert(
+        Call,
+        ("id", *CALL_FIELDS, "callback", "callback_at"),
+        [(pk, *row, *returned.get(pk, _NOT_RETURNED)) for pk, row in zip(ids, rows, strict=True)],
     )
     leg_rows = [
-        (ids[row[1]], *_leg_values(leg))
-        for row, (rec, *_rest) in zip(rows, prepared, strict=True)
+        (pk, *_leg_values(leg))
+        for pk, (rec, *_rest) in zip(ids, prepared, strict=True)
         for leg in rec.legs
     ]
     fastdb.insert(CallLeg, LEG_FIELDS, leg_rows)
     recordings = [
-        Recording(call_id=ids[row[1]], source_url=rec.recording_url[:500])
-        for row, (rec, *_rest) in zip(rows, prepared, strict=True)
+        Recording(call_id=pk, source_url=rec.recording_url[:500])
+        for pk, (rec, *_rest) in zip(ids, prepared, strict=True)
         if rec.recording_url
     ]
     if recordings:
         Recording.objects.bulk_create(recordings, batch_size=500)
     with acting_as(None, source="integration", name=source_name):
         _audit_created(rows, ids)
-    result.created_ids.extend(ids[row[1]] for row in rows)
+    result.created_ids.extend(ids)
 
     numbers = {row[8] for row in rows if row[8]}
     if numbers:
@@ -335,7 +354,7 @@ def _leg_values(leg: LegRecord) -> tuple:
     )
 
 
-def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
+def _audit_created(rows: list[tuple], ids: list[int]) -> None:
     """The same events ``trail.record_bulk`` writes, without building model instances."""
     actor = current_actor()
     at = actor.at or timezone.now()
@@ -356,11 +375,11 @@ def _audit_created(rows: list[tuple], ids: dict[str, int]) -> None:
             actor.name,
             AuditEvent.Action.CREATE,
             "telephony.call",
-            str(ids[row[1]]),
+            str(pk),
             f"{row[3]} {row[5] or row[4]} → {row[7] or row[6]} {minute(row[12])}"[:200],
             {},
         )
-        for row in rows
+        for pk, row in zip(ids, rows, strict=True)
     ]
     fastdb.insert(
         AuditEvent,
@@ -551,6 +570,96 @@ def _leads_for_unknown(
     }
 
 
+_NOT_RETURNED = (None, None)
+
+
+def _returned_by(rows: list[tuple], ids: list[int]) -> dict[int, tuple[int, dt.datetime]]:
+    """For the missed inbound calls among new call rows (keys ``ids``): key → (the first
+    later outbound call to the same number, stored or in these rows, its start)."""
+    missed = [
+        (pk, row[8], row[12])
+        for pk, row in zip(ids, rows, strict=True)
+        if row[3] == Direction.IN and row[8] and row[17] != CallOutcome.ANSWERED
+    ]
+    if not missed:
+        return {}
+    outs: dict[str, list[tuple[dt.datetime, int]]] = {}
+    for pk, row in zip(ids, rows, strict=True):
+        if row[3] == Direction.OUT and row[8]:
+            outs.setdefault(row[8], []).append((row[12], pk))
+    for calls in outs.values():
+        calls.sort()
+    stored = _first_stored_outbound({(number, at) for _pk, number, at in missed})
+    out = {}
+    for pk, number, at in missed:
+        candidates = []
+        if (number, at) in stored:
+            candidates.append(stored[(number, at)])
+        calls = outs.get(number)
+        if calls:
+            # Stored calls have lower keys: on a tie of times they come first, as here.
+            i = bisect.bisect_right(calls, (at, float("inf")))
+            if i < len(calls):
+                candidates.append(calls[i])
+        if candidates:
+            at_back, back = min(candidates)
+            out[pk] = (back, at_back)
+    return out
+
+
+def _first_stored_outbound(
+    missed: set[tuple[str, dt.datetime]],
+) -> dict[tuple[str, dt.datetime], tuple[dt.datetime, int]]:
+    """(number, time) → (start, key) of the first stored outbound call to that number
+    after that time (the lowest key among calls at that start)."""
+    table = connection.ops.quote_name(Call._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    found: dict[tuple[str, object], tuple[str, dt.datetime]] = {}
+    with connection.cursor() as cur:
+        for part in _chunks(sorted(missed), _IN_CHUNK // 2):
+            cur.execute(
+                "SELECT v.column1, v.column2, "  # noqa: S608
+                f"(SELECT c.started_at FROM {table} c WHERE c.client_number = v.column1 "
+                f"AND c.direction = '{Direction.OUT}' AND c.started_at > v.column2 "
+                "ORDER BY c.started_at LIMIT 1) "
+                f"FROM (VALUES {', '.join(['(%s, %s)'] * len(part))}) AS v",
+                [v for number, at in part for v in (number, adapt(at))],
+            )
+            for number, at, back in cur.fetchall():
+                if back is not None:
+                    found[(number, _db_stamp(at))] = (number, _db_stamp(back))
+    keys = _first_keys(set(found.values()))
+    out = {}
+    for number, at in missed:
+        back = found.get((number, _db_stamp(adapt(at))))
+        if back is not None:
+            out[(number, at)] = (_aware(back[1]), keys[back])
+    return out
+
+
+def _first_keys(moments: set[tuple[str, object]]) -> dict[tuple[str, object], int]:
+    """(number, stored start) → the lowest key of the outbound calls to that number at
+    that start."""
+    table = connection.ops.quote_name(Call._meta.db_table)
+    keys: dict[tuple[str, object], int] = {}
+    with connection.cursor() as cur:
+        for part in _chunks(sorted(moments), _IN_CHUNK // 2):
+            # OR of (number, time) pairs: both planners probe the index once per pair
+            # (SQLite does not for a join on VALUES, nor for a row-value IN).
+            cur.execute(
+                f"SELECT id, client_number, started_at FROM {table} "  # noqa: S608
+                f"WHERE direction = '{Direction.OUT}' AND ("
+                + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
+                + ")",
+                [v for pair in part for v in pair],
+            )
+            for pk, number, started in cur.fetchall():
+                key = (number, _db_stamp(started))
+                if key in moments and pk < keys.get(key, pk + 1):
+                    keys[key] = pk
+    return keys
+
+
 def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
     """Link each unreturned missed inbound call on these numbers to the first later
     outbound call to the same number (by anyone). Returns how many were linked, or with
@@ -587,24 +696,9 @@ def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
             ]
     if not found:
         return [] if changes else 0
-    # The returning call: the first outbound call at that moment (the lowest id on a tie).
-    returning: dict[tuple[str, object], tuple[int, dt.datetime]] = {}
-    pairs = {(row[1], row[2]) for row in found}
-    with connection.cursor() as cur:
-        for part in _chunks(sorted(pairs), _IN_CHUNK // 2):
-            # OR of (number, time) pairs: both planners probe the index once per pair
-            # (SQLite does not for a join on VALUES, nor for a row-value IN).
-            cur.execute(
-                f"SELECT id, client_number, started_at FROM {table} "  # noqa: S608
-                f"WHERE direction = '{Direction.OUT}' AND ("
-                + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
-                + ")",
-                [v for pair in part for v in pair],
-            )
-            for pk, number, started in cur.fetchall():
-                key = (number, _db_stamp(started))
-                if key in pairs and pk < returning.get(key, (pk + 1,))[0]:
-                    returning[key] = (pk, _aware(started))
+    # The returning call: the first outbound call at that moment (the lowest key on a tie).
+    keys = _first_keys({(row[1], row[2]) for row in found})
+    returning = {(row[1], row[2]): (keys[(row[1], row[2])], _aware(row[2])) for row in found}
     fastdb.update(
         Call, ["callback", "callback_at"], [(*returning[(row[1], row[2])], row[0]) for row in found]
     )
