@@ -87,6 +87,11 @@ def _scope(qs, keys: list[str], period: Period, manager_ids: set[int] | None):  
     return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
 
 
+def _week_scope(qs, keys: list[str], weeks: Period, manager_ids: set[int] | None):  # noqa: ANN001, ANN202
+    qs = qs.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
+    return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
+
+
 def rebuild(
     period: Period, manager_ids: set[int] | None = None, keys: Iterable[str] | None = None
 ) -> int:
@@ -179,9 +184,7 @@ def roll_weeks(period: Period, manager_ids: set[int] | None, keys: list[str]) ->
     """Rewrite the weekly rows of the weeks touching ``period`` from the daily rows."""
     weeks = weeks_of(period)
     sums = _weekly_sums(keys, period, manager_ids)
-    qs = WeeklyValue.objects.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
-    if manager_ids is not None:
-        qs = qs.filter(manager_id__in=manager_ids)
+    qs = _week_scope(WeeklyValue.objects, keys, weeks, manager_ids)
     qs.delete()
     WeeklyValue.objects.bulk_create(
         [
@@ -209,9 +212,7 @@ def roll_sample_weeks(period: Period, manager_ids: set[int] | None, keys: list[s
     """Rewrite the weekly samples of the weeks touching ``period`` from the daily ones."""
     weeks = weeks_of(period)
     counts = _weekly_samples(keys, period, manager_ids)
-    qs = WeeklySample.objects.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
-    if manager_ids is not None:
-        qs = qs.filter(manager_id__in=manager_ids)
+    qs = _week_scope(WeeklySample.objects, keys, weeks, manager_ids)
     qs.delete()
     WeeklySample.objects.bulk_create(
         [
@@ -275,9 +276,7 @@ def _verify_weeks(period: Period, manager_ids: set[int] | None) -> list[Differen
         k: tuple(x.quantize(FOUR) for x in vw)
         for k, vw in _weekly_sums(keys, period, manager_ids).items()
     }
-    qs = WeeklyValue.objects.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
-    if manager_ids is not None:
-        qs = qs.filter(manager_id__in=manager_ids)
+    qs = _week_scope(WeeklyValue.objects, keys, weeks, manager_ids)
     stored = {
         (k, m, wk): (_dec(v).quantize(FOUR), _dec(w).quantize(FOUR))
         for k, m, wk, v, w in qs.values_list("metric", "manager_id", "week", "value", "weight")
@@ -289,9 +288,7 @@ def _verify_weeks(period: Period, manager_ids: set[int] | None) -> list[Differen
     ]
     medians = [m.key for m in registry.rolled_metrics() if m.kind == "median"]
     fresh_samples = _weekly_samples(medians, period, manager_ids)
-    qs = WeeklySample.objects.filter(metric__in=medians, week__gte=weeks.start, week__lt=weeks.end)
-    if manager_ids is not None:
-        qs = qs.filter(manager_id__in=manager_ids)
+    qs = _week_scope(WeeklySample.objects, medians, weeks, manager_ids)
     stored_samples = Counter(
         {
             (k, m, wk, v): n
