@@ -122,6 +122,9 @@ USE_TZ = True
 # --- files ---
 STATIC_URL = "/static/"
 STATIC_ROOT = DATA_DIR / "static"
+# The product's own CSS and vendored scripts: `funnelwatch` itself is not an app, so its
+# static folder is named here for the finders, collectstatic and WhiteNoise.
+STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("FUNNELWATCH_MEDIA_DIR", str(DATA_DIR / "media"))).resolve()
 STORAGES = {
