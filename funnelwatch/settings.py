@@ -17,6 +17,10 @@ SECRET_KEY = envsecret("SECRET_KEY") or stored_secret(DATA_DIR, "secret_key")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+# Reverse proxies in front of the web server (addresses or networks): only from these is
+# X-Forwarded-For believed when deciding a request's address (webhook allow-lists, login
+# throttling). Empty: the connecting address is the client's.
+FUNNELWATCH_TRUSTED_PROXIES = envlist("FUNNELWATCH_TRUSTED_PROXIES", [])
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -103,3 +103,16 @@ def call_sla_minutes() -> int:
 def webhook_mode() -> str:
     """ "sync" (process each event as it arrives) or "queue" (store, process in batches)."""
     return _get("FUNNELWATCH_WEBHOOK_MODE", envstr("FUNNELWATCH_WEBHOOK_MODE", "sync"))
+
+
+def webhook_allowed_ips_setting(provider: str) -> str:
+    return f"FUNNELWATCH_WEBHOOK_ALLOWED_IPS_{provider.upper()}"
+
+
+def webhook_allowed_networks(provider: str) -> tuple:
+    """Addresses and networks that may send this provider's webhooks; empty = anyone
+    (the signature is then the only check)."""
+    from funnelwatch.lib.addresses import networks
+
+    name = webhook_allowed_ips_setting(provider)
+    return networks(_get(name, envlist(name, [])), name)
