@@ -8,7 +8,16 @@ from pathlib import Path
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from funnelwatch.lib.env import envbool, envint, envlist, envsecret, envstr, stored_secret
+from funnelwatch.lib.env import (
+    envbool,
+    envint,
+    envlist,
+    envsecret,
+    envstr,
+    private_dir,
+    private_file,
+    stored_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FUNNELWATCH_DATA_DIR", "./data")).resolve()
@@ -91,11 +100,13 @@ if DATABASE_URL:
         # DATABASE_URL replaces this.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Owner-only, like the secret key: the database (and its -wal/-shm files, which take
+    # its mode) holds every deal, call and letter.
+    private_dir(DATA_DIR)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "funnelwatch.sqlite3",
+            "NAME": private_file(DATA_DIR / "funnelwatch.sqlite3"),
             "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
@@ -158,7 +169,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("FUNNELWATCH_MEDIA_DIR", str(DATA_DIR / "media"))).resolve()
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Recordings and attachments: owner-only files and folders (Django's default is 0644).
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
