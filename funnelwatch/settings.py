@@ -31,6 +31,8 @@ SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
 # X-Forwarded-For believed when deciding a request's address (webhook allow-lists, login
 # throttling). Empty: the connecting address is the client's.
 FUNNELWATCH_TRUSTED_PROXIES = envlist("FUNNELWATCH_TRUSTED_PROXIES", [])
+# /api/docs and /api/openapi.json for anyone (default: signed-in users and API tokens).
+FUNNELWATCH_PUBLIC_API_DOCS = envbool("FUNNELWATCH_PUBLIC_API_DOCS", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
