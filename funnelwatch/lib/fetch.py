@@ -84,7 +84,19 @@ def _host_matches(host: str, patterns: tuple[str, ...], ip: Address | None) -> b
     return False
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
 def is_public(ip: Address) -> bool:
+    """An address on the public internet: not private, loopback, link-local (the cloud
+    metadata service), shared, multicast, reserved or unspecified, nor an IPv6 address
+    that carries such an IPv4 address inside (IPv4-mapped, 6to4, Teredo, NAT64)."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        inner = ip.ipv4_mapped or ip.sixtofour or (ip.teredo[1] if ip.teredo else None)
+        if inner is None and ip in _NAT64:
+            inner = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if inner is not None and not is_public(inner):
+            return False
     return ip.is_global and not (
         ip.is_private
         or ip.is_loopback
