@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from ninja import NinjaAPI
 
-from funnelwatch.accounts.tokens import api_auth
+from funnelwatch.accounts.tokens import api_auth, docs_access
 
 api = NinjaAPI(
     title="Funnelwatch API",
     version="1",
     auth=api_auth,
+    docs_decorator=docs_access,  # signed-in users only, unless FUNNELWATCH_PUBLIC_API_DOCS
     description="Deals, calls, metrics and alerts of a sales department. "
     "Authenticate with a browser session or `Authorization: Bearer <token>` "
     "(`funnelwatch createtoken USERNAME`). PBX webhooks carry their own signatures.",

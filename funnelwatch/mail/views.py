@@ -14,7 +14,7 @@ from funnelwatch.crm import queries as crm_queries
 from funnelwatch.mail import queries, services
 from funnelwatch.mail.forms import SendForm
 from funnelwatch.mail.models import Attachment
-from funnelwatch.mail.parsing import clean_html
+from funnelwatch.mail.parsing import clean_letter
 
 
 @login_required
@@ -60,16 +60,25 @@ def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     services.record_view(message, request.user)
-    return render(
+    # Remote images only when the reader asks for them (?images=1): see clean_letter.
+    show_images = request.GET.get("images") == "1"
+    html, blocked = clean_letter(message.html_body or "", remote_images=show_images)
+    response = render(
         request,
         "mail/message_detail.html",
         {
             "message": message,
-            "html": clean_html(message.html_body) if message.html_body else "",
+            "html": html,
+            "blocked_images": blocked,
+            "show_images": show_images,
             "attachments": message.attachments.all(),
             "copies": message.copies.select_related("mailbox"),
         },
     )
+    # The browser enforces the same, should anything slip through the cleaning.
+    images = "'self' data: https: http:" if show_images else "'self' data:"
+    response["Content-Security-Policy"] = f"img-src {images}"
+    return response
 
 
 @login_required

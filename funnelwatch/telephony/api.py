@@ -25,7 +25,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyQuery, HttpBearer
 
 from funnelwatch.lib import dates
-from funnelwatch.telephony import conf, queries, routing, webhooks
+from funnelwatch.telephony import conf, guard, queries, routing, webhooks
 from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
 from funnelwatch.telephony.schemas import CallEventIn
 
@@ -40,10 +40,19 @@ def _ok(status: str, call=None) -> dict:  # noqa: ANN001
     return {"status": status, "call_id": call.pk if call is not None else None}
 
 
+def _sender_allowed(request: HttpRequest, provider: str) -> None:
+    """403 for an address outside the provider's allow-list (the fast-path middleware
+    refuses it first; this holds when a request reaches the view another way)."""
+    refused = guard.refusal(request, provider)
+    if refused:
+        raise HttpError(403, refused)
+
+
 # --- Twilio -------------------------------------------------------------------------
 
 
 def _twilio_checked(request: HttpRequest) -> dict[str, str]:
+    _sender_allowed(request, twilio.PROVIDER)
     params = {k: request.POST.get(k, "") for k in request.POST}
     url = request.build_absolute_uri()
     if not twilio.verify(
@@ -88,11 +97,13 @@ def twilio_recording(request: HttpRequest):  # noqa: ANN201
 
 @router.get("/webhooks/zadarma", auth=None, summary="Zadarma URL check (zd_echo)")
 def zadarma_echo(request: HttpRequest, zd_echo: str = ""):  # noqa: ANN201
+    _sender_allowed(request, zadarma.PROVIDER)
     return HttpResponse(zd_echo, content_type="text/plain")
 
 
 @router.post("/webhooks/zadarma", auth=None, summary="Zadarma PBX notification")
 def zadarma_event(request: HttpRequest):  # noqa: ANN201
+    _sender_allowed(request, zadarma.PROVIDER)
     params = {k: request.POST.get(k, "") for k in request.POST}
     if request.GET.get("zd_echo"):
         return HttpResponse(request.GET["zd_echo"], content_type="text/plain")
@@ -128,6 +139,7 @@ def zadarma_event(request: HttpRequest):  # noqa: ANN201
 
 
 def _mango_checked(request: HttpRequest) -> dict:
+    _sender_allowed(request, mango.PROVIDER)
     form = {k: request.POST.get(k, "") for k in request.POST}
     if not mango.verify(conf.mango_api_key(), conf.mango_salt(), form):
         raise HttpError(403, "sign does not match")
@@ -193,6 +205,7 @@ def mango_record_added(request: HttpRequest):  # noqa: ANN201
 
 @router.post("/webhooks/mango/ping", auth=None, summary="Mango availability check")
 def mango_ping(request: HttpRequest):  # noqa: ANN201
+    _sender_allowed(request, mango.PROVIDER)
     return {"status": "ok"}
 
 
@@ -211,6 +224,7 @@ class WebhookOut(Schema):
     summary="Funnelwatch JSON call webhook (HMAC-signed)",
 )
 def calls_webhook(request: HttpRequest, payload: CallEventIn):  # noqa: ANN201
+    _sender_allowed(request, generic.PROVIDER)
     problem = generic.verify(
         conf.webhook_secret(),
         request.headers.get("X-Funnelwatch-Timestamp", ""),

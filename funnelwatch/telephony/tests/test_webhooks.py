@@ -118,7 +118,7 @@ def test_twilio_recording_before_call_is_attached_later(
     fetched = []
     monkeypatch.setattr(
         "funnelwatch.telephony.recordings.download",
-        lambda url, timeout: fetched.append(url) or (b"RIFFxxxx", "audio/wav"),
+        lambda url, timeout, provider: fetched.append(url) or (b"RIFFxxxx", "audio/wav"),
     )
     with django_capture_on_commit_callbacks(execute=True):
         _twilio_post(client, TW, status)
@@ -307,7 +307,7 @@ def test_recording_fetch_retries_then_fails(world, settings, tmp_path, at):
     call = make_call(direction="out", start=at(2026, 3, 2, 10))
     rec = Recording.objects.create(call=call, source_url="https://pbx.example/r.wav")
 
-    def boom(url, timeout):
+    def boom(url, timeout, provider):
         assert timeout == 30
         raise TimeoutError("timed out")
 
@@ -317,7 +317,10 @@ def test_recording_fetch_retries_then_fails(world, settings, tmp_path, at):
     assert rec.attempts == 2 and "timed out" in rec.error
     rec.status, rec.attempts = "pending", 0
     rec.save()
-    assert recordings.fetch(rec.pk, downloader=lambda u, t: (b"ID3data", "audio/mpeg")) == "stored"
+    assert (
+        recordings.fetch(rec.pk, downloader=lambda u, t, provider: (b"ID3data", "audio/mpeg"))
+        == "stored"
+    )
     rec.refresh_from_db()
     assert rec.file.name.endswith(".mp3") and rec.error == ""
 
@@ -376,15 +379,16 @@ def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
 
 def test_twilio_recording_request_carries_account_credentials(secrets):
     import base64
+    import urllib.parse
 
     from funnelwatch.telephony import recordings
 
     secrets.FUNNELWATCH_TWILIO_ACCOUNT_SID = "AC123"
-    req = recordings._request("https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE1")
-    assert (
-        req.get_header("Authorization") == "Basic " + base64.b64encode(b"AC123:tw-token").decode()
-    )
-    assert recordings._request("https://pbx.example/r.wav").get_header("Authorization") is None
+    url = urllib.parse.urlsplit("https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE1")
+    assert recordings._credentials(url) == {
+        "Authorization": "Basic " + base64.b64encode(b"AC123:tw-token").decode()
+    }
+    assert recordings._credentials(urllib.parse.urlsplit("https://pbx.example/r.wav")) == {}
 
 
 def test_webhooks_take_the_short_middleware_path(client, world, secrets):
