@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from funnelwatch.accounts.visibility import crm_writer_required
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, record
 from funnelwatch.core.paging import BoundedPaginator
@@ -46,6 +47,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
     from funnelwatch.core.jobs import enqueue_on_commit
     from funnelwatch.mail.tasks import sync_mailbox_task
@@ -91,6 +93,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def send(request: HttpRequest, deal_pk: int) -> HttpResponse:
     deal = get_object_or_404(crm_queries.deals_for(request.user), pk=deal_pk)
     form = SendForm(request.POST, request.FILES)
@@ -134,6 +137,7 @@ def _back(request: HttpRequest, message) -> HttpResponse:  # noqa: ANN001
 
 @login_required
 @require_POST
+@crm_writer_required
 def archive(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     services.archive(message, actor=request.user)
@@ -143,6 +147,7 @@ def archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def mark_proposal(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     try:
