@@ -25,6 +25,7 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "django_tasks",
     "django_tasks_db",
     # Funnelwatch: one app per domain (DESIGN.md). Order matters for the demo generator.
@@ -42,6 +43,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "funnelwatch.telephony.middleware.WebhookFastPathMiddleware",  # skips the rest
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -179,6 +181,27 @@ LOGGING = {
             "propagate": False,
         },
     },
+}
+
+# Content-Security-Policy: scripts only from our own static files (no inline script or
+# handler anywhere: funnelwatch/static/funnelwatch/app.js wires the pages), nothing from
+# other hosts, no framing. Inline style attributes stay allowed (widths of bars, etc.).
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
 }
 
 # Served over https (SITE_URL says so): cookies only over https, and browsers told to use

@@ -363,6 +363,24 @@ def _post_actions(response) -> list[str]:
     return actions
 
 
+INLINE_SCRIPT = re.compile(r"<script\b(?![^>]*\bsrc=)(?![^>]*application/json)[^>]*>", re.I)
+INLINE_HANDLER = re.compile(r"<[a-z][^>]*\son[a-z]+\s*=", re.I)
+
+
+def _assert_no_inline_script(name: str, response) -> None:
+    """The Content-Security-Policy forbids inline scripts: a page must not need one."""
+    if "text/html" not in response.get("Content-Type", ""):
+        return
+    body = response.content.decode()
+    assert not INLINE_SCRIPT.search(body), f"{name}: an inline <script>"
+    assert not INLINE_HANDLER.search(body), f"{name}: an inline event handler"
+    policy = response.get("Content-Security-Policy", "")
+    assert (
+        "script-src 'self'" in policy
+        and "unsafe-inline" not in policy.split("script-src")[1].split(";")[0]
+    ), f"{name}: Content-Security-Policy {policy!r}"
+
+
 def _links(response) -> list[str]:
     if "text/html" not in response.get("Content-Type", ""):
         return []
@@ -406,6 +424,7 @@ def test_page(name, world, objects):
         outcome, _written, response = _ask(client, "get", url + row.query, {})
         got_get.append(outcome)
         if outcome == "O":
+            _assert_no_inline_script(name, response)
             # The page shows no control the caller may not use.
             for action in _post_actions(response):
                 target = resolve(urlsplit(action).path or url).view_name
