@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from funnelwatch.accounts.visibility import crm_writer_required
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, record
 from funnelwatch.core.paging import BoundedPaginator
@@ -46,6 +47,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
     from funnelwatch.core.jobs import enqueue_on_commit
     from funnelwatch.mail.tasks import sync_mailbox_task
@@ -75,9 +77,10 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "copies": message.copies.select_related("mailbox"),
         },
     )
-    # The browser enforces the same, should anything slip through the cleaning.
-    images = "'self' data: https: http:" if show_images else "'self' data:"
-    response["Content-Security-Policy"] = f"img-src {images}"
+    # The browser enforces the same, should anything slip through the cleaning: the site's
+    # Content-Security-Policy allows images from here only, widened for this page on request.
+    if show_images:
+        response._csp_update = {"img-src": ["https:", "http:"]}
     return response
 
 
@@ -100,6 +103,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def send(request: HttpRequest, deal_pk: int) -> HttpResponse:
     deal = get_object_or_404(crm_queries.deals_for(request.user), pk=deal_pk)
     form = SendForm(request.POST, request.FILES)
@@ -143,6 +147,7 @@ def _back(request: HttpRequest, message) -> HttpResponse:  # noqa: ANN001
 
 @login_required
 @require_POST
+@crm_writer_required
 def archive(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     services.archive(message, actor=request.user)
@@ -152,6 +157,7 @@ def archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def mark_proposal(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     try:
