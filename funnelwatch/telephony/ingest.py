@@ -182,7 +182,8 @@ def _fit_ids(rec: CallRecord, result: IngestResult) -> None:
     only after it are one call (or one leg) as stored, so they are matched, merged and
     counted as such instead of colliding with the unique keys."""
     rec.external_id = rec.external_id[:120]
-    if not any(len(leg.leg_id) > 120 for leg in rec.legs) and len(rec.legs) < 2:
+    if len(rec.legs) == 1:  # the common case
+        rec.legs[0].leg_id = rec.legs[0].leg_id[:120]
         return
     seen: set[str] = set()
     legs = []

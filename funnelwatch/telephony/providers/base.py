@@ -99,11 +99,13 @@ def check_time(
 
 def check_seconds(value: int, field: str) -> int:
     """A duration in whole seconds within 0..24 h, or ParseError naming ``field``."""
+    if 0 <= value <= MAX_SECONDS:
+        return value
+    text = str(value)
+    text = text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
     if value < 0:
-        raise ParseError(f"{value} is negative", field)
-    if value > MAX_SECONDS:
-        raise ParseError(f"{value} is more than {MAX_SECONDS} seconds (24 hours)", field)
-    return value
+        raise ParseError(f"{text} is negative", field)
+    raise ParseError(f"{text} is more than {MAX_SECONDS} seconds (24 hours)", field)
 
 
 def check_payload(value: object, field: str = "") -> None:

@@ -60,7 +60,7 @@ def _ident(data: dict, name: str) -> str:
     """An id (text or a whole number) that keys calls and legs."""
     value = _need(data, name)
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise base.ParseError(f"{value!r} is not an id (text or a whole number)", name)
+        raise base.ParseError(f"{repr(value)[:60]} is not an id (text or a whole number)", name)
     text = str(value)
     if len(text) > 120:
         raise base.ParseError("is longer than 120 characters", name)
@@ -93,7 +93,7 @@ def _seq(event: dict) -> int:
     if value in (None, ""):
         return 0
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise base.ParseError(f"{value!r} is not a whole number", "seq")
+        raise base.ParseError(f"{repr(value)[:60]} is not a whole number", "seq")
     try:
         seq = int(value)
     except ValueError:
