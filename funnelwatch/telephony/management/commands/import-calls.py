@@ -62,7 +62,7 @@ class Command(BaseCommand):
         self._print(report, opts["json"])
         if report.nothing_imported:
             raise CommandError(
-                f"{path}: nothing imported, all {report.rows_read} rows were rejected"
+                f"{path}: nothing imported ({report.rows_read} rows read, all rejected)"
             )
 
     @staticmethod
