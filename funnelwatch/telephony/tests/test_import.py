@@ -726,3 +726,19 @@ def test_ids_longer_than_their_columns_are_one_call_not_a_crash(world, tmp_path)
     assert report.rejected == [] and report.calls_created == 2
     assert report.duplicates_skipped == 1
     assert Call.objects.filter(external_id="x" * 120).count() == 1
+
+
+def test_command_reports_a_database_failure_without_a_traceback(world, tmp_path, monkeypatch):
+    """The database itself failing (locked, away) is no rejected row: the import stops
+    with a one-line error saying what was kept."""
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+
+    def locked(records, **kwargs):  # noqa: ANN001, ANN202
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(importer, "ingest", locked)
+    path = tmp_path / "Master.csv"
+    path.write_text(_plain21("g1", "99000071", "2026-03-02 10:00:00", "2026-03-02 10:00:10"))
+    with pytest.raises(CommandError, match="database is locked.*importing the file again"):
+        call_command("import-calls", str(path), "--format", "asterisk-csv", stdout=io.StringIO())

@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
+from django.db import DatabaseError
 
 from funnelwatch.telephony import conf, importer
 
@@ -59,6 +60,11 @@ class Command(BaseCommand):
                 report = importer.import_file(path, opts["fmt"], tz=tz)
         except OSError as exc:  # the file went away or became unreadable meanwhile
             raise CommandError(f"{path}: {exc.strerror or exc}") from None
+        except DatabaseError as exc:  # the database itself (away, locked, full)
+            raise CommandError(
+                f"the database stopped the import: {exc}. Batches stored before it are "
+                "kept; importing the file again adds only what is missing."
+            ) from None
         self._print(report, opts["json"])
         if report.nothing_imported:
             raise CommandError(
