@@ -83,12 +83,12 @@ def twilio_recording(request: HttpRequest):  # noqa: ANN201
     params = _twilio_checked(request)
     try:
         key, url, duration, _channels = twilio.parse_recording(params)
+        ref = params.get("RecordingSid") or url
+        status, rec = webhooks.recording_event(
+            twilio.PROVIDER, key, ref, params, source_url=url, duration_s=duration
+        )
     except base.ParseError as exc:
         raise _bad(exc) from None
-    ref = params.get("RecordingSid") or url
-    status, rec = webhooks.recording_event(
-        twilio.PROVIDER, key, ref, params, source_url=url, duration_s=duration
-    )
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
@@ -179,15 +179,20 @@ def mango_recording(request: HttpRequest):  # noqa: ANN201
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
     if not entry or not rid:
         raise HttpError(400, "entry_id and recording_id are required")
-    if data.get("recording_state") != "Completed" or str(data.get("completion_code")) != "1000":
-        stored = webhooks.store_event(mango.PROVIDER, f"recstate:{rid}:{data.get('seq', '')}", data)
-        return {
-            "status": webhooks.Outcome.STORED if stored else webhooks.Outcome.DUPLICATE,
-            "recording_id": None,
-        }
-    status, rec = webhooks.recording_event(
-        mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
-    )
+    try:
+        if data.get("recording_state") != "Completed" or str(data.get("completion_code")) != "1000":
+            stored = webhooks.store_event(
+                mango.PROVIDER, f"recstate:{rid}:{data.get('seq', '')}", data
+            )
+            return {
+                "status": webhooks.Outcome.STORED if stored else webhooks.Outcome.DUPLICATE,
+                "recording_id": None,
+            }
+        status, rec = webhooks.recording_event(
+            mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
@@ -197,9 +202,12 @@ def mango_record_added(request: HttpRequest):  # noqa: ANN201
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
     if not entry or not rid:
         raise HttpError(400, "entry_id and recording_id are required")
-    status, rec = webhooks.recording_event(
-        mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
-    )
+    try:
+        status, rec = webhooks.recording_event(
+            mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 

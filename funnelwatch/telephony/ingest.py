@@ -156,6 +156,7 @@ def ingest(records: list[CallRecord], *, source_name: str = "") -> IngestResult:
         return result
     provider_groups: dict[str, dict[str, CallRecord]] = {}
     for rec in records:
+        _fit_ids(rec, result)
         bucket = provider_groups.setdefault(rec.provider, {})
         prev = bucket.get(rec.external_id)
         if prev is None:
@@ -174,6 +175,26 @@ def ingest(records: list[CallRecord], *, source_name: str = "") -> IngestResult:
         for provider, by_id in provider_groups.items():
             _ingest_provider(provider, by_id, matcher, result, source_name or provider)
     return result
+
+
+def _fit_ids(rec: CallRecord, result: IngestResult) -> None:
+    """Ids cut to the columns' length before anything compares them: two ids that differ
+    only after it are one call (or one leg) as stored, so they are matched, merged and
+    counted as such instead of colliding with the unique keys."""
+    rec.external_id = rec.external_id[:120]
+    if len(rec.legs) == 1:  # the common case
+        rec.legs[0].leg_id = rec.legs[0].leg_id[:120]
+        return
+    seen: set[str] = set()
+    legs = []
+    for leg in rec.legs:
+        leg.leg_id = leg.leg_id[:120]
+        if leg.leg_id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(leg.leg_id)
+            legs.append(leg)
+    rec.legs = legs
 
 
 def _ingest_provider(
