@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import conf
 from funnelwatch.metrics.common import local_day
+
+logger = logging.getLogger("funnelwatch.metrics")
 
 _suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "rollups_suspended", default=False
@@ -88,16 +91,18 @@ class _Batch:
             per.setdefault(m, set()).update(days)
 
     def flush(self) -> None:
+        """Rebuild what was marked. It runs after the change has committed: whatever
+        goes wrong here must not turn a saved change into an error for the user, so a
+        failed rebuild is tried again and, failing still, logged (``funnelwatch rollups
+        rebuild`` repairs it)."""
         self.done = True
-        from funnelwatch.metrics.engine import rebuild
-
         for keys, per in self.marks.items():
             ordered = sorted(keys) if keys else None
             if sum(len(days) for days in per.values()) > BIG_BATCH_DAYS:
                 # A bulk load (the demo, an import): one pass over the whole span.
                 first = min(min(days) for days in per.values())
                 last = max(max(days) for days in per.values())
-                rebuild(Period(first, last + dt.timedelta(days=1)), set(per), ordered)
+                _rebuild(Period(first, last + dt.timedelta(days=1)), set(per), ordered)
                 continue
             # Managers sharing the same days are refreshed together.
             by_days: dict[frozenset[dt.date], set[int]] = {}
@@ -105,7 +110,42 @@ class _Batch:
                 by_days.setdefault(frozenset(days), set()).add(m)
             for days, managers in by_days.items():
                 for period in contiguous(days):
-                    rebuild(period, managers, ordered)
+                    _rebuild(period, managers, ordered)
+
+
+# A rebuild that hits a database error (a deadlock, a dropped connection) is tried this
+# many times in all.
+ATTEMPTS = 3
+
+
+def _rebuild(period: Period, managers: set[int], keys: list[str] | None) -> None:
+    from funnelwatch.metrics.engine import rebuild
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            rebuild(period, managers, keys)
+            return
+        except DatabaseError:
+            if attempt == ATTEMPTS:
+                _not_refreshed(period, managers)
+                return
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
+        except Exception:  # noqa: BLE001 - the change is saved; the rollups can be rebuilt
+            _not_refreshed(period, managers)
+            return
+
+
+def _not_refreshed(period: Period, managers: set[int]) -> None:
+    logger.exception(
+        "rollups of %s..%s for managers %s not refreshed; "
+        "run: funnelwatch rollups rebuild --from %s --to %s",
+        period.start,
+        period.end,
+        sorted(managers),
+        period.start,
+        period.end,
+    )
 
 
 _current: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
