@@ -46,15 +46,18 @@ HISTORY_EVENTS = {
 }
 
 
-# Events from outside the CRM (telephony's "call"). Metrics that declare ``refresh_on``
-# read CRM records only, so these events recompute just the metrics that do not.
-OUTSIDE_EVENTS = {"call"}
+# Events from outside the CRM (telephony's "call", mail's "letter"). They recompute the
+# metrics that do not declare ``refresh_on`` and those that name the event in it (the
+# rest read CRM records only).
+OUTSIDE_EVENTS = {"call", "letter"}
 
 
-def outside_keys() -> list[str]:
+def outside_keys(kind: str = "call") -> list[str]:
     from funnelwatch.metrics import registry
 
-    return [m.key for m in registry.rolled_metrics() if m.refresh_on is None]
+    return [
+        m.key for m in registry.rolled_metrics() if m.refresh_on is None or kind in m.refresh_on
+    ]
 
 
 # Above this many (manager, day) pairs in one transaction, refresh the whole span at once.
@@ -224,6 +227,19 @@ def on_crm_event(
 ) -> None:
     if not enabled():
         return
+    keys = outside_keys(kind) if kind in OUTSIDE_EVENTS else None
+    pairs = kwargs.get("pairs")
+    if pairs is not None and deal is None:
+        # The sender names each (manager, moment or day) its change touched: a batch of
+        # calls or letters changes each manager's own days, not every manager's every day.
+        per: dict[int, set[dt.date]] = {}
+        for manager, when in pairs:
+            if manager:
+                day = local_day(when) if isinstance(when, dt.datetime) else when
+                per.setdefault(manager, set()).add(day)
+        for manager, days in per.items():
+            mark([manager], days, keys)
+        return
     days = {local_day(at)}
     # A batch (of calls, of e-mails) may span several days: senders may name them all.
     for day in kwargs.get("days") or ():
@@ -249,7 +265,7 @@ def on_crm_event(
             )
             if first is not None:
                 days.add(local_day(first))
-    mark(managers, days, outside_keys() if kind in OUTSIDE_EVENTS else None)
+    mark(managers, days, keys)
 
 
 def on_audit_event(sender: object, instance: object, created: bool, **kwargs: object) -> None:
