@@ -33,8 +33,9 @@ _suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
 # Events that change numbers dated on earlier days of the deal (cohorts by creation, by
 # first proposal, by reaching closing; a won deal's amount; a loss later revived).
 HISTORY_EVENTS = {
-    # A metric that credits the current owner (not the owner at the time) changes for
-    # every day of the deal's history when it is re-assigned.
+    # Metrics credit the owner at the time (or at creation), never the current owner; but
+    # a re-assignment may be dated in the past, and the deal's records since then change
+    # hands (the old and the new owner's days are both recomputed).
     "deal_reassigned",
     "deal_won",
     "deal_lost",
