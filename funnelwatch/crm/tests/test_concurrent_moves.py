@@ -24,8 +24,9 @@ REQUESTS = 40
 def test_simultaneous_moves_are_all_saved_and_the_rollups_match(world):
     if connection.vendor != "postgresql":
         pytest.skip(
-            "needs row locks and concurrent connections of a database server "
-            "(run with DATABASE_URL=postgres://...)"
+            "the race needs concurrent writers: SQLite runs write transactions one at a "
+            "time (run with DATABASE_URL=postgres://...; test_services covers the lock "
+            "order on any database)"
         )
     deal = services.create_lead(actor=world.alice, title="Contested", owner=world.alice)
     people = [world.alice, world.head]
