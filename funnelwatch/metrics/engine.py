@@ -150,8 +150,8 @@ _WEEK_LOCKS = 0x0F0E
 def _take_weeks(period: Period) -> None:
     """Wait for the turn to rewrite the weeks touching ``period`` (until the transaction
     ends). PostgreSQL: one advisory lock per week, taken in date order so that two
-    rebuilds cannot each hold a week the other waits for. SQLite: its write transactions already run one at a time
-    (``transaction_mode`` IMMEDIATE), so nothing to take."""
+    rebuilds cannot each hold a week the other waits for. SQLite: its write transactions
+    already run one at a time (``transaction_mode`` IMMEDIATE), so nothing to take."""
     if connection.vendor != "postgresql":
         return
     weeks = weeks_of(period)
