@@ -2,15 +2,16 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Annotated
 
 from django.shortcuts import get_object_or_404
-from ninja import Router, Schema
+from ninja import Field, Router, Schema
 from ninja.errors import HttpError
 
 from funnelwatch.accounts.models import User
 from funnelwatch.accounts.visibility import can_see_user, may_change_crm
 from funnelwatch.crm import queries, services
-from funnelwatch.crm.models import LostReason, Stage
+from funnelwatch.crm.models import MONEY_DIGITS, MONEY_PLACES, LostReason, Stage
 
 router = Router(tags=["crm"])
 
@@ -40,10 +41,18 @@ class DealOut(Schema):
         return obj.stage.block
 
 
+# What a money column holds (crm.models.money_field): checked here so a bad amount is a
+# 422 naming the field before anything is written.
+Money = Annotated[
+    Decimal,
+    Field(ge=0, max_digits=MONEY_DIGITS, decimal_places=MONEY_PLACES, allow_inf_nan=False),
+]
+
+
 class LeadIn(Schema):
     title: str
     owner: str | None = None
-    amount: Decimal = Decimal("0")
+    amount: Money = Decimal("0")
 
 
 class MoveIn(Schema):

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,12 +63,21 @@ def _when(at: dt.datetime | None) -> dt.datetime:
 
 
 def _money(value: object, field: str) -> Decimal:
+    """An amount the money columns can hold: a finite number, not negative, within the
+    field's digits (the model's own validators, so forms, the API and commands all meet
+    the same rule before the database's check would refuse the row)."""
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         raise DealError(_("Enter a number."), field) from None
-    if amount < 0 or not amount.is_finite():
+    if not amount.is_finite():
+        raise DealError(_("Enter a number."), field)
+    if amount < 0:
         raise DealError(_("The amount cannot be negative."), field)
+    try:
+        Deal._meta.get_field(field).run_validators(amount)
+    except ValidationError as exc:
+        raise DealError(" ".join(exc.messages), field) from None
     return amount
 
 
