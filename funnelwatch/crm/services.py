@@ -81,6 +81,16 @@ def _money(value: object, field: str) -> Decimal:
     return amount
 
 
+def _text(model: type, field: str, value: str) -> str:
+    """Text that fits its column. SQLite does not enforce a CharField's max_length, so a
+    5,000-character title was stored there (and refused with an error by PostgreSQL)."""
+    try:
+        model._meta.get_field(field).run_validators(value)
+    except ValidationError as exc:
+        raise DealError(" ".join(exc.messages), field) from None
+    return value
+
+
 def _emit(kind: str, deal: Deal | None, at: dt.datetime, *user_ids: int | None) -> None:
     crm_event.send(
         sender=Deal,
@@ -164,6 +174,7 @@ def create_lead(
     """A new deal, in the pipeline's first stage (a lead)."""
     if not title.strip():
         raise DealError(_("A deal needs a title."), "title")
+    title = _text(Deal, "title", title.strip())
     if not owner.is_active:
         raise DealError(_("The owner's account is disabled."), "owner")
     at = _when(at)
@@ -370,6 +381,7 @@ def lose(
     if reason is None:
         raise DealError(_("Say why the deal was lost."), "lost_reason")
     deal = _locked(deal)
+    comment = _text(Deal, "close_comment", comment)
     return _close(deal, Outcome.LOST, actor, _when(at), lost_reason=reason, close_comment=comment)
 
 
@@ -385,6 +397,7 @@ def mark_junk(
     if reason is None:
         raise DealError(_("Say why the lead is junk."), "junk_reason")
     deal = _locked(deal)
+    comment = _text(Deal, "close_comment", comment)
     return _close(deal, Outcome.JUNK, actor, _when(at), junk_reason=reason, close_comment=comment)
 
 
