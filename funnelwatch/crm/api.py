@@ -92,7 +92,7 @@ def get_deal(request, deal_id: ObjectId):  # noqa: ANN001, ANN201
     return get_object_or_404(queries.deals_for(request.user), pk=deal_id)
 
 
-@router.post("/deals", response={201: DealOut, **errors(401, 403, 422)})
+@router.post("/deals", response={201: DealOut, **errors(400, 401, 403, 422)})
 def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
     if not may_change_crm(request.user):
         raise HttpError(403, "quality reviewers cannot change CRM records")
@@ -110,7 +110,7 @@ def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
     return Status(201, queries.deals_for(request.user).get(pk=deal.pk))
 
 
-@router.post("/deals/{deal_id}/move", response={200: DealOut, **errors(401, 403, 404, 422)})
+@router.post("/deals/{deal_id}/move", response={200: DealOut, **errors(400, 401, 403, 404, 422)})
 def move_deal(request, deal_id: ObjectId, data: MoveIn):  # noqa: ANN001, ANN201
     if not may_change_crm(request.user):
         raise HttpError(403, "quality reviewers cannot change CRM records")
@@ -123,7 +123,7 @@ def move_deal(request, deal_id: ObjectId, data: MoveIn):  # noqa: ANN001, ANN201
     return queries.deals_for(request.user).get(pk=deal.pk)
 
 
-@router.post("/deals/{deal_id}/lose", response={200: DealOut, **errors(401, 403, 404, 422)})
+@router.post("/deals/{deal_id}/lose", response={200: DealOut, **errors(400, 401, 403, 404, 422)})
 def lose_deal(request, deal_id: ObjectId, data: LoseIn):  # noqa: ANN001, ANN201
     if not may_change_crm(request.user):
         raise HttpError(403, "quality reviewers cannot change CRM records")

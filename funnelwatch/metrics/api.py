@@ -16,8 +16,8 @@ router = Router(tags=["metrics"])
 @router.get("", url_name="metrics_table", response={200: dict, **errors(401, 422)})
 def key_numbers(
     request,  # noqa: ANN001
-    start: Day = Query(..., alias="from"),  # noqa: B008
-    to: Day = Query(...),  # noqa: B008
+    start: Day = Query(..., alias="from", example="2026-03-02"),  # noqa: B008
+    to: Day = Query(..., example="2026-03-09"),  # noqa: B008
     by: Literal["manager", "team", "none"] = "manager",
     metrics: Text = "",
 ) -> dict:

@@ -357,8 +357,8 @@ class CallOut(Schema):
 
 
 class CallFilter(Schema):
-    date_from: Day = Field(..., alias="from")
-    date_to: Day = Field(..., alias="to")
+    date_from: Day = Field(..., alias="from", json_schema_extra={"example": "2026-03-02"})
+    date_to: Day = Field(..., alias="to", json_schema_extra={"example": "2026-03-08"})
 
 
 @router.get(
