@@ -229,3 +229,51 @@ def test_services_refuse_a_title_longer_than_its_column(world):
         services.create_lead(actor=world.alice, title="x" * 5000, owner=world.alice)
     assert exc.value.field == "title"
     assert not Deal.objects.exists()
+
+
+# --- forms on pages ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("when", ["0001-01-01T00:00", "9999-12-31T23:59", "1899-12-31 10:00"])
+@pytest.mark.parametrize(
+    "action,model,field",
+    [("meeting", "Meeting", "scheduled_at"), ("task", "Task", "due_at")],
+)
+def test_deal_forms_refuse_out_of_range_moments(
+    head_client, deal, world, action, model, field, when
+):
+    from funnelwatch.crm import models
+
+    data = {field: when, "place": "x", "title": "Call", "kind": "call", "assignee": world.alice.pk}
+    response = head_client.post(f"/crm/deals/{deal.pk}/{action}/", data, follow=True)
+    assert response.status_code == 200
+    assert "1900-01-01" in " ".join(str(m) for m in response.context["messages"])
+    assert not getattr(models, model).objects.exists()
+
+
+@pytest.mark.parametrize("until", ["0001-01-01", "9999-12-31"])
+def test_snooze_refuses_out_of_range_day(head_client, deal, until):
+    from funnelwatch.alerts.models import DealSnooze
+
+    response = head_client.post(f"/alerts/snooze/{deal.pk}/", {"until": until, "reason": "x"})
+    assert response.status_code == 302
+    assert not DealSnooze.objects.exists()
+
+
+@pytest.mark.parametrize(
+    "target,first,last,field",
+    [
+        ("99999999999999.99", "2026-01-01", "2026-12-31", "target"),
+        ("100", "0001-01-01", "0001-12-31", "first_day"),
+        ("100", "2026-01-01", "9999-12-31", "last_day"),
+    ],
+)
+def test_plan_form_refuses_what_the_plans_page_cannot_show(head_client, target, first, last, field):
+    from funnelwatch.plans.models import Plan
+
+    data = {"title": "Q", "metric": "won_amount", "target": target}
+    response = head_client.post("/plans/new/", {**data, "first_day": first, "last_day": last})
+    assert response.status_code == 200
+    assert field in response.context["form"].errors
+    assert not Plan.objects.exists()
+    assert head_client.get("/plans/").status_code == 200

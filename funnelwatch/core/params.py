@@ -18,7 +18,7 @@ import re
 from collections.abc import Mapping
 from typing import Annotated
 
-from django.core.exceptions import BadRequest
+from django.core.exceptions import BadRequest, ValidationError
 from django.utils.translation import gettext as _
 from pydantic import Field
 
@@ -97,6 +97,19 @@ def check_day(name: str, value: dt.date) -> dt.date:
             % {"earliest": EARLIEST_DAY.isoformat(), "latest": LATEST_DAY.isoformat()},
         )
     return value
+
+
+def validate_day_range(value: dt.date | dt.datetime) -> None:
+    """Validator for form and model fields: a date (or a moment's date) within the
+    product's days. Year 1 overflowed on its way to the database (converted to UTC) and
+    year 9999 in the periods computed from it."""
+    value = value.date() if isinstance(value, dt.datetime) else value
+    if not EARLIEST_DAY <= value <= LATEST_DAY:
+        raise ValidationError(
+            _("Enter a date between %(earliest)s and %(latest)s."),
+            code="day_range",
+            params={"earliest": EARLIEST_DAY.isoformat(), "latest": LATEST_DAY.isoformat()},
+        )
 
 
 # --- the same limits for the API (django-ninja / pydantic) ------------------------------

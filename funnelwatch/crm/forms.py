@@ -5,6 +5,7 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import visible_users
+from funnelwatch.core.params import validate_day_range
 from funnelwatch.crm.models import (
     MONEY_DIGITS,
     MONEY_PLACES,
@@ -115,6 +116,7 @@ class ProposalForm(forms.Form):
 class MeetingForm(forms.Form):
     scheduled_at = forms.DateTimeField(
         label=_("When"),
+        validators=[validate_day_range],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
@@ -126,6 +128,7 @@ class TaskForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Task.Kind.choices)
     due_at = forms.DateTimeField(
         label=_("Due"),
+        validators=[validate_day_range],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
