@@ -148,7 +148,11 @@ def test_migration_repairs_amounts_stored_before_the_checks(client, world, deal)
     _store_around_the_checks("crm_proposal", "amount", "-5", proposal.pk)
     migration = importlib.import_module("funnelwatch.crm.migrations.0002_amounts_in_range")
 
-    migration.repair_amounts(apps, SimpleNamespace(connection=connection))
+    def execute(sql: str) -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(sql)
+
+    migration.repair_amounts(apps, SimpleNamespace(connection=connection, execute=execute))
 
     deal.refresh_from_db()
     proposal.refresh_from_db()
