@@ -35,6 +35,7 @@ from decimal import Decimal
 
 from django.db import DEFAULT_DB_ALIAS, connections
 from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 GENESIS = "0" * 64
 
@@ -78,7 +79,7 @@ def _time(value: dt.datetime) -> str:
     back: UTC, microseconds)."""
     if timezone.is_naive(value):
         raise ValueError("audit times must carry a time zone")
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
 def _canonical(value: object) -> object:
@@ -118,6 +119,13 @@ def head(using: str) -> tuple[str, dt.datetime | None]:
             if connection.settings_dict.get("OPTIONS", {}).get("transaction_mode") != "IMMEDIATE":
                 # Transactions begin DEFERRED here: take the write lock before reading.
                 cur.execute("UPDATE sqlite_sequence SET seq = seq WHERE name = 'audit_auditevent'")
+            cur.execute("SELECT hash, at FROM audit_auditevent ORDER BY id DESC LIMIT 1")
+            last = cur.fetchone()
+            if last is None:
+                return GENESIS, None
+            # As Django stores times in SQLite: UTC, without the zone.
+            at = last[1] if isinstance(last[1], dt.datetime) else parse_datetime(last[1])
+            return last[0], at.replace(tzinfo=dt.UTC)
     from funnelwatch.audit.models import AuditEvent
 
     last = AuditEvent.objects.using(using).order_by("-id").values_list("hash", "at").first()
