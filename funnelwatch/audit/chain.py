@@ -137,6 +137,19 @@ def _now(last_at: dt.datetime | None) -> dt.datetime:
     return now if last_at is None or now >= last_at else last_at
 
 
+# Text columns and their lengths: values are hashed as they will read back.
+_TEXT = {"source": 20, "source_name": 100, "action": 20, "object_type": 60, "object_id": 40}
+_TEXT["object_repr"] = 200
+
+
+def _stored(name: str, value: object) -> object:
+    if name in _TEXT:
+        return "" if value is None else str(value)[: _TEXT[name]]
+    if name == "actor_id":
+        return None if value is None else int(value)
+    return value
+
+
 def seal(events: Iterable, using: str = DEFAULT_DB_ALIAS) -> None:
     """Give unsaved ``AuditEvent`` objects their time and their links, in order; they must
     be inserted in this order in the same transaction."""
@@ -146,6 +159,9 @@ def seal(events: Iterable, using: str = DEFAULT_DB_ALIAS) -> None:
         event.at = at
         if event.occurred_at is None:
             event.occurred_at = at
+        for name in _TEXT:
+            setattr(event, name, _stored(name, getattr(event, name)))
+        event.actor_id = _stored("actor_id", event.actor_id)
         event.prev_hash = prev
         event.hash = prev = digest(prev, [getattr(event, name) for name in CONTENT])
 
@@ -159,8 +175,10 @@ def seal_rows(
     prev, last_at = head(using)
     at = _now(last_at)
     out = []
+    names = ROW_FIELDS[1:]
     for occurred_at, *rest in rows:
-        content = (at, occurred_at or at, *rest)
+        values = (_stored(n, v) for n, v in zip(names, rest, strict=True))
+        content = (at, occurred_at or at, *values)
         prev_hash, prev = prev, digest(prev, content)
         out.append((*content, prev_hash, prev))
     return out

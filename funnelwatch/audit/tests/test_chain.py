@@ -103,6 +103,19 @@ def test_the_hash_of_numbers_survives_the_round_trip_through_json(world):
     assert chain.verify().intact
 
 
+def test_values_are_hashed_as_they_are_stored(world):
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                source="system", action="view", object_type="x", object_id=5, object_repr="r" * 300
+            )
+        ]
+    )
+    event = AuditEvent.objects.get(object_type="x")
+    assert event.object_id == "5" and event.object_repr == "r" * 200
+    assert chain.verify().intact
+
+
 @pytest.mark.parametrize(
     "sql",
     [
