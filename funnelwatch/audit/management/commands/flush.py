@@ -5,8 +5,9 @@ Tests that commit (``transactional_db``) and ``funnelwatch demo --reset`` flush.
 
 from __future__ import annotations
 
+from django.core.management.base import CommandError
 from django.core.management.commands.flush import Command as Flush
-from django.db import connections, transaction
+from django.db import DatabaseError, connections, transaction
 
 from funnelwatch.audit import guards
 
@@ -20,7 +21,13 @@ class Command(Flush):
         with transaction.atomic(using=using):
             chained = guards.table_is_chained(connection)
             if chained:
-                guards.lift(connection)
+                try:
+                    guards.lift(connection)
+                except DatabaseError as exc:
+                    raise CommandError(
+                        "flush would erase the audit trail, which only the owner of its "
+                        f"table may do ({exc})"
+                    ) from None
             super().handle(**options)
             if chained:
                 guards.install(connection)
