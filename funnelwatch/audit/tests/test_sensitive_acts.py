@@ -144,6 +144,17 @@ def test_createtoken_is_recorded_with_name_and_user_but_never_the_token(world):
     assert row.digest not in everything
 
 
+def test_createtoken_refuses_a_name_it_cannot_keep(world):
+    from django.core.management.base import CommandError
+
+    from funnelwatch.accounts.models import ApiToken
+
+    for name in ("x" * 101, "  "):
+        with pytest.raises(CommandError, match="--name"):
+            call_command("createtoken", "alice", "--name", name, stdout=StringIO())
+    assert not ApiToken.objects.exists() and not _events("accounts.apitoken")
+
+
 # --- mail -----------------------------------------------------------------------------
 
 
