@@ -14,6 +14,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import DatabaseError, connection, connections, transaction
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as examples
+from hypothesis import strategies as st
 
 from funnelwatch.audit import chain, guards, trail
 from funnelwatch.audit.models import AppendOnlyError, AuditEvent
@@ -100,6 +103,29 @@ def test_the_hash_of_numbers_survives_the_round_trip_through_json(world):
     stored = AuditEvent.objects.get(pk=event.pk)
     content = [getattr(stored, name) for name in chain.CONTENT]
     assert chain.digest(stored.prev_hash, content) == stored.hash
+    assert chain.verify().intact
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",), exclude_characters="\x00"), max_size=8)
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(10**20), 10**20)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | _TEXT,
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(_TEXT, children, max_size=3),
+    max_leaves=8,
+)
+
+
+@examples(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(changes=st.dictionaries(_TEXT, _JSON, max_size=4), repr_=_TEXT)
+def test_any_changes_verify_after_the_round_trip_through_the_database(world, changes, repr_):
+    with trail.acting_as(world.alice):
+        event = trail.record(world.alice, AuditEvent.Action.UPDATE, changes)
+    AuditEvent.objects.filter(pk=event.pk).values_list("changes", flat=True).get()
     assert chain.verify().intact
 
 
