@@ -54,7 +54,7 @@ def export(folder: Path) -> Path:
         "created": _epoch("d.created_at"),
         "sent": _epoch("sent_at"),
         "done": _epoch("done_at"),
-        "at2": _epoch("at"),
+        "at2": _epoch("occurred_at"),
         "started": _epoch("started_at"),
     }
     for name, sql in TABLES.items():

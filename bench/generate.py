@@ -371,17 +371,44 @@ def _write_chunk(world, rng, deals, changes, proposals, tasks, crm, AuditEvent):
             created_s,
         ],
     )
-    # The audit events crm_actions counts: each deal created, each stage change, each task done.
+    # The audit events crm_actions counts: each deal created, each stage change, each task
+    # done, at the time each took effect; linked into the audit chain like any other
+    # events (recorded now, in this order).
     objs = (["crm.deal"] * len(changes)) + (["crm.task"] * n)
     acts = ["create" if ch[1] is None else "update" for ch in changes] + ["update"] * n
     oids = [str(ch[0]) for ch in changes] + [str(t) for t in task_ids]
     actors = [ch[5] for ch in changes] + [t[1] for t in tasks]
+    epochs = [ch[3] for ch in changes] + [t[4] for t in tasks]
     when = at_s + _ts(np.array([t[4] for t in tasks], dtype=np.int64))
-    c["audit_events"] = c.get("audit_events", 0) + _put(
-        AuditEvent,
-        ["at", "actor_id", "source", "action", "object_type", "object_id", "changes"],
-        [when, actors, ["user"] * len(when), acts, objs, oids, ["{}"] * len(when)],
+    c["audit_events"] = c.get("audit_events", 0) + _put_audit(
+        AuditEvent, when, epochs, actors, acts, objs, oids
     )
+
+
+def _put_audit(AuditEvent, when, epochs, actors, acts, objs, oids) -> int:  # noqa: ANN001, N803
+    """Audit rows through the chain (funnelwatch.audit.chain.seal_rows), which hashes the
+    times as instants: the text ``_ts`` wrote is what gets inserted."""
+    from funnelwatch.audit import chain
+
+    utc = dt.UTC
+    sealed = chain.seal_rows(
+        [
+            (dt.datetime.fromtimestamp(e, utc), a, "user", "", act, obj, oid, "", {})
+            for e, a, act, obj, oid in zip(epochs, actors, acts, objs, oids, strict=True)
+        ]
+    )
+    recorded = ""
+    if sealed:  # to the microsecond, as hashed
+        recorded = sealed[0][0].astimezone(utc).replace(tzinfo=None).isoformat(" ")
+        recorded += "+00:00" if connection.vendor == "postgresql" else ""
+    names = list(chain.SEALED_FIELDS)
+    at_i, occurred_i, changes_i = (names.index(f) for f in ("at", "occurred_at", "changes"))
+    rows = []
+    for row, text in zip(sealed, when, strict=True):
+        row = list(row)
+        row[at_i], row[occurred_i], row[changes_i] = recorded, text, "{}"
+        rows.append(tuple(row))
+    return insert(AuditEvent, names, rows)
 
 
 def generate_calls(world: World, rng: np.random.Generator, total: int, deals_total: int) -> None:

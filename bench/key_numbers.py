@@ -144,7 +144,7 @@ def generate(managers: int, days: int, seed: int = 1) -> tuple[object, dt.date]:
                 )
                 audit.append(
                     AuditEvent(
-                        at=t,
+                        occurred_at=t,
                         actor=deal.owner,
                         source="user",
                         action="update" if prev else "create",

@@ -10,6 +10,7 @@ import pytest
 
 from bench import duck, naive
 from bench.generate import generate
+from funnelwatch.audit import chain
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import engine
 
@@ -38,6 +39,9 @@ def _indexes() -> set[str]:
 def test_tiny_department_agrees_across_engines(tmp_path):
     before = _indexes()
     counts = generate("XS", seed=2, end=dt.date(2026, 3, 31))
+    # Its audit rows are linked into the audit chain like any others.
+    verdict = chain.verify()
+    assert verdict.intact and verdict.events == counts["audit_events"] > 1000
     # The bulk load drops secondary indexes while it writes: all are back afterwards.
     assert _indexes() == before and len(before) > 50
     assert counts["deals"] > 500 and counts["calls"] > 2000 and counts["stage_changes"] > 1000

@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from funnelwatch.audit.trail import audited
+
 
 class Role(models.TextChoices):
     HEAD = "head", _("Head of sales")
@@ -121,6 +123,7 @@ class Holiday(models.Model):
         return f"{self.day} {self.name}"
 
 
+@audited("digest", "last_used_at")
 class ApiToken(models.Model):
     """A token for scripts calling the REST API; only its SHA-256 is stored."""
 

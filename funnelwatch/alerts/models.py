@@ -8,6 +8,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from funnelwatch.audit.trail import audited
+
 USER = settings.AUTH_USER_MODEL
 
 
@@ -27,6 +29,7 @@ class Status(models.TextChoices):
     RESOLVED = "resolved", _("resolved")
 
 
+@audited()
 class RuleSettings(models.Model):
     """Thresholds of the alert rules; the row without a team is the company default."""
 
@@ -119,6 +122,7 @@ class Alert(models.Model):
         return self.message
 
 
+@audited()
 class DealSnooze(models.Model):
     """The head's decision that a stalled deal may wait ("waiting for the tender")."""
 
@@ -139,6 +143,7 @@ class DealSnooze(models.Model):
         return f"{self.deal_id} until {self.until}"
 
 
+@audited()
 class LostReview(models.Model):
     class Decision(models.TextChoices):
         KEEP_LOST = "keep_lost", _("keep lost")

@@ -13,6 +13,7 @@ from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import can_see_user
 from funnelwatch.alerts.calendar import WorkCalendar
 from funnelwatch.alerts.models import Alert, DealSnooze, Kind, LostReview, Status
+from funnelwatch.audit.trail import acting_as
 from funnelwatch.crm import services as crm
 from funnelwatch.crm.models import Deal, Outcome
 from funnelwatch.lib.dates import local_date
@@ -44,9 +45,10 @@ def snooze_deal(
         raise AlertError(_("Say why the deal may wait."), "reason")
     if until < local_date(at, timezone.get_current_timezone()):
         raise AlertError(_("Choose a day in the future."), "until")
-    snooze = DealSnooze.objects.create(
-        deal=deal, until=until, reason=reason.strip(), by=actor, created_at=at
-    )
+    with acting_as(actor, at=at):
+        snooze = DealSnooze.objects.create(
+            deal=deal, until=until, reason=reason.strip(), by=actor, created_at=at
+        )
     Alert.objects.filter(
         kind=Kind.STALLED_DEAL, cause_key=f"stalled_deal:{deal.pk}", resolved_at__isnull=True
     ).update(status=Status.SNOOZED, updated_at=at)
@@ -97,5 +99,6 @@ def review_lost(
             due_at=next_working_morning(at),
             title=_("Returned from lost: call the client back"),
         )
-    review.save()
+    with acting_as(actor, at=at):
+        review.save()
     return review

@@ -19,6 +19,7 @@ from funnelwatch.alerts import messages as texts
 from funnelwatch.alerts import morning as agenda
 from funnelwatch.alerts.forms import ReviewForm, RuleSettingsForm, SnoozeForm
 from funnelwatch.alerts.models import DigestCopy, Kind, RuleSettings, Status
+from funnelwatch.audit.trail import acting_as
 from funnelwatch.core import params
 from funnelwatch.crm.queries import deals_for
 from funnelwatch.lib.dates import Period, local_date
@@ -204,7 +205,8 @@ def thresholds(request: HttpRequest) -> HttpResponse:
                     setattr(current, f.attname, getattr(base, f.attname))
     form = RuleSettingsForm(request.POST or None, instance=current)
     if request.method == "POST" and form.is_valid():
-        form.save()
+        with acting_as(request.user):
+            form.save()
         messages.success(request, _("Thresholds saved."))
         return redirect(f"{request.path}?team={team.pk if team else ''}")
     return render(

@@ -5,7 +5,16 @@ from funnelwatch.audit.models import AuditEvent
 
 @admin.register(AuditEvent)
 class AuditEventAdmin(admin.ModelAdmin):
-    list_display = ["at", "actor", "source", "action", "object_type", "object_id", "object_repr"]
+    list_display = [
+        "occurred_at",
+        "at",
+        "actor",
+        "source",
+        "action",
+        "object_type",
+        "object_id",
+        "object_repr",
+    ]
     list_filter = ["action", "source", "object_type"]
     search_fields = ["object_repr", "object_id"]
     date_hierarchy = "at"

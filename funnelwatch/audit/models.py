@@ -1,8 +1,7 @@
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import models
-from django.utils import timezone
+from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
 
@@ -17,6 +16,22 @@ class AuditQuerySet(models.QuerySet):
     def delete(self):
         raise AppendOnlyError("audit events cannot be deleted")
 
+    def bulk_create(self, objs, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+        """Appended to the chain in the order given (see ``funnelwatch.audit.chain``);
+        a row skipped or merged on conflict would leave a hole, so neither is offered."""
+        from funnelwatch.audit import chain
+
+        objs = list(objs)
+        if kwargs.get("ignore_conflicts") or kwargs.get("update_conflicts"):
+            raise AppendOnlyError("audit events are appended, never merged or skipped")
+        if any(obj.pk is not None for obj in objs):
+            raise AppendOnlyError("audit events get their id from the database")
+        if not objs:
+            return objs
+        with transaction.atomic(using=self.db, savepoint=False):
+            chain.seal(objs, self.db)
+            return super().bulk_create(objs, *args, **kwargs)
+
 
 class AuditEvent(models.Model):
     class Action(models.TextChoices):
@@ -29,13 +44,19 @@ class AuditEvent(models.Model):
         DOWNLOAD = "download", _("downloaded")
         EXPORT = "export", _("exported")
         LOCKOUT = "lockout", _("locked out")
+        DELETE = "delete", _("deleted")
 
     class Source(models.TextChoices):
         USER = "user", _("user")
         INTEGRATION = "integration", _("integration")
         SYSTEM = "system", _("system")
 
-    at = models.DateTimeField(_("when"), default=timezone.now, db_index=True)
+    # Set by the server when the event is appended (funnelwatch.audit.chain), never by the
+    # caller; never earlier than the event before it.
+    at = models.DateTimeField(_("recorded at"), db_index=True, editable=False)
+    # When the change took effect: the same moment, or the time an import or the demo
+    # states for history it writes. Metrics of activity count by this time.
+    occurred_at = models.DateTimeField(_("when"), db_index=True)
     actor = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("who"),
@@ -53,6 +74,9 @@ class AuditEvent(models.Model):
     object_repr = models.CharField(_("record"), max_length=200, blank=True)
     # {"field": [before, after]} for updates, {"field": value} for creates
     changes = models.JSONField(_("changes"), default=dict, blank=True)
+    # The chain: SHA-256 of the previous event's hash and this event's content.
+    prev_hash = models.CharField(max_length=64, editable=False)
+    hash = models.CharField(max_length=64, editable=False)
 
     objects = AuditQuerySet.as_manager()
 
@@ -62,19 +86,31 @@ class AuditEvent(models.Model):
         verbose_name_plural = _("audit events")
         indexes = [
             models.Index(fields=["object_type", "object_id", "at"]),
-            models.Index(fields=["actor", "at"]),
+            models.Index(fields=["actor", "occurred_at"]),
         ]
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
 
     def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
-        if self.pk is not None:
+        from funnelwatch.audit import chain
+
+        if self.pk is not None or not self._state.adding:
             raise AppendOnlyError("audit events cannot be changed")
-        super().save(*args, **kwargs)
+        using = kwargs.pop("using", None) or router.db_for_write(type(self), instance=self)
+        kwargs.pop("force_insert", None)
+        with transaction.atomic(using=using, savepoint=False):
+            chain.seal([self], using)
+            super().save(*args, force_insert=True, using=using, **kwargs)
 
     def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
         raise AppendOnlyError("audit events cannot be deleted")
+
+    @property
+    def recorded_later(self) -> bool:
+        """Written into the trail more than a minute after it took effect (history an
+        import or the demo wrote)."""
+        return (self.at - self.occurred_at).total_seconds() > 60
 
 
 class ArchiveOnlyError(Exception):

@@ -1,9 +1,14 @@
 """The append-only audit trail: who changed what, when, with values before and after.
 
-Audited models are registered with :func:`audited`. Saves of those models are recorded
-from model signals, so changes made anywhere (services, admin, shell) leave a trace. The
-actor and the time come from :func:`acting_as`, which services, the request middleware,
-integrations and commands set; without one the change is recorded as the system's.
+Audited models are registered with :func:`audited`. Saves and deletes of those models
+are recorded from model signals, so changes made anywhere (services, admin, shell) leave a
+trace. The actor comes from :func:`acting_as`, which services, the request middleware,
+integrations and commands set; without one the change is recorded as the system's. A
+service that writes on someone else's behalf (a reviewer turning a manager's letter into
+a proposal) names who did it with :func:`attributed_to`.
+
+The trail's own time of an event is always the server's (see ``funnelwatch.audit.chain``);
+``acting_as(at=...)`` only states when the change took effect, for imported history.
 """
 
 from __future__ import annotations
@@ -16,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from django.db import models
-from django.db.models.signals import post_init, post_save
+from django.db import models, transaction
+from django.db.models.signals import post_delete, post_init, post_save
 from django.utils import timezone
 
 from funnelwatch.audit.models import AuditEvent
@@ -30,7 +35,9 @@ class Actor:
     user_id: int | None
     source: str = AuditEvent.Source.SYSTEM
     name: str = ""
-    at: dt.datetime | None = None  # an event's own time, for imported history
+    # When the change took effect, for imported history (the event's ``occurred_at``);
+    # the trail records its own time regardless.
+    at: dt.datetime | None = None
 
 
 _current: contextvars.ContextVar[Actor | None] = contextvars.ContextVar("audit_actor", default=None)
@@ -47,12 +54,23 @@ def acting_as(
     """Attribute every audited change inside the block to ``user`` (or an integration)."""
     if source is None:
         source = AuditEvent.Source.USER if user is not None else AuditEvent.Source.SYSTEM
-    actor = Actor(user.pk if user is not None else None, source, name, at)
+    with attributed_to(Actor(user.pk if user is not None else None, source, name, at)) as actor:
+        yield actor
+
+
+@contextmanager
+def attributed_to(actor: Actor) -> Iterator[Actor]:
+    """Attribute every audited change inside the block to ``actor`` as given."""
     token = _current.set(actor)
     try:
         yield actor
     finally:
         _current.reset(token)
+
+
+def user_actor(user: models.Model) -> Actor:
+    """The signed-in person as an actor (for :func:`attributed_to`)."""
+    return Actor(user.pk, AuditEvent.Source.USER)
 
 
 def current_actor() -> Actor:
@@ -119,9 +137,43 @@ def _on_save(
     instance._audit_before = after
 
 
+def _on_delete(sender: type[models.Model], instance: models.Model, **kw: object) -> None:
+    if sender not in _AUDITED or kw.get("raw"):
+        return
+    before = getattr(instance, "_audit_before", None) or _snapshot(instance)
+    record(instance, AuditEvent.Action.DELETE, {k: v for k, v in before.items() if v is not None})
+
+
 def record(instance: models.Model, action: str, changes: dict | None = None) -> AuditEvent:
     """Append one event about ``instance`` by the current actor."""
     return _event(instance, action, changes, current_actor())
+
+
+def record_once(
+    instance: models.Model, action: str, changes: dict | None, *, within: dt.timedelta
+) -> AuditEvent | None:
+    """Append the event unless the current actor has the same action on the same record
+    in the trail already, less than ``within`` ago; returns the new event, or None.
+
+    The check runs under the chain's lock (taken by reading the chain's head), so two
+    requests arriving together record once."""
+    from funnelwatch.audit import chain
+
+    actor = current_actor()
+    with transaction.atomic(savepoint=False):
+        _hash, last_at = chain.head(AuditEvent.objects.db)
+        since = max(timezone.now(), last_at or timezone.now()) - within
+        seen = AuditEvent.objects.filter(
+            object_type=instance._meta.label_lower,
+            object_id=str(instance.pk),
+            at__gte=since,
+            action=action,
+            actor_id=actor.user_id,
+            source=actor.source,
+        )
+        if seen.exists():
+            return None
+        return _event(instance, action, changes, actor)
 
 
 def creation_event(instance: models.Model, actor: Actor) -> AuditEvent:
@@ -139,7 +191,7 @@ def _event(
     save: bool = True,
 ) -> AuditEvent:
     event = AuditEvent(
-        at=actor.at or timezone.now(),
+        occurred_at=actor.at or timezone.now(),
         actor_id=actor.user_id,
         source=actor.source,
         source_name=actor.name,
@@ -161,7 +213,7 @@ def record_bulk(instances: list[models.Model], action: str = AuditEvent.Action.C
     AuditEvent.objects.bulk_create(
         [
             AuditEvent(
-                at=now,
+                occurred_at=now,
                 actor_id=actor.user_id,
                 source=actor.source,
                 source_name=actor.name,
@@ -187,3 +239,4 @@ def history(instance: models.Model):  # noqa: ANN201
 def connect_signals() -> None:
     post_init.connect(_on_init, dispatch_uid="audit_post_init")
     post_save.connect(_on_save, dispatch_uid="audit_post_save")
+    post_delete.connect(_on_delete, dispatch_uid="audit_post_delete")

@@ -480,11 +480,12 @@ ACTION_KINDS = [
 
 
 def actions(period: Period, ids: Ids) -> QuerySet[AuditEvent]:
-    """The managers' own changes in the system (audit trail, made by them as users)."""
+    """The managers' own changes in the system (audit trail, made by them as users), by
+    the time each took effect."""
     start, end = bounds(period)
     qs = AuditEvent.objects.filter(
-        at__gte=start,
-        at__lt=end,
+        occurred_at__gte=start,
+        occurred_at__lt=end,
         actor__isnull=False,
         source=AuditEvent.Source.USER,
         action__in=ACTION_KINDS,
@@ -528,7 +529,7 @@ register(
         label=_("Actions in the CRM"),
         unit="count",
         kind="sum",
-        compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "at", p),
+        compute=lambda p, ids: _count_points(actions(p, ids), "actor_id", "occurred_at", p),
         records=lambda p, ids: actions(p, ids).select_related("actor"),
         description=_("Records the manager created, edited or archived (from the audit trail)."),
     )

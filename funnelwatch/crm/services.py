@@ -9,7 +9,7 @@ the acting user, keeps stage and owner history, and tells the metrics through
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import User
 from funnelwatch.audit.models import AuditEvent
-from funnelwatch.audit.trail import Actor, acting_as, creation_event
+from funnelwatch.audit.trail import Actor, acting_as, attributed_to, creation_event
 from funnelwatch.crm.models import (
     Channel,
     Company,
@@ -469,12 +469,16 @@ def send_proposal(
     channel: str = Channel.EMAIL,
     comment: str = "",
     at: dt.datetime | None = None,
+    by: Actor | None = None,
 ) -> Proposal:
+    """A proposal ``actor`` sent (it counts for them). ``by`` is who made the record when
+    that is someone else: a reviewer marking a manager's letter, the mail sync finding an
+    offer in the Sent folder; the audit trail names them."""
     at = _when(at)
     if channel not in Channel.values:
         raise DealError(_("Unknown channel."), "channel")
     value = _money(amount, "amount") if amount not in (None, "") else None
-    with acting_as(actor, at=at):
+    with attributed_to(replace(by, at=at)) if by else acting_as(actor, at=at):
         proposal = Proposal.objects.create(
             deal=deal, author=actor, amount=value, sent_at=at, channel=channel, comment=comment
         )

@@ -18,7 +18,8 @@ from django.db import transaction
 from django.db.models.functions import Lower
 
 from funnelwatch.accounts.models import User, UserEmail
-from funnelwatch.audit.trail import acting_as, record_bulk
+from funnelwatch.audit.models import AuditEvent
+from funnelwatch.audit.trail import Actor, attributed_to, record_bulk
 from funnelwatch.crm.models import Block, Channel, ContactEmail, Deal, Outcome
 from funnelwatch.crm.signals import crm_event
 from funnelwatch.mail.models import Attachment, Direction, Mailbox, Message, MessageCopy
@@ -27,6 +28,9 @@ from funnelwatch.mail.parsing import Parsed, subject_key, thread_root
 logger = logging.getLogger("funnelwatch.mail")
 
 SUBJECT_FALLBACK_DAYS = 60
+
+# Who the audit trail names for letters and proposals the mail sync finds.
+SYNC = Actor(None, AuditEvent.Source.INTEGRATION, "mail sync")
 
 
 @dataclass
@@ -218,10 +222,14 @@ def store(
     *,
     addresses: dict[str, int] | None = None,
     force: dict | None = None,
+    by: Actor | None = None,
 ) -> tuple[int, int, list[int]]:
     """Store a batch; returns (new letters, new copies of known letters, ids of new letters).
 
-    ``force`` sets fields on the new letters (a letter sent from a deal knows its deal)."""
+    ``force`` sets fields on the new letters (a letter sent from a deal knows its deal).
+    ``by`` is who the audit trail names for the new letters and the proposals made from
+    them: the manager who sent a letter from a deal; the mail sync by default."""
+    by = by or SYNC
     if not items:
         return 0, 0, []
     addresses = addresses if addresses is not None else manager_addresses()
@@ -274,7 +282,7 @@ def store(
             )
             for m in created:
                 m.pk = pks[m.message_id]
-        with acting_as(None, source="integration", name="mail sync"):
+        with attributed_to(by):
             record_bulk(created)
         all_ids = {**existing, **{m.message_id: m.pk for m in created}}
         copies = [
@@ -300,7 +308,7 @@ def store(
         _merge_threads({m.message_id: m.thread for m in created if m.thread != m.message_id})
         _store_attachments({m.message_id: m.pk for m in created}, list(fresh.values()))
         notify([m.pk for m in created])
-    make_proposals([m.pk for m in created if m.direction == Direction.OUT and m.deal_id])
+    make_proposals([m.pk for m in created if m.direction == Direction.OUT and m.deal_id], by=by)
     return len(created), len(items) - len(created), [m.pk for m in created]
 
 
@@ -324,9 +332,10 @@ def notify(message_ids: list[int]) -> None:
     )
 
 
-def make_proposals(message_ids: list[int]) -> int:
+def make_proposals(message_ids: list[int], *, by: Actor | None = None) -> int:
     """Turn outgoing letters into proposals: with an attachment on a deal in a proposal
-    stage, or marked by the manager. Once per letter."""
+    stage, or marked by someone. Once per letter. Each proposal counts for the letter's
+    manager; the audit trail names ``by`` as who made it (the mail sync by default)."""
     from funnelwatch.crm import services
 
     if not message_ids:
@@ -355,6 +364,7 @@ def make_proposals(message_ids: list[int]) -> int:
                 channel=Channel.EMAIL,
                 comment=(m.subject or "")[:500],
                 at=m.sent_at,
+                by=by or SYNC,
             )
             Message.objects.filter(pk=m.pk).update(proposal=proposal)
             made += 1

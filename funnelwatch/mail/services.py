@@ -14,7 +14,7 @@ from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import User, UserEmail
 from funnelwatch.audit.models import AuditEvent
-from funnelwatch.audit.trail import acting_as, record
+from funnelwatch.audit.trail import acting_as, record, user_actor
 from funnelwatch.crm.models import Deal
 from funnelwatch.mail import conf
 from funnelwatch.mail.ingest import Incoming, make_proposals, notify, store
@@ -150,6 +150,7 @@ def send_letter(
                 "is_proposal": as_proposal,
                 "sent_from_crm": True,
             },
+            by=user_actor(actor),
         )
     return Message.objects.get(pk=ids[0])
 
@@ -161,7 +162,7 @@ def mark_as_proposal(message: Message, *, actor: User) -> Message:
     with acting_as(actor):
         message.is_proposal = True
         message.save(update_fields=["is_proposal"])
-    make_proposals([message.pk])
+    make_proposals([message.pk], by=user_actor(actor))
     message.refresh_from_db()
     return message
 

@@ -273,4 +273,4 @@ def on_audit_event(sender: object, instance: object, created: bool, **kwargs: ob
     from funnelwatch.audit.models import AuditEvent
 
     if created and instance.actor_id and instance.source == AuditEvent.Source.USER:
-        mark([instance.actor_id], [local_day(instance.at)], ["crm_actions"])
+        mark([instance.actor_id], [local_day(instance.occurred_at)], ["crm_actions"])

@@ -117,7 +117,16 @@ def _describe(obj: object) -> dict:
     when = next(
         (
             getattr(obj, f)
-            for f in ("at", "left_at", "sent_at", "held_at", "done_at", "closed_at", "created_at")
+            for f in (
+                "occurred_at",
+                "at",
+                "left_at",
+                "sent_at",
+                "held_at",
+                "done_at",
+                "closed_at",
+                "created_at",
+            )
             if getattr(obj, f, None)
         ),
         None,

@@ -5,6 +5,8 @@ from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from funnelwatch.audit.trail import audited
+
 USER = settings.AUTH_USER_MODEL
 
 
@@ -207,6 +209,7 @@ class ReviewComment(models.Model):
         return f"{self.at_s:.0f}s: {self.text[:40]}"
 
 
+@audited()
 class ExemplaryCall(models.Model):
     """A call put in the training library, tagged by the script stages it shows well."""
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from funnelwatch.audit.trail import acting_as
 from funnelwatch.quality import conf
 from funnelwatch.quality.audio import AudioError, analyze_file
 from funnelwatch.quality.models import (
@@ -307,9 +308,10 @@ def mark_exemplary(call, user, stages: list[str], note: str = "") -> ExemplaryCa
     bad = [s for s in stages if s not in ScriptStage.values]
     if bad:
         raise ReviewError(_("unknown script stage"))
-    item, _created = ExemplaryCall.objects.update_or_create(
-        call=call, defaults={"stages": stages, "note": note, "added_by": user}
-    )
+    with acting_as(user):
+        item, _created = ExemplaryCall.objects.update_or_create(
+            call=call, defaults={"stages": stages, "note": note, "added_by": user}
+        )
     return item
 
 

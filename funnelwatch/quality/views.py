@@ -1,26 +1,21 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import (
-    FileResponse,
-    Http404,
-    HttpRequest,
-    HttpResponse,
-    StreamingHttpResponse,
-)
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.views.decorators.http import require_safe
 
 from funnelwatch.core import params
 from funnelwatch.quality import conf, queries, services, transcription
 from funnelwatch.quality.models import Checklist, Review, ScriptStage
+from funnelwatch.telephony import recordings
 
 
 def _seconds(text: str) -> float | None:
@@ -215,54 +210,15 @@ def library(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_safe
 def audio(request: HttpRequest, call_id: int) -> HttpResponse:
+    """The recording for the player, served and recorded as a play by
+    ``telephony.recordings.serve`` (the same rule as on the call's page)."""
     call = queries.call_for_page(request.user, call_id)
     recording = getattr(call, "recording", None) if call else None
     if recording is None or not recording.file:
         raise Http404
-    return _serve(request, recording)
-
-
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
-
-
-def _serve(request: HttpRequest, recording) -> HttpResponse:  # noqa: ANN001
-    """The recording with byte ranges, so the player can seek in long calls."""
-    size = recording.file.size
-    ctype = recording.content_type or "audio/wav"
-    match = _RANGE.match(request.headers.get("Range", "").strip())
-    if match and (match.group(1) or match.group(2)):
-        first, last = match.group(1), match.group(2)
-        if first:
-            start, end = int(first), min(int(last), size - 1) if last else size - 1
-        else:
-            start, end = max(size - int(last), 0), size - 1
-        if start >= size or start > end:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        fh = recording.file.open("rb")
-        fh.seek(start)
-
-        def chunks(remaining: int = end - start + 1):
-            try:
-                while remaining > 0:
-                    block = fh.read(min(65536, remaining))
-                    if not block:
-                        break
-                    remaining -= len(block)
-                    yield block
-            finally:
-                fh.close()
-
-        response = StreamingHttpResponse(chunks(), status=206, content_type=ctype)
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-        response["Content-Length"] = str(end - start + 1)
-    else:
-        response = FileResponse(recording.file.open("rb"), content_type=ctype)
-    response["Accept-Ranges"] = "bytes"
-    response["Cache-Control"] = "private, max-age=3600"
-    return response
+    return recordings.serve(request, recording)
 
 
 @login_required

@@ -28,6 +28,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import Extension
+from funnelwatch.audit import chain
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, current_actor
 from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
@@ -378,7 +379,8 @@ def _leg_values(leg: LegRecord) -> tuple:
 
 
 def _audit_created(rows: list[tuple], ids: list[int]) -> None:
-    """The same events ``trail.record_bulk`` writes, without building model instances."""
+    """The same events ``trail.record_bulk`` writes, without building model instances
+    (linked into the audit chain as ``AuditEvent.objects.bulk_create`` links them)."""
     actor = current_actor()
     at = actor.at or timezone.now()
     minutes: dict[int, str] = {}  # parsed times are shared objects: format each once
@@ -404,21 +406,7 @@ def _audit_created(rows: list[tuple], ids: list[int]) -> None:
         )
         for pk, row in zip(ids, rows, strict=True)
     ]
-    fastdb.insert(
-        AuditEvent,
-        (
-            "at",
-            "actor",
-            "source",
-            "source_name",
-            "action",
-            "object_type",
-            "object_id",
-            "object_repr",
-            "changes",
-        ),
-        events,
-    )
+    fastdb.insert(AuditEvent, chain.SEALED_FIELDS, chain.seal_rows(events))
 
 
 def _merge_into_existing(

@@ -6,6 +6,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.audit.models import Archivable
+from funnelwatch.audit.trail import audited
 
 USER = settings.AUTH_USER_MODEL
 
@@ -221,6 +222,7 @@ class WebhookEvent(models.Model):
         return f"{self.provider} {self.event_key}"
 
 
+@audited()
 class RoutingRule(models.Model):
     """A manager's share of new callers: weight, daily cap, working hours."""
 

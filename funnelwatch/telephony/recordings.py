@@ -1,6 +1,6 @@
 """Recordings: fetched from the provider in the worker, or imported from files; stored
 through Django's storage API; served with HTTP range requests; every play and download
-is written to the audit trail.
+is written to the audit trail (:func:`serve`).
 
 Fetching: ``http(s)://`` URLs are downloaded through :mod:`funnelwatch.lib.fetch`, only
 from the hosts allowed for the call's provider (FUNNELWATCH_RECORDING_HOSTS_<PROVIDER>),
@@ -18,19 +18,23 @@ marked failed with the error.
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import io
 import json
 import mimetypes
-import re
 import urllib.parse
 import urllib.request
 from pathlib import Path
 
 from django.core.files.base import ContentFile, File
 from django.db import transaction
-from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
+from django.utils.translation import gettext as _
 
+from funnelwatch.audit import trail
+from funnelwatch.audit.models import AuditEvent
 from funnelwatch.lib import fetch as fetching
+from funnelwatch.lib import ranges
 from funnelwatch.telephony import conf
 from funnelwatch.telephony.models import Recording
 
@@ -202,50 +206,39 @@ def import_file(call, path: Path | str, manager_channel: str = "left") -> Record
     return rec
 
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# One listening: a player's range requests within this time of a recorded play.
+LISTENING = dt.timedelta(minutes=30)
 
 
 def serve(request: HttpRequest, rec: Recording, as_attachment: bool = False) -> HttpResponse:
-    """The file with ``Accept-Ranges``; a single ``Range`` is answered with 206."""
-    size = rec.file.size
-    ctype = rec.content_type or "application/octet-stream"
-    header = request.headers.get("Range", "")
-    m = _RANGE.match(header.strip()) if header else None
-    if m and (m.group(1) or m.group(2)):
-        first, last = m.group(1), m.group(2)
-        if first:
-            start = int(first)
-            end = min(int(last), size - 1) if last else size - 1
-        else:
-            start, end = max(size - int(last), 0), size - 1
-        if start >= size or start > end:
-            resp = HttpResponse(status=416)
-            resp["Content-Range"] = f"bytes */{size}"
-            return resp
-        fh = rec.file.open("rb")
-        fh.seek(start)
-        length = end - start + 1
+    """The recording for the signed-in user, with byte ranges (``funnelwatch.lib.ranges``),
+    and its play or download in the audit trail.
 
-        def chunks(remaining: int = length):
-            try:
-                while remaining > 0:
-                    block = fh.read(min(65536, remaining))
-                    if not block:
-                        break
-                    remaining -= len(block)
-                    yield block
-            finally:
-                fh.close()
+    The rule: every GET that delivers bytes of the recording, the whole file or any
+    range however the ``Range`` header is spelled (``bytes=00-``, ``bytes=1-``,
+    ``bytes=-100000000``, several ranges), is covered by an event of this user on the
+    call: ``play`` (``download`` when sent as an attachment) is appended unless the trail
+    already has the same action of the same user on the same call from less than
+    :data:`LISTENING` ago. A browser player fetches one listening in many ranges and
+    leaves one event; listening again later leaves another. HEAD requests and refused
+    ranges (416) deliver nothing and record nothing. The check and the append run under
+    the audit chain's lock, so requests arriving together record once."""
+    try:
+        size = rec.file.size
+    except OSError:
+        raise Http404(_("This call has no stored recording.")) from None
+    action = AuditEvent.Action.DOWNLOAD if as_attachment else AuditEvent.Action.PLAY
 
-        resp = StreamingHttpResponse(chunks(), status=206, content_type=ctype)
-        resp["Content-Range"] = f"bytes {start}-{end}/{size}"
-        resp["Content-Length"] = str(length)
-    else:
-        resp = FileResponse(
-            rec.file.open("rb"),
-            content_type=ctype,
-            as_attachment=as_attachment,
-            filename=Path(rec.file.name).name,
-        )
-    resp["Accept-Ranges"] = "bytes"
-    return resp
+    def deliver() -> None:
+        with trail.acting_as(request.user):
+            trail.record_once(rec.call, action, {"recording": rec.pk}, within=LISTENING)
+
+    return ranges.respond(
+        request,
+        lambda: rec.file.open("rb"),
+        size,
+        content_type=rec.content_type or "application/octet-stream",
+        filename=Path(rec.file.name).name,
+        as_attachment=as_attachment,
+        on_deliver=deliver,
+    )

@@ -11,12 +11,11 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_POST, require_safe
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import visible_users
 from funnelwatch.audit import trail
-from funnelwatch.audit.models import AuditEvent
 from funnelwatch.core import params
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.lib import dates
@@ -80,22 +79,17 @@ def _recording(request: HttpRequest, pk: int) -> Recording:
 
 
 @login_required
+@require_safe
 def recording_play(request: HttpRequest, pk: int) -> HttpResponse:
-    rec = _recording(request, pk)
-    # A player fetches a file in several ranges; one play is the request from byte 0.
-    rng = request.headers.get("Range", "")
-    if not rng or rng.replace(" ", "").startswith("bytes=0-"):
-        with trail.acting_as(request.user):
-            trail.record(rec.call, AuditEvent.Action.PLAY, {"recording": rec.pk})
-    return recordings.serve(request, rec)
+    """Served and recorded as a play by ``recordings.serve``."""
+    return recordings.serve(request, _recording(request, pk))
 
 
 @login_required
+@require_safe
 def recording_download(request: HttpRequest, pk: int) -> HttpResponse:
-    rec = _recording(request, pk)
-    with trail.acting_as(request.user):
-        trail.record(rec.call, AuditEvent.Action.DOWNLOAD, {"recording": rec.pk})
-    return recordings.serve(request, rec, as_attachment=True)
+    """Served and recorded as a download by ``recordings.serve``."""
+    return recordings.serve(request, _recording(request, pk), as_attachment=True)
 
 
 @login_required

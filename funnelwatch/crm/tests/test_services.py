@@ -165,7 +165,9 @@ def test_every_service_call_leaves_before_and_after_in_the_audit(world, lead, at
     create, move, reassign, lose = events
     assert create.actor == world.alice and create.changes["title"] == "Printers for school 5"
     assert move.changes["stage_id"] == [world.stages["New lead"].pk, world.stages["Qualified"].pk]
-    assert move.at == at(2026, 3, 3, 10)
+    # The stated time is when the change took effect; the trail's own time is the server's.
+    assert move.occurred_at == at(2026, 3, 3, 10)
+    assert move.at > at(2026, 3, 3, 12) and create.at <= move.at <= reassign.at <= lose.at
     assert reassign.actor == world.head
     assert reassign.changes["owner_id"] == [world.alice.pk, world.bob.pk]
     assert lose.actor == world.bob
@@ -245,7 +247,7 @@ def _written_by(run) -> tuple[list, list]:  # noqa: ANN001
                     changes["contact_id"] = ref("crm.contact", changes["contact_id"])
                 events.append(
                     (
-                        e.at,
+                        e.occurred_at,
                         e.actor_id,
                         e.source,
                         e.source_name,

@@ -26,7 +26,7 @@ def data_period() -> Period:
 
     firsts = [
         Deal.objects.aggregate(x=Min("created_at"))["x"],
-        AuditEvent.objects.aggregate(x=Min("at"))["x"],
+        AuditEvent.objects.aggregate(x=Min("occurred_at"))["x"],
     ]
     lasts = [Deal.objects.aggregate(x=Max("closed_at"))["x"]]
     start = min((local_day(x) for x in firsts if x), default=today())
