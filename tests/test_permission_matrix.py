@@ -89,8 +89,8 @@ PAGES: dict[str, Row] = {
     "telephony:index": Row("OOOOOO"),  # a redirect to the calls, which ask to sign in
     "telephony:calls": Row("LOOOOO"),
     "telephony:call": Row("LOHOOO", kwargs={"pk": "@call"}),
-    "telephony:recording": Row("LOHOOO", kwargs={"pk": "@call"}),
-    "telephony:recording_download": Row("LOHOOO", kwargs={"pk": "@call"}),
+    "telephony:recording": Row("LOHOOO", "LMMMMM", kwargs={"pk": "@call"}),
+    "telephony:recording_download": Row("LOHOOO", "LMMMMM", kwargs={"pk": "@call"}),
     "telephony:missed": Row("LOOOOO"),
     "telephony:routing": Row("LDDODO"),
     "telephony:routing_save": Row("LMMMMM", "LDDDDO"),
@@ -112,7 +112,7 @@ PAGES: dict[str, Row] = {
     # Quality
     "quality:queue": Row("LDDOOO"),
     "quality:call": Row("LOHOOO", "LDHOOO", kwargs={"call_id": "@call"}),
-    "quality:audio": Row("LOHOOO", kwargs={"call_id": "@call"}),
+    "quality:audio": Row("LOHOOO", "LMMMMM", kwargs={"call_id": "@call"}),
     "quality:reviews": Row("LOOOOO"),
     "quality:report": Row("LDDODO"),  # scores of reviewers' work: leaders only
     "quality:library": Row("LOOOOO"),

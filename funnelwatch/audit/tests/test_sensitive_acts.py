@@ -180,14 +180,17 @@ def test_a_proposal_made_from_a_letter_is_recorded_under_whoever_made_it(
         deal, actor=world.alice, to=["client@acme.test"], subject="Offer", body="Hello"
     )
     assert not Proposal.objects.exists()  # a lead, no attachment, not marked
-    client.force_login(world.reviewer)
+    client.force_login(world.reviewer)  # reads letters, changes nothing
+    assert client.post(reverse("mail:mark_proposal", args=[letter.pk])).status_code == 403
+    assert not Proposal.objects.exists()
+    client.force_login(world.lead)
     client.post(reverse("mail:mark_proposal", args=[letter.pk]))
     proposal = Proposal.objects.get()
     assert proposal.author == world.alice  # it counts for the manager who sent it...
     (event,) = _events("crm.proposal")
-    assert (event.actor, event.source) == (world.reviewer, USER)  # ...the reviewer made it
+    assert (event.actor, event.source) == (world.lead, USER)  # ...the team lead made it
     (marked,) = _events("mail.message", action="update")
-    assert marked.actor == world.reviewer
+    assert marked.actor == world.lead
 
 
 def test_a_proposal_the_manager_sends_from_a_deal_is_recorded_under_the_manager(
