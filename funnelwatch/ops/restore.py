@@ -226,11 +226,10 @@ def _pg_schema() -> str:
 
 
 def database_tables() -> list[str]:
-    if connection.vendor == "sqlite":
-        return _sqlite_tables(_sqlite_path())
+    """The product's tables in the database the settings name (SQLite's own excluded)."""
     with connection.cursor() as cur:
-        cur.execute("SELECT tablename FROM pg_tables WHERE schemaname = current_schema()")
-        return [r[0] for r in cur.fetchall()]
+        names = connection.introspection.table_names(cur)
+    return sorted(n for n in names if not n.startswith("sqlite_"))
 
 
 def media_count(root: Path) -> int:
