@@ -5,16 +5,19 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.ops.models import RecordingRetention
 
+MONTHS = _("Enter a number of months from 1 to 240, or leave it empty.")
+
 
 class RetentionForm(forms.ModelForm):
+    months = forms.IntegerField(
+        label=_("keep recordings for (months)"),
+        help_text=_("Empty: keep recordings for ever."),
+        required=False,
+        min_value=1,
+        max_value=240,
+        error_messages={"invalid": MONTHS, "min_value": MONTHS, "max_value": MONTHS},
+    )
+
     class Meta:
         model = RecordingRetention
         fields = ["months"]
-
-    def clean_months(self) -> int | None:
-        months = self.cleaned_data.get("months")
-        if months is not None and not 1 <= months <= 240:
-            raise forms.ValidationError(
-                _("Enter a number of months from 1 to 240, or leave it empty.")
-            )
-        return months

@@ -105,7 +105,9 @@ def processes(now: dt.datetime) -> dict[str, ProcessGroup]:
                 state, note = OK, _("no looping runner seen; see the periodic jobs below")
         else:
             state = FAIL
-            note = _("stopped: no heartbeat for %(s)d s") % {"s": (now - last).total_seconds()}
+            note = _("stopped: no heartbeat for %(s)d s") % {
+                "s": round((now - last).total_seconds())
+            }
         groups[kind] = ProcessGroup(kind, str(label), state, found, last, note)
     return groups
 

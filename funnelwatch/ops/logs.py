@@ -20,7 +20,9 @@ request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", d
 class RequestIdFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "request_id"):
-            record.request_id = request_id.get()
+            # Django logs a 4xx/5xx answer with its request once the middleware is done.
+            request = getattr(record, "request", None)
+            record.request_id = getattr(request, "request_id", None) or request_id.get()
         return True
 
 

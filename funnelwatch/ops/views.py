@@ -31,15 +31,19 @@ def healthz(request: HttpRequest) -> HttpResponse:
     ``{"status": "unavailable"}`` when it does not. ``?strict=1`` answers 503 when degraded
     too (for monitors that read only the code). Anonymous, and it names no detail: the
     status page has them."""
-    if not health.database_ok():
-        return JsonResponse({"status": "unavailable"}, status=503)
     try:
-        problems = health.health_problems()
+        problems = health.health_problems() if health.database_ok() else None
     except DatabaseError:
-        return JsonResponse({"status": "unavailable"}, status=503)
+        problems = None
     strict = request.GET.get("strict", "").lower() in ("1", "true", "yes")
-    status = "degraded" if problems else "ok"
-    return JsonResponse({"status": status}, status=503 if problems and strict else 200)
+    if problems is None:
+        response = JsonResponse({"status": "unavailable"}, status=503)
+    else:
+        status = "degraded" if problems else "ok"
+        response = JsonResponse({"status": status}, status=503 if problems and strict else 200)
+    # An answer, not a server error: no error line in the log at every probe.
+    response._has_been_logged = True
+    return response
 
 
 def _may_see(user) -> bool:  # noqa: ANN001
