@@ -102,11 +102,17 @@ def test_old_recordings_go_and_their_calls_stay(world, settings, tmp_path, at):
     assert event.changes["status"] == ["stored", "expired"]
 
     # A late webhook for that call does not fetch it again.
-    from funnelwatch.telephony import webhooks
+    from funnelwatch.telephony import recordings, webhooks
 
-    webhooks._attach(old_call, "https://api.twilio.com/rec.wav", 10.0)
+    scheduled, downloads = [], []
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(recordings, "schedule_downloads", scheduled.extend)
+        webhooks._attach(old_call, "https://api.twilio.com/rec.wav", 10.0)
+    assert scheduled == []
+    assert recordings.fetch(old.pk, downloader=lambda *a, **k: downloads.append(a)) == "expired"
+    assert downloads == []
     old.refresh_from_db()
-    assert old.status == Recording.Status.EXPIRED
+    assert old.status == Recording.Status.EXPIRED and not old.file
 
     # The call's page says what happened to its recording.
     client = Client()
