@@ -12,7 +12,7 @@ import sqlite3
 from pathlib import Path
 
 from django.core.management import call_command
-from django.db import migrations
+from django.db import migrations, models
 from django.db.migrations.loader import MigrationLoader
 
 from funnelwatch.lib.batches import in_batches
@@ -94,9 +94,7 @@ def test_the_check_sees_a_rewrite():
     data = migrations.Migration("0099_fill", "crm")
     data.operations = [migrations.RunPython(migrations.RunPython.noop)]
     column = migrations.Migration("0099_col", "telephony")
-    column.operations = [
-        migrations.AddField("call", "note", __import__("django.db.models").db.models.TextField())
-    ]
+    column.operations = [migrations.AddField("call", "note", models.TextField())]
     index = migrations.Migration("0099_idx", "telephony")
     index.operations = []
     assert rewrites_a_large_table("crm", data) and rewrites_a_large_table("telephony", column)

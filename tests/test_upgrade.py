@@ -9,11 +9,13 @@ from __future__ import annotations
 import datetime as dt
 import gzip
 import hashlib
+import io
 import json
 import os
 import sqlite3
 import subprocess
 import sys
+import tarfile
 from decimal import Decimal
 from pathlib import Path
 
@@ -159,3 +161,50 @@ def test_an_earlier_release_upgrades_with_its_data_unchanged(fixture, tmp_path):
         shown = Decimal(str(table["totals"][key]))
         # The table shows money and minutes to the cent: equal to that precision.
         assert abs(shown - before["daily"][key]) <= Decimal("0.005"), (key, shown)
+
+
+def test_a_backup_of_an_earlier_release_restores_and_is_migrated(tmp_path):
+    """A backup made before an upgrade, restored into today's version: its migrations are
+    applied after the restore, and the rows are those of the backup."""
+    latest = RELEASES[-1]
+    source = tmp_path / "release.sqlite3"
+    source.write_bytes(gzip.decompress(latest.read_bytes()))
+    before = _read(source)
+    db = sqlite3.connect(source)
+    applied: dict[str, list[str]] = {}
+    for app, name in db.execute("SELECT app, name FROM django_migrations ORDER BY app, name"):
+        applied.setdefault(app, []).append(name)
+    db.close()
+    keys = {"keys/secret_key": b"k" * 50 + b"\n", "keys/fernet_key": b"f" * 43 + b"=\n"}
+    members = {"database/funnelwatch.sqlite3": source.read_bytes(), **keys}
+    manifest = {
+        "format": 1,
+        "product": "funnelwatch",
+        "version": latest.name.split("-")[1].split(".sqlite3")[0],
+        "created_at": "2026-03-02T10:00:00+08:00",
+        "database": {"vendor": "sqlite", "file": "database/funnelwatch.sqlite3"},
+        "migrations": applied,
+        "tables": before["rows"],
+        "files": {
+            name: {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
+            for name, data in members.items()
+        },
+    }
+    archive = tmp_path / "funnelwatch-20260302T020000Z.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        for name, data in [*members.items(), ("manifest.json", json.dumps(manifest).encode())]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+
+    data = tmp_path / "data"
+    env = {
+        k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "FUNNELWATCH_MEDIA_DIR")
+    }
+    env.update(FUNNELWATCH_DATA_DIR=str(data), DJANGO_SETTINGS_MODULE="funnelwatch.settings")
+    result = json.loads(_cli(env, "restore", str(archive), "--json"))
+    assert result["ok"], result["checks"]
+    assert "ops.0001_initial" in result["migrated"]
+    assert "No planned migration operations" in _cli(env, "migrate", "--plan")
+    after = _read(data / "funnelwatch.sqlite3")
+    assert after["deals"] == before["deals"] and after["audit"] == before["audit"]

@@ -284,3 +284,17 @@ def test_json_logs_are_a_setting(monkeypatch):
     finally:
         monkeypatch.delenv("FUNNELWATCH_LOG_FORMAT")
         importlib.reload(module)
+
+
+def test_the_looping_periodic_runner_beats_from_its_own_thread(transactional_db):
+    import time
+
+    from funnelwatch.ops.models import Heartbeat
+
+    beater = heartbeat.Beater("periodic", 0.05).start()
+    first = Heartbeat.objects.get(kind="periodic").beat_at
+    time.sleep(0.3)
+    assert Heartbeat.objects.get(kind="periodic").beat_at > first  # beats while running
+    beater.stop()
+    row = Heartbeat.objects.get(kind="periodic")
+    assert row.stopped_at is not None and row.pid
