@@ -71,6 +71,7 @@ def test_a_stopped_worker_shows_within_a_minute(healthy, client, world):
         assert "Needs attention" in page
 
 
+@pytest.mark.django_db(transaction=True)  # its heartbeat thread writes on its own connection
 def test_the_worker_command_beats_and_says_when_it_stops(healthy, client, world, settings):
     from funnelwatch.ops.models import Heartbeat
 
