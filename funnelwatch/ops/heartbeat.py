@@ -4,6 +4,7 @@ a process silent for FUNNELWATCH_HEARTBEAT_STALE_SECONDS is reported stopped."""
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import os
 import socket
@@ -52,6 +53,13 @@ class Beater:
         self._thread = threading.Thread(target=self._run, name=f"{kind}-heartbeat", daemon=True)
 
     def start(self) -> Beater:
+        from funnelwatch.ops.models import Heartbeat
+
+        # Processes that ended a month ago (killed ones never said so) are forgotten.
+        try:
+            Heartbeat.objects.filter(beat_at__lt=timezone.now() - dt.timedelta(days=30)).delete()
+        except DatabaseError:
+            logger.warning("old heartbeats could not be removed", exc_info=True)
         beat(self.kind, self.process)
         self._thread.start()
         return self
