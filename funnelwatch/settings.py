@@ -42,6 +42,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "csp",
+    # Operations (backups, health, monitoring). Before django_tasks_db: its ``db_worker``
+    # (the same worker, with a heartbeat) is the one the command line runs.
+    "funnelwatch.ops",
     "django_tasks",
     "django_tasks_db",
     "axes",
@@ -59,6 +62,9 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First: every request (webhooks on their fast path too) gets an id for the logs and
+    # is counted for /metrics.
+    "funnelwatch.ops.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "csp.middleware.CSPMiddleware",
     "funnelwatch.telephony.middleware.WebhookFastPathMiddleware",  # skips the rest
@@ -216,15 +222,44 @@ FUNNELWATCH_MONTHLY_SALES_COST = envstr("FUNNELWATCH_MONTHLY_SALES_COST", "0")
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 
+# One line per event; FUNNELWATCH_LOG_FORMAT=json makes each line a JSON object (time,
+# level, logger, message, request_id, and the exception's traceback when there is one).
+FUNNELWATCH_LOG_FORMAT = envstr("FUNNELWATCH_LOG_FORMAT", "text").lower()
+if FUNNELWATCH_LOG_FORMAT not in ("text", "json"):
+    raise ValueError(f"FUNNELWATCH_LOG_FORMAT must be text or json, got {FUNNELWATCH_LOG_FORMAT!r}")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"request_id": {"()": "funnelwatch.ops.logs.RequestIdFilter"}},
+    "formatters": {
+        "text": {
+            "()": "funnelwatch.ops.logs.OneLineFormatter",
+            "format": "%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s",
+        },
+        "json": {
+            "()": "funnelwatch.ops.logs.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s %(request_id)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        },
+    },
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "filters": ["request_id"],
+            "formatter": FUNNELWATCH_LOG_FORMAT,
+        }
+    },
     "root": {"handlers": ["console"], "level": envstr("LOG_LEVEL", "WARNING")},
     "loggers": {
         "funnelwatch": {
             "handlers": ["console"],
             "level": envstr("LOG_LEVEL", "INFO"),
+            "propagate": False,
+        },
+        # Django's own request errors (the 500's traceback) in the same one-line form.
+        "django.request": {
+            "handlers": ["console"],
+            "level": envstr("LOG_LEVEL", "WARNING"),
             "propagate": False,
         },
     },

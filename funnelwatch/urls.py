@@ -5,9 +5,11 @@ from django.urls import include, path
 
 from funnelwatch.api import api
 from funnelwatch.core import views as core_views
+from funnelwatch.ops import views as ops_views
 
 urlpatterns = [
     path("", core_views.home, name="home"),
+    path("healthz", ops_views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),
@@ -20,6 +22,7 @@ urlpatterns = [
     path("quality/", include("funnelwatch.quality.urls")),
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
+    path("ops/", include("funnelwatch.ops.urls")),
 ]
 
 # A page's bad query-string value is answered 400 with the parameter named.

@@ -140,6 +140,12 @@ PAGES: dict[str, Row] = {
     "alerts:thresholds": Row("LDDDDO"),
     "plans:list": Row("LOOOOO"),
     "plans:create": Row("LDDODO"),
+    # Operations: the load balancer's check, the head's status page, the administrator's
+    # recording retention, Prometheus (off without FUNNELWATCH_METRICS_TOKEN: 404)
+    "healthz": Row("OOOOOO", "MMMMMM"),
+    "ops:status": Row("LDDDDO", "LMMMMM"),
+    "ops:retention": Row("LMMMMM", "LDDDDD", data={"months": "6"}),
+    "ops:metrics": Row("HHHHHH", "MMMMMM"),
     # API documents (the operations themselves are in API below)
     "api-1:openapi-json": Row("LOOOOO"),
     "api-1:openapi-view": Row("LOOOOO"),

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.utils import timezone
 
+from funnelwatch.ops import prom
+
 logger = logging.getLogger("funnelwatch.periodic")
 
 Job = Callable[[dt.datetime], "str | None"]
@@ -77,5 +79,6 @@ def run_due(
         PeriodicRun.objects.filter(name=job.name).update(
             last_finished_at=timezone.now(), last_error=error
         )
+        prom.observe_job(job.name, failed=bool(error))
         results.append((job.name, outcome))
     return results

@@ -14,6 +14,7 @@ from django.db import DataError, IntegrityError, connection
 from django.utils import timezone
 
 from funnelwatch.metrics import refresh
+from funnelwatch.ops import prom
 from funnelwatch.telephony import conf
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.providers import asterisk, base, freeswitch
@@ -140,6 +141,7 @@ class FileImporter:
                     good.append((number, fields))
             new_legs, new_keys, bad = self._parse(good)
             self.report.rejected += sorted(rejected + bad, key=lambda r: r.line)
+            prom.observe_import(self.fmt, len(good) - len(bad), len(rejected) + len(bad))
             legs += new_legs
             keys += new_keys
             while len(legs) >= BATCH_ROWS:

@@ -175,6 +175,8 @@ class Recording(models.Model):
         PENDING = "pending", _("pending")
         STORED = "stored", _("stored")
         FAILED = "failed", _("failed")
+        # Deleted when older than the recording retention (the call is kept).
+        EXPIRED = "expired", _("deleted after the retention period")
 
     call = models.OneToOneField(Call, on_delete=models.CASCADE, related_name="recording")
     file = models.FileField(_("file"), upload_to="recordings/%Y/%m/", blank=True)

@@ -141,7 +141,7 @@ def download(source: str, timeout: int, provider: str = "generic") -> tuple[byte
 def fetch(recording_id: int, downloader=None) -> str:  # noqa: ANN001
     """One attempt at fetching a recording; returns the resulting status."""
     rec = Recording.objects.select_related("call").filter(pk=recording_id).first()
-    if rec is None or rec.status == Recording.Status.STORED:
+    if rec is None or rec.status in (Recording.Status.STORED, Recording.Status.EXPIRED):
         return rec.status if rec else "missing"
     try:
         data, ctype = (downloader or download)(

@@ -324,11 +324,12 @@ def _attach(call: Call, source_url: str, duration_s: float | None) -> Recording:
     rec, created = Recording.objects.get_or_create(
         call=call, defaults={"source_url": source_url[:500], "duration_s": duration_s}
     )
-    if not created and rec.status != Recording.Status.STORED and not rec.source_url:
+    done = (Recording.Status.STORED, Recording.Status.EXPIRED)  # expired: not fetched again
+    if not created and rec.status not in done and not rec.source_url:
         rec.source_url = source_url[:500]
         rec.duration_s = duration_s
         rec.save(update_fields=["source_url", "duration_s"])
-    if rec.status != Recording.Status.STORED:
+    if rec.status not in done:
         recordings.schedule_downloads([rec.pk])
     return rec
 

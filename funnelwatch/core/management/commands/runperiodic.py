@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import signal
+import sys
 import time
 
 from django.core.management.base import BaseCommand
@@ -27,9 +29,24 @@ class Command(BaseCommand):
         if opts["job"] and opts["job"] not in periodic.JOBS:
             self.stderr.write(f"unknown job {opts['job']!r}; see --list")
             raise SystemExit(2)
-        while True:
-            for name, outcome in periodic.run_due(only=opts["job"], force=opts["force"]):
-                self.stdout.write(f"{name}: {outcome}")
-            if not opts["loop"]:
-                break
-            time.sleep(opts["interval"])
+        if not opts["loop"]:
+            self._run_once(opts)
+            return
+        # Looping, it says it is alive every few seconds (the status page, /healthz); run
+        # from cron instead, the periodic jobs' lag tells whether it runs.
+        from funnelwatch.ops import conf
+        from funnelwatch.ops.heartbeat import Beater
+
+        # systemd stops it with SIGTERM: leave through ``finally`` so it says it stopped.
+        signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
+        beater = Beater("periodic", conf.heartbeat_seconds()).start()
+        try:
+            while True:
+                self._run_once(opts)
+                time.sleep(opts["interval"])
+        finally:
+            beater.stop()
+
+    def _run_once(self, opts: dict) -> None:
+        for name, outcome in periodic.run_due(only=opts["job"], force=opts["force"]):
+            self.stdout.write(f"{name}: {outcome}")
