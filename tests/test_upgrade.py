@@ -45,8 +45,13 @@ def _read(path: Path) -> dict:
             )
         ]
         audit = hashlib.sha256()
+        # Since the hash chain, ``at`` is the trail's own (never decreasing) time and the time
+        # a change took effect, which the audit rows of older releases held in ``at``, is
+        # ``occurred_at``: compare that.
+        columns = {r[1] for r in db.execute("PRAGMA table_info(audit_auditevent)")}
+        when = "occurred_at" if "occurred_at" in columns else "at"
         for row in db.execute(
-            "SELECT id, at, actor_id, action, object_type, object_id, changes "
+            f"SELECT id, {when}, actor_id, action, object_type, object_id, changes "  # noqa: S608
             "FROM audit_auditevent ORDER BY id"
         ):
             audit.update(repr(row).encode())
