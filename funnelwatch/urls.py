@@ -1,4 +1,3 @@
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -28,7 +27,5 @@ urlpatterns = [
 # A page's bad query-string value is answered 400 with the parameter named.
 handler400 = "funnelwatch.core.views.bad_request"
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Uploaded files (recordings, attachments) are never served by address, not even with
+# DEBUG: only the views that check who may see them and write the play or download record.

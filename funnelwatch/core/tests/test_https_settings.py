@@ -44,3 +44,23 @@ def test_plain_http_site_keeps_cookies_usable():
 def test_each_can_be_set_on_its_own():
     got = _settings({"SITE_URL": "https://crm.example.mn", "SECURE_HSTS_SECONDS": "600"})
     assert got["hsts"] == 600
+
+
+def test_uploaded_files_are_not_served_by_address_even_with_debug(settings, client, db):
+    """Recordings are served only by the views that check visibility and write the audit
+    record; a /media/ address must not bypass them in a DEBUG run."""
+    import importlib
+
+    from django.urls import clear_url_caches
+
+    import funnelwatch.urls
+
+    settings.DEBUG = True
+    importlib.reload(funnelwatch.urls)
+    clear_url_caches()
+    try:
+        assert not any("media" in str(p.pattern) for p in funnelwatch.urls.urlpatterns)
+    finally:
+        settings.DEBUG = False
+        importlib.reload(funnelwatch.urls)
+        clear_url_caches()
