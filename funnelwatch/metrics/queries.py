@@ -105,21 +105,28 @@ def _groups(viewer: User | None, by: str) -> list[Row]:
     rows: list[Row] = []
     if by == "manager":
         rows += [Row("manager", str(u), user=u, team=u.team, members={u.pk}) for u in users]
-    if by in ("manager", "team"):
-        if everyone:
-            teams = Team.objects.all()
-        elif viewer.role == Role.TEAM_LEAD:
-            teams = Team.objects.filter(pk__in={u.team_id for u in users if u.team_id})
-        else:
-            teams = Team.objects.filter(pk=viewer.team_id)
-        members: dict[int, set[int]] = {}
+    if everyone:
+        teams = Team.objects.all()
+    elif viewer.role == Role.TEAM_LEAD:
+        teams = Team.objects.filter(pk__in={u.team_id for u in users if u.team_id})
+    else:
+        teams = Team.objects.filter(pk=viewer.team_id)
+    members: dict[int, set[int]] = {}
+    if by in ("manager", "team") or not everyone:
         for uid, tid in User.objects.filter(
             is_active=True, role__in=SELLER_ROLES, team__in=teams
         ).values_list("pk", "team_id"):
             members.setdefault(tid, set()).add(uid)
+    if by in ("manager", "team"):
         rows += [Row("team", str(t), team=t, members=members.get(t.pk, set())) for t in teams]
     if everyone:
         rows.append(Row("total", "", members=None))
+    elif by == "none":
+        # The department row of someone who may not see the department: everything they
+        # may see as one row (a team lead's teams, a manager's team, or only themselves).
+        scope = {u.pk for u in users}.union(*members.values())
+        label = ", ".join(str(t) for t in teams) or str(viewer)
+        rows.append(Row("total", label, members=scope))
     return rows
 
 

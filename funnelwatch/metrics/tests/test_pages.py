@@ -66,6 +66,39 @@ def test_team_lead_sees_the_team(client, sales, world):
     assert [r.label for r in rows if r.kind == "team"] == ["North"]
 
 
+@pytest.mark.parametrize(
+    ("who", "label", "leads"),
+    [("head", "", 4), ("lead", "North", 2), ("alice", "North", 2), ("bob", "South", 2)],
+)
+def test_department_rows_for_every_role(client, sales, world, who, label, leads):
+    """Rows "department" (by=none): the department for the head; for a team lead or a
+    manager, everything they may see as one row (it answered 500 for them: no row at
+    all left the unanswered-letters count asking about no managers)."""
+    client.force_login(getattr(world, who))
+    url = reverse("metrics:key_numbers")
+    assert client.get(f"{url}?period=week&by=none").status_code == 200
+    response = client.get(f"{url}?{WEEK}&by=none")
+    assert response.status_code == 200
+    (row,) = response.context["table"].rows
+    assert (row.kind, row.label) == ("total", label)
+    assert row.cells["leads_received"].value == leads
+    if label:
+        assert f"Total: {label}" in response.content.decode()
+    csv_text = client.get(f"{url}?{WEEK}&by=none&format=csv").content.decode("utf-8-sig")
+    assert next(csv.reader(io.StringIO(csv_text.splitlines()[1])))[:2] == (
+        ["Total", label] if label else ["Department total", ""]
+    )
+
+
+def test_department_row_of_a_manager_without_a_team_is_their_own(client, sales, world):
+    client.force_login(world.outsider)
+    url = reverse("metrics:key_numbers")
+    for by in ("none", "team", "manager"):
+        assert client.get(f"{url}?{WEEK}&by={by}").status_code == 200
+    (row,) = client.get(f"{url}?{WEEK}&by=none").context["table"].rows
+    assert row.members == {world.outsider.pk} and row.label == "Outsider"
+
+
 def test_drill_down_lists_the_records(client, sales, world, django_assert_max_num_queries):
     client.force_login(world.head)
     url = reverse("metrics:records", args=["won_count"])
