@@ -43,22 +43,43 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
+def _one_manager(request: HttpRequest) -> User | None:
+    """?manager=N (the alerts link a manager's key numbers so): that manager, if the viewer
+    may see them; None without the parameter; 404 for anyone else or anything else."""
+    raw = request.GET.get("manager", "")
+    if not raw:
+        return None
+    pk = _int(raw)
+    if pk is None or not can_see_user(request.user, pk):
+        raise Http404(_("No such manager."))
+    return get_object_or_404(User.objects.select_related("team"), pk=pk)
+
+
 @login_required
 def key_numbers(request: HttpRequest) -> HttpResponse:
     choice = periods.from_query(request.GET)
     by = request.GET.get("by", "manager")
     by = by if by in ("manager", "team", "none") else "manager"
     keys = [k for k in request.GET.get("metrics", "").split(",") if k] or None
+    person = _one_manager(request)
     try:
-        table = queries.key_numbers(request.user, choice.period, by=by, metrics=keys)
+        if person is None:
+            table = queries.key_numbers(request.user, choice.period, by=by, metrics=keys)
+        else:
+            by = "manager"
+            table = queries.key_numbers(
+                request.user, choice.period, by=by, metrics=keys, only=person.pk
+            )
     except KeyError:
         raise Http404(_("Unknown metric.")) from None
+    scope_query = f"&manager={person.pk}" if person else ""
     fmt = request.GET.get("format")
     if fmt in ("csv", "xlsx"):
         data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx(table)
         exports.audit_export(table, fmt, by)
         response = HttpResponse(data, content_type=exports.CONTENT_TYPES[fmt])
-        name = f"key-numbers-{choice.period.start}-{choice.last_day}.{fmt}"
+        who = f"-manager-{person.pk}" if person else ""
+        name = f"key-numbers{who}-{choice.period.start}-{choice.last_day}.{fmt}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return render(
@@ -68,6 +89,8 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
             "table": table,
             "choice": choice,
             "by": by,
+            "person": person,
+            "scope_query": scope_query,
             "kinds": periods.KINDS,
             "blocks": [(b, BLOCK_LABELS.get(b, b), ms) for b, ms in table.blocks],
             "period_query": _period_query(choice),

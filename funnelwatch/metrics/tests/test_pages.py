@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 import json
+from html import unescape
 
 import pytest
 from django.core.management import call_command
@@ -97,6 +98,47 @@ def test_department_row_of_a_manager_without_a_team_is_their_own(client, sales, 
         assert client.get(f"{url}?{WEEK}&by={by}").status_code == 200
     (row,) = client.get(f"{url}?{WEEK}&by=none").context["table"].rows
     assert row.members == {world.outsider.pk} and row.label == "Outsider"
+
+
+def test_key_numbers_of_one_manager_as_the_alert_links_them(client, sales, world):
+    """An activity-drop alert links "key numbers" with ?manager=N: the page shows that
+    manager's row (the numbers the full table has for them), keeps the manager when the
+    period changes or the table is exported, and refuses anyone the viewer may not see."""
+    from funnelwatch.alerts.messages import links
+    from funnelwatch.alerts.models import Kind
+
+    (url,) = [u for _label, u in links(Kind.ACTIVITY_DROP, {}, world.alice.pk)]
+    client.force_login(world.head)
+    full = client.get(reverse("metrics:key_numbers") + "?" + WEEK).context["table"]
+    expected = next(r for r in full.rows if r.user == world.alice)
+    response = client.get(f"{url}&{WEEK}")
+    assert response.status_code == 200
+    (row,) = response.context["table"].rows
+    assert row.user == world.alice
+    assert {k: c.value for k, c in row.cells.items()} == {
+        k: c.value for k, c in expected.cells.items()
+    }
+    html = unescape(response.content.decode())
+    assert f'name="manager" value="{world.alice.pk}"' in html
+    assert f"&manager={world.alice.pk}&format=csv" in html
+    assert f"date=2026-03-09&by=manager&manager={world.alice.pk}" in html
+    lines = client.get(f"{url}&{WEEK}&format=csv").content.decode("utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["alice"]
+    for who, other, status in [
+        (world.lead, world.alice, 200),
+        (world.lead, world.bob, 404),
+        (world.alice, world.alice, 200),
+        (world.alice, world.bob, 404),
+    ]:
+        client.force_login(who)
+        got = client.get(f"{reverse('metrics:key_numbers')}?manager={other.pk}&{WEEK}")
+        assert got.status_code == status, (who, other)
+    client.force_login(world.head)
+    for bad in ("999999", "abc", "-1", "1.5"):
+        assert client.get(f"{reverse('metrics:key_numbers')}?manager={bad}").status_code == 404
+    # An empty choice is no choice: the whole table.
+    rows = client.get(f"{reverse('metrics:key_numbers')}?manager=&{WEEK}").context["table"].rows
+    assert len(rows) == len(full.rows)
 
 
 def test_drill_down_lists_the_records(client, sales, world, django_assert_max_num_queries):
