@@ -84,3 +84,16 @@ def working_minutes_between(
     days = weeks * len(set(workdays) & set(range(7)))
     days += sum(1 for i in range(rest) if (first + timedelta(days=1 + i)).weekday() in workdays)
     return total + days * (day_end_hour - day_start_hour) * 60.0
+
+
+def shown(moment: datetime | None) -> str:
+    """A moment as people read it: in the current (the company's) time zone, to the
+    minute. Records' names use it, so a call named in a list reads as the calls page
+    shows it, not in UTC as it is stored."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:
+        from django.utils import timezone
+
+        moment = timezone.localtime(moment)
+    return f"{moment:%Y-%m-%d %H:%M}"

@@ -20,7 +20,7 @@ from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
 from funnelwatch.metrics.common import LocalDay, day_points
-from funnelwatch.metrics.registry import Metric, Point, register
+from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 
 # A thread is followed this far back to find the letter a reply answers.
 LOOKBACK = dt.timedelta(days=30)
@@ -292,4 +292,18 @@ register(
             "longer than FUNNELWATCH_MAIL_UNANSWERED_HOURS."
         ),
     )
+)
+
+record_shape(
+    Message,
+    RecordShape(
+        when=("sent_at",),
+        who="owner",
+        deal="deal",
+        contact="contact",
+        link=link_to("mail:message"),
+        label=lambda m: m.subject or _("(no subject)"),
+        detail=lambda m: m.get_direction_display(),
+        related=("owner", "deal", "contact"),
+    ),
 )

@@ -129,52 +129,10 @@ def records(request: HttpRequest, key: str) -> HttpResponse:
             "choice": choice,
             "manager": manager,
             "team": team,
-            "rows": [_describe(r) for r in rows],
+            "rows": queries.drill_lines(rows),
             "limit_hit": len(rows) >= 500,
         },
     )
-
-
-def _describe(obj: object) -> dict:
-    """A drill-down line: what the record is, whose, when, and a link to its deal."""
-    from funnelwatch.crm.models import Deal
-
-    deal = obj if isinstance(obj, Deal) else getattr(obj, "deal", None)
-    when = next(
-        (
-            getattr(obj, f)
-            for f in ("at", "left_at", "sent_at", "held_at", "done_at", "closed_at", "created_at")
-            if getattr(obj, f, None)
-        ),
-        None,
-    )
-    who = next(
-        (
-            getattr(obj, f)
-            for f in ("owner", "actor", "assignee", "author")
-            if getattr(obj, f, None) is not None
-        ),
-        None,
-    )
-    detail = ""
-    if isinstance(obj, Deal):
-        detail = obj.lost_reason or obj.junk_reason or obj.get_status_display()
-        if obj.amount:
-            detail = f"{detail} · {obj.amount}"
-    elif hasattr(obj, "to_stage"):
-        detail = obj.to_stage
-    elif hasattr(obj, "object_type"):
-        detail = f"{obj.get_action_display()} {obj.object_type}"
-    elif getattr(obj, "amount", None) is not None:
-        detail = obj.amount
-    return {
-        "obj": obj,
-        "kind": obj._meta.verbose_name,
-        "deal": deal,
-        "when": when,
-        "who": who,
-        "detail": detail,
-    }
 
 
 @login_required
