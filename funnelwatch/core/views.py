@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 
 
@@ -18,3 +19,7 @@ def home(request: HttpRequest) -> HttpResponse:
         except NoReverseMatch:
             continue
     return redirect("crm:deals")
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    return redirect(static("funnelwatch/favicon.svg"))
