@@ -9,7 +9,7 @@ from django.shortcuts import render
 from ninja import NinjaAPI
 from ninja.openapi.docs import Swagger
 
-from funnelwatch.accounts.tokens import api_auth
+from funnelwatch.accounts.tokens import api_auth, docs_access
 
 
 class LocalSwagger(Swagger):
@@ -34,6 +34,7 @@ api = NinjaAPI(
     version="1",
     auth=api_auth,
     docs=LocalSwagger(),
+    docs_decorator=docs_access,  # signed-in users only, unless FUNNELWATCH_PUBLIC_API_DOCS
     description="Deals, calls, metrics and alerts of a sales department. "
     "Authenticate with a browser session or `Authorization: Bearer <token>` "
     "(`funnelwatch createtoken USERNAME`). PBX webhooks carry their own signatures.",

@@ -2,12 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import dj_database_url
 from django.utils.translation import gettext_lazy as _
 
-from funnelwatch.lib.env import envbool, envint, envlist, envsecret, envstr, stored_secret
+from funnelwatch.lib.env import (
+    envbool,
+    envint,
+    envlist,
+    envsecret,
+    envstr,
+    private_dir,
+    private_file,
+    stored_secret,
+)
 
 BASE_DIR = Path(__file__).resolve().parent
 DATA_DIR = Path(envstr("FUNNELWATCH_DATA_DIR", "./data")).resolve()
@@ -17,6 +27,12 @@ SECRET_KEY = envsecret("SECRET_KEY") or stored_secret(DATA_DIR, "secret_key")
 ALLOWED_HOSTS = envlist("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "testserver"])
 CSRF_TRUSTED_ORIGINS = envlist("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = envstr("SITE_URL", "http://127.0.0.1:8000")
+# Reverse proxies in front of the web server (addresses or networks): only from these is
+# X-Forwarded-For believed when deciding a request's address (webhook allow-lists, login
+# throttling). Empty: the connecting address is the client's.
+FUNNELWATCH_TRUSTED_PROXIES = envlist("FUNNELWATCH_TRUSTED_PROXIES", [])
+# /api/docs and /api/openapi.json for anyone (default: signed-in users and API tokens).
+FUNNELWATCH_PUBLIC_API_DOCS = envbool("FUNNELWATCH_PUBLIC_API_DOCS", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -25,8 +41,10 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "csp",
     "django_tasks",
     "django_tasks_db",
+    "axes",
     # Funnelwatch: one app per domain (DESIGN.md). Order matters for the demo generator.
     "funnelwatch.core",
     "funnelwatch.accounts",
@@ -42,6 +60,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "csp.middleware.CSPMiddleware",
     "funnelwatch.telephony.middleware.WebhookFastPathMiddleware",  # skips the rest
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -52,6 +71,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "funnelwatch.audit.middleware.AuditActorMiddleware",
+    # Last: turns a login refused for too many failures into the lock-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "funnelwatch.urls"
@@ -83,11 +104,13 @@ if DATABASE_URL:
         # DATABASE_URL replaces this.
         DATABASES["default"].setdefault("OPTIONS", {}).setdefault("options", "-c jit=off")
 else:
-    DATA_DIR.mkdir(parents=True, exist_ok=True)
+    # Owner-only, like the secret key: the database (and its -wal/-shm files, which take
+    # its mode) holds every deal, call and letter.
+    private_dir(DATA_DIR)
     DATABASES = {
         "default": {
             "ENGINE": "django.db.backends.sqlite3",
-            "NAME": DATA_DIR / "funnelwatch.sqlite3",
+            "NAME": private_file(DATA_DIR / "funnelwatch.sqlite3"),
             "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
@@ -105,10 +128,32 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
 LOGOUT_REDIRECT_URL = "login"
 
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+AUTHENTICATION_BACKENDS = [
+    # Refuses logins while the account or the address is locked out; checks nothing else.
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
+
+# Checked wherever a password is chosen (admin, createsuperuser, changepassword). The demo
+# sets its "demo" passwords directly, which these do not apply to.
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": envint("FUNNELWATCH_PASSWORD_MIN_LENGTH", 10)},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+# --- login throttling (django-axes): per account and per address, see the README ---
+AXES_FAILURE_LIMIT = envint("FUNNELWATCH_LOGIN_FAILURE_LIMIT", 10)
+AXES_COOLOFF_TIME = dt.timedelta(minutes=envint("FUNNELWATCH_LOGIN_LOCKOUT_MINUTES", 15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "funnelwatch.lib.addresses.client_ip"
+AXES_LOCKOUT_CALLABLE = "funnelwatch.accounts.throttle.lockout_response"
+AXES_USERNAME_FORM_FIELD = "username"
 
 # --- language, time ---
 LANGUAGE_CODE = envstr("LANGUAGE_CODE", "en")
@@ -128,7 +173,11 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(envstr("FUNNELWATCH_MEDIA_DIR", str(DATA_DIR / "media"))).resolve()
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    # Recordings and attachments: owner-only files and folders (Django's default is 0644).
+    "default": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {"file_permissions_mode": 0o600, "directory_permissions_mode": 0o700},
+    },
     "staticfiles": {"BACKEND": "whitenoise.storage.CompressedStaticFilesStorage"},
 }
 WHITENOISE_USE_FINDERS = True
@@ -181,8 +230,37 @@ LOGGING = {
     },
 }
 
-if not DEBUG:
-    SESSION_COOKIE_HTTPONLY = True
-    SECURE_CONTENT_TYPE_NOSNIFF = True
-    SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", False)
-    CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", False)
+# Content-Security-Policy: scripts only from our own static files (no inline script or
+# handler anywhere: funnelwatch/static/funnelwatch/app.js wires the pages), nothing from
+# other hosts, no framing. Inline style attributes stay allowed (widths of bars, etc.).
+from csp.constants import NONE, SELF, UNSAFE_INLINE  # noqa: E402
+
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, UNSAFE_INLINE],
+        "img-src": [SELF, "data:"],
+        "media-src": [SELF],
+        "font-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Served over https (SITE_URL says so): cookies only over https, and browsers told to use
+# nothing else for a year (HSTS). Each can still be set on its own.
+HTTPS = SITE_URL.lower().startswith("https://")
+SESSION_COOKIE_HTTPONLY = True
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+SESSION_COOKIE_SECURE = envbool("SESSION_COOKIE_SECURE", HTTPS)
+CSRF_COOKIE_SECURE = envbool("CSRF_COOKIE_SECURE", HTTPS)
+SECURE_HSTS_SECONDS = envint("SECURE_HSTS_SECONDS", 31_536_000 if HTTPS else 0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = envbool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
+# Behind a TLS-terminating proxy that sets X-Forwarded-Proto (see README, Production).
+if envbool("SECURE_PROXY_SSL_HEADER", False):
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 from hypothesis import given
 from hypothesis import strategies as st
 
-from funnelwatch.lib.dates import working_minutes_between
+from funnelwatch.lib.dates import working_deadline, working_minutes_between
 
 TZ = ZoneInfo("Asia/Ulaanbaatar")
 
@@ -37,3 +37,18 @@ def test_a_weekend_call_is_due_on_monday_morning():
     friday_evening = dt.datetime(2026, 3, 6, 20, 0, tzinfo=TZ)
     monday = dt.datetime(2026, 3, 9, 9, 15, tzinfo=TZ)
     assert working_minutes_between(friday_evening, monday, TZ, [0, 1, 2, 3, 4], 9, 18) == 15
+
+
+@given(moments, st.integers(min_value=1, max_value=60 * 9 * 6))
+def test_the_deadline_is_the_first_moment_that_much_working_time_has_passed(start, minutes):
+    due = working_deadline(start, minutes, TZ, [0, 1, 2, 3, 4], 9, 18)
+    assert working_minutes_between(start, due, TZ, [0, 1, 2, 3, 4], 9, 18) == minutes
+    # A minute earlier, it had not: the deadline falls inside working time.
+    before = due - dt.timedelta(minutes=1)
+    assert working_minutes_between(start, before, TZ, [0, 1, 2, 3, 4], 9, 18) == minutes - 1
+
+
+def test_a_call_missed_on_saturday_night_is_due_after_mondays_opening():
+    saturday_night = dt.datetime(2026, 3, 7, 23, 30, tzinfo=TZ)
+    due = working_deadline(saturday_night, 15, TZ, [0, 1, 2, 3, 4], 9, 18)
+    assert due == dt.datetime(2026, 3, 9, 9, 15, tzinfo=TZ)

@@ -5,6 +5,7 @@ from io import StringIO
 
 import pytest
 from django.core.management import call_command
+from django.test import Client
 
 from funnelwatch.accounts.models import User
 from funnelwatch.crm.models import Deal, StageChange
@@ -40,6 +41,11 @@ def test_same_seed_same_data_and_problems_are_planted():
     planted = summary["planted"]
     assert User.objects.filter(username=planted["activity_drop_manager"], role="manager").exists()
     assert {login["role"] for login in summary["logins"]} >= {"head", "team_lead", "manager"}
+    # the printed logins work on the login page (password validators do not apply to them)
+    for login in summary["logins"]:
+        browser = Client()
+        r = browser.post("/login/", {"username": login["username"], "password": "demo"})
+        assert r.status_code == 302 and "_auth_user_id" in browser.session, login
     stalled = Deal.objects.filter(pk__in=planted["stalled_deals"])
     assert stalled.count() == len(planted["stalled_deals"]) >= 3
     for deal in stalled:

@@ -1,5 +1,10 @@
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+
 import pytest
 from django.urls import reverse
 
@@ -25,3 +30,34 @@ def test_every_message_is_translated():
         empty = [e for e in entries if e.rstrip().endswith('msgstr ""') and "msgstr[" not in e]
         assert not empty, f"{lang}: {len(empty)} untranslated, e.g. {empty[0][:200]}"
         assert "#, fuzzy" not in text.split("\n\n", 1)[1], f"{lang}: fuzzy entries"
+
+
+@pytest.mark.skipif(
+    not (shutil.which("xgettext") and shutil.which("msgcmp")),
+    reason="GNU gettext (xgettext, msgcmp) is not installed",
+)
+def test_every_message_in_the_code_is_in_both_catalogues(tmp_path):
+    """Every string the code and templates mark for translation has an entry in the Russian and
+    Mongolian catalogues: a fresh extraction is compared with each catalogue by msgcmp."""
+    from pathlib import Path
+
+    import funnelwatch
+
+    source = Path(funnelwatch.__file__).parent
+    copy = tmp_path / "funnelwatch"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("*.mo", "__pycache__", "static"))
+    (copy / "locale" / "xx" / "LC_MESSAGES").mkdir(parents=True)
+    subprocess.run(
+        [sys.executable, "-m", "django", "makemessages", "-l", "xx", "-v", "0"],
+        cwd=copy,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "funnelwatch.settings"},
+        check=True,
+        capture_output=True,
+    )
+    extracted = copy / "locale" / "xx" / "LC_MESSAGES" / "django.po"
+    for lang in ("ru", "mn"):
+        catalogue = source / "locale" / lang / "LC_MESSAGES" / "django.po"
+        result = subprocess.run(
+            ["msgcmp", str(catalogue), str(extracted)], capture_output=True, text=True
+        )
+        assert result.returncode == 0, f"{lang}: missing from the catalogue:\n{result.stderr}"

@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     name = "funnelwatch.accounts"
     label = "accounts"
     verbose_name = _("Accounts")
+
+    def ready(self) -> None:
+        from funnelwatch.accounts import throttle  # noqa: F401 - connects the lock-out audit

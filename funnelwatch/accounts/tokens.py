@@ -1,9 +1,12 @@
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 
-from django.http import HttpRequest
+from django.conf import settings
+from django.contrib.auth.views import redirect_to_login
+from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
 from ninja.security import HttpBearer, django_auth
 
@@ -33,3 +36,31 @@ class TokenAuth(HttpBearer):
 
 # Signed-in browser sessions (with CSRF) or a bearer token.
 api_auth = [django_auth, TokenAuth()]
+
+
+def docs_access(view):  # noqa: ANN001, ANN201
+    """Wraps the API's documentation views (``/api/docs``, ``/api/openapi.json``): they list
+    every operation, parameter and webhook of the installation, so only a signed-in user or
+    a valid API token sees them, unless FUNNELWATCH_PUBLIC_API_DOCS opens them. Anyone else
+    is sent to the login page (the JSON answers 401)."""
+
+    @functools.wraps(view)
+    def guarded(request: HttpRequest, *args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        if (
+            getattr(settings, "FUNNELWATCH_PUBLIC_API_DOCS", False)
+            or request.user.is_authenticated
+            or _bearer(request) is not None
+        ):
+            return view(request, *args, **kwargs)
+        if request.path.endswith(".json"):
+            return JsonResponse({"detail": "Sign in or send an API token"}, status=401)
+        return redirect_to_login(request.get_full_path())
+
+    return guarded
+
+
+def _bearer(request: HttpRequest) -> User | None:
+    try:
+        return TokenAuth()(request)
+    except Exception:  # noqa: BLE001 - a malformed header is no token
+        return None

@@ -9,6 +9,10 @@ the rule is enforced once and not per template.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import wraps
+
+from django.core.exceptions import PermissionDenied
 from django.db.models import Q, QuerySet
 
 from funnelwatch.accounts.models import Role, User
@@ -61,3 +65,15 @@ def can_see_user(viewer: User, other_id: int) -> bool:
 def may_change_crm(user: User) -> bool:
     """Quality reviewers read everything but change nothing in the CRM."""
     return user.is_authenticated and user.is_active and user.role != Role.REVIEWER
+
+
+def crm_writer_required(view: Callable) -> Callable:
+    """Refuse changes from roles that only read the CRM and its letters (quality reviewers)."""
+
+    @wraps(view)
+    def check(request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+        if not may_change_crm(request.user):
+            raise PermissionDenied
+        return view(request, *args, **kwargs)
+
+    return check

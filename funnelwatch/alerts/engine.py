@@ -56,7 +56,7 @@ def apply(kind: str, findings: list[Finding], now: dt.datetime) -> str:
         alert = current.get(finding.cause_key)
         if alert is None:
             if not finding.snoozed:  # a snoozed cause waits silently until the snooze ends
-                new.append(_new_alert(kind, finding, now))
+                new.append(new_alert(kind, finding, now))
         elif (alert.numbers, alert.status, alert.manager_id) != (
             finding.numbers,
             status,
@@ -74,7 +74,8 @@ def apply(kind: str, findings: list[Finding], now: dt.datetime) -> str:
     return f"{len(seen)} current, {len(new)} opened, {len(gone)} resolved"
 
 
-def _new_alert(kind: str, finding: Finding, now: dt.datetime) -> Alert:
+def new_alert(kind: str, finding: Finding, now: dt.datetime) -> Alert:
+    """The (unsaved) alert a finding opens."""
     subject = finding.subject_model_and_id()
     return Alert(
         kind=kind,

@@ -26,7 +26,12 @@ from funnelwatch.alerts.calendar import WorkCalendar
 from funnelwatch.alerts.models import Kind, RuleSettings
 from funnelwatch.alerts.stats import median, robust_sigma
 from funnelwatch.crm.models import ContactPhone, Deal, Meeting, Outcome, Proposal, Task
-from funnelwatch.lib.dates import Period, local_date, working_minutes_between
+from funnelwatch.lib.dates import (
+    Period,
+    local_date,
+    working_deadline,
+    working_minutes_between,
+)
 from funnelwatch.metrics import registry
 
 logger = logging.getLogger("funnelwatch.alerts")
@@ -100,24 +105,16 @@ class Context:
 
 
 def sla_due_at(start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
-    """When the call SLA of something that came in at ``start`` runs out (working minutes)."""
-    days, begin, end = (
+    """When the call SLA of something that came in at ``start`` runs out (working minutes;
+    outside working hours the clock starts at the next opening)."""
+    return working_deadline(
+        start,
+        conf.sla_minutes(),
+        tz,
         conf.workdays(),
         settings.FUNNELWATCH_WORKDAY_START,
         settings.FUNNELWATCH_WORKDAY_END,
     )
-    left = dt.timedelta(minutes=conf.sla_minutes())
-    moment = start.astimezone(tz)
-    for _ in range(60):
-        open_at = moment.replace(hour=begin, minute=0, second=0, microsecond=0)
-        close_at = moment.replace(hour=end, minute=0, second=0, microsecond=0)
-        if moment.weekday() in days and moment < close_at:
-            moment = max(moment, open_at)
-            if moment + left <= close_at:
-                return moment + left
-            left -= close_at - moment
-        moment = (moment + dt.timedelta(days=1)).replace(hour=0, minute=0, second=0)
-    return moment
 
 
 def call_model() -> type[models.Model] | None:
@@ -386,40 +383,22 @@ def client_owners(numbers: set[str]) -> dict[str, int]:
 
 
 def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
-    call = call_model()
-    if call is None:
+    """One finding per client number with a missed call over its SLA, by the definition
+    the missed-calls page and the morning meeting use (``telephony.missed``): a call
+    missed at night or on a day off is due at the next opening plus the SLA, and a call
+    waits until it is returned, however long ago it came (it is not let go after the
+    ``lookback_days`` the other rules look at)."""
+    if call_model() is None:
         return None
-    since = ctx.now - dt.timedelta(days=ctx.lookback)
-    missed: dict[str, list] = defaultdict(list)
-    for c in (
-        call.objects.filter(direction="in", started_at__gte=since, archived_at__isnull=True)
-        .exclude(outcome="answered")
-        .exclude(client_number="")
-        .order_by("started_at")
-    ):
-        missed[c.client_number].append(c)
-    if not missed:
-        return []
-    outbound = _outbound_times(call, set(missed), since)
-    answered: dict[str, list[dt.datetime]] = defaultdict(list)
-    for number, started in call.objects.filter(
-        direction="in", outcome="answered", client_number__in=set(missed), started_at__gte=since
-    ).values_list("client_number", "started_at"):
-        answered[number].append(started)
-    owners = client_owners(set(missed))
+    from funnelwatch.telephony import missed
+
+    overdue = missed.overdue_numbers(ctx.now)
+    owners = client_owners(set(overdue)) if overdue else {}
     sla = conf.sla_minutes()
     findings = []
-    for number, calls in missed.items():
-        # Any later conversation attempt with the client settles every earlier missed call.
-        later = [t for t in outbound.get(number, []) + answered.get(number, [])]
-        unreturned = [c for c in calls if not any(t > c.started_at for t in later)]
-        if not unreturned:
-            continue
-        first = unreturned[0]
-        waited = ctx.working_minutes(first.started_at)
-        if waited <= sla:
-            continue
-        last = unreturned[-1]
+    for number, calls in overdue.items():
+        first, last = calls[0], calls[-1]
+        waited = missed.waited_minutes(first, ctx.now)
         # A call nobody picked up in a ring group has no manager: the client's owner it is.
         manager_id = last.manager_id or first.manager_id or owners.get(number)
         findings.append(
@@ -431,12 +410,13 @@ def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
                 {
                     "call": last.pk,
                     "number": number,
-                    "missed": len(unreturned),
-                    "calls": [c.pk for c in unreturned],
+                    "missed": len(calls),
+                    "calls": [c.pk for c in calls],
                     "minutes": round(waited),
                     "sla_minutes": sla,
                     "first_missed_at": first.started_at.isoformat(),
-                    "deal": getattr(last, "deal_id", None),
+                    "due_at": missed.due_at(first.started_at).isoformat(),
+                    "deal": last.deal_id,
                 },
             )
         )

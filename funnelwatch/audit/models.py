@@ -30,6 +30,7 @@ class AuditEvent(models.Model):
         PLAY = "play", _("played")
         DOWNLOAD = "download", _("downloaded")
         EXPORT = "export", _("exported")
+        LOCKOUT = "lockout", _("locked out")
 
     class Source(models.TextChoices):
         USER = "user", _("user")

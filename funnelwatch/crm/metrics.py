@@ -17,6 +17,7 @@ from decimal import Decimal
 from django.apps import apps
 from django.conf import settings
 from django.db.models import (
+    BigIntegerField,
     Case,
     Count,
     Exists,
@@ -101,6 +102,18 @@ def cohort(period: Period, ids: Ids) -> QuerySet[OwnerChange]:
         from_owner__isnull=True, deal__created_at__gte=start, deal__created_at__lt=end
     )
     return _mine(qs, "to_owner", ids)
+
+
+def creation_owner(deal_ref: str = "pk") -> Subquery:
+    """The deal's owner at creation (its first owner-history row), as an annotation: who
+    the numbers about a new lead belong to, as :func:`cohort` credits them (None for a
+    deal without history, which no cohort counts)."""
+    first = (
+        OwnerChange.objects.filter(deal=OuterRef(deal_ref), from_owner__isnull=True)
+        .order_by("at", "pk")
+        .values("to_owner")[:1]
+    )
+    return Subquery(first, output_field=BigIntegerField())
 
 
 def _cohort_points(period: Period, ids: Ids, hit: Q) -> list[Point]:
@@ -352,7 +365,8 @@ def _stay_points(qs: QuerySet, period: Period, places: Decimal | None = None) ->
 register(
     Metric(
         key="objection_attempts",
-        refresh_on=("note_added", "meeting_held", *PROPOSAL_EVENTS, *MOVES),
+        # Calls and letters on the deal count too (telephony and mail add their sources).
+        refresh_on=("note_added", "meeting_held", *PROPOSAL_EVENTS, *MOVES, "call", "letter"),
         block="objections",
         label=_("Objection handling attempts"),
         unit="count",

@@ -282,6 +282,9 @@ def create_leads(items: list[NewLead]) -> list[tuple[Contact | None, Deal | None
 
 
 def _locked(deal: Deal) -> Deal:
+    """The deal's row, locked until the transaction ends. Take "now" (``_when``) only
+    after this: a change that waited for the lock happens after the one that held it, so
+    its time must not be the earlier moment the request arrived."""
     return Deal.objects.select_for_update().get(pk=deal.pk)
 
 
@@ -290,8 +293,8 @@ def move_stage(
     deal: Deal, stage: Stage, *, actor: User | None, at: dt.datetime | None = None
 ) -> Deal:
     """Move an open deal to another open stage of its pipeline."""
-    at = _when(at)
     deal = _locked(deal)
+    at = _when(at)
     if not deal.is_open:
         raise DealError(_("Only an open deal can change stage; reopen it first."), "stage")
     if stage.pipeline_id != deal.pipeline_id:
@@ -383,8 +386,8 @@ def reopen(
     deal: Deal, *, actor: User | None, stage: Stage | None = None, at: dt.datetime | None = None
 ) -> Deal:
     """Return a lost (or junk) deal to the funnel, by default to the stage it was lost from."""
-    at = _when(at)
     deal = _locked(deal)
+    at = _when(at)
     if deal.status not in (Outcome.LOST, Outcome.JUNK):
         raise DealError(_("Only a lost or junk deal can be reopened."), "status")
     if stage is None:
@@ -410,8 +413,8 @@ def reopen(
 def reassign(
     deal: Deal, new_owner: User, *, actor: User | None, at: dt.datetime | None = None
 ) -> Deal:
-    at = _when(at)
     deal = _locked(deal)
+    at = _when(at)
     if not new_owner.is_active:
         raise DealError(_("The new owner's account is disabled."), "owner")
     if new_owner.pk == deal.owner_id:
@@ -547,8 +550,8 @@ def create_task(
 
 @transaction.atomic
 def complete_task(task: Task, *, actor: User, at: dt.datetime | None = None) -> Task:
-    at = _when(at)
     task = Task.objects.select_for_update().get(pk=task.pk)
+    at = _when(at)
     if task.done_at is not None:
         raise DealError(_("The task is already done."), "done_at")
     with acting_as(actor, at=at):

@@ -1,11 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import wraps
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.html import format_html_join
@@ -13,24 +11,12 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from funnelwatch.accounts.visibility import may_change_crm, visible_users
+from funnelwatch.accounts.visibility import crm_writer_required, visible_users
 from funnelwatch.audit.trail import history
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
 from funnelwatch.crm.services import DealError
-
-
-def crm_writer_required(view: Callable) -> Callable:
-    """Refuse changes from roles that only read the CRM (quality reviewers)."""
-
-    @wraps(view)
-    def check(request: HttpRequest, *args, **kwargs) -> HttpResponse:  # noqa: ANN002, ANN003
-        if not may_change_crm(request.user):
-            raise PermissionDenied
-        return view(request, *args, **kwargs)
-
-    return check
 
 
 def _pipeline(request: HttpRequest) -> Pipeline | None:

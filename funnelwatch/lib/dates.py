@@ -86,6 +86,34 @@ def working_minutes_between(
     return total + days * (day_end_hour - day_start_hour) * 60.0
 
 
+def working_deadline(
+    start: datetime,
+    minutes: float,
+    tz: ZoneInfo,
+    workdays: list[int],
+    day_start_hour: int,
+    day_end_hour: int,
+) -> datetime:
+    """The moment ``minutes`` of working time have passed since ``start``: the inverse of
+    :func:`working_minutes_between`. Something that came in at night or on a day off
+    starts its clock at the next opening (a call missed on Saturday night with a 15-minute
+    SLA is due on Monday at opening + 15 minutes)."""
+    left = timedelta(minutes=minutes)
+    moment = start.astimezone(tz)
+    # Within a year there is always working time, unless no day is a working day.
+    for _ in range(366):
+        day = moment.date()
+        open_at = datetime.combine(day, time(day_start_hour), tzinfo=tz)
+        close_at = datetime.combine(day, time(day_end_hour), tzinfo=tz)
+        if day.weekday() in workdays and moment < close_at:
+            moment = max(moment, open_at)
+            if moment + left <= close_at:
+                return moment + left
+            left -= close_at - moment
+        moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
+    return moment
+
+
 def shown(moment: datetime | None) -> str:
     """A moment as people read it: in the current (the company's) time zone, to the
     minute. Records' names use it, so a call named in a list reads as the calls page

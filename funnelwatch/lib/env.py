@@ -47,12 +47,47 @@ def envsecret(name: str, default: str = "") -> str:
     return os.environ.get(name, default)
 
 
+def private_dir(path: Path) -> Path:
+    """Create ``path`` (and missing parents) readable by the owner only (0700).
+
+    The data folder holds the database, the secret keys and every recording and
+    attachment; on a shared host the default (0755 under the usual umask) lets every
+    local user read them. A folder that already exists keeps the mode it has: changing an
+    operator's own choice (a backup group, say) is not ours to do.
+    """
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(mode=0o700)
+        except FileExistsError:
+            pass  # another process made it first
+        else:
+            os.chmod(path, 0o700)  # whatever the umask
+    return path
+
+
+def private_file(path: Path) -> Path:
+    """Create ``path`` empty with owner-only permissions (0600) unless it exists.
+
+    For the SQLite database: SQLite creates a missing file 0644 and gives its ``-wal`` and
+    ``-shm`` files the database file's mode, so creating the file first makes all three
+    private.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return path
+    os.fchmod(fd, 0o600)
+    os.close(fd)
+    return path
+
+
 def stored_secret(data_dir: Path, filename: str, nbytes: int = 50) -> str:
     """A secret generated once into the data folder and read back on every later start."""
     path = data_dir / filename
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     value = secrets.token_urlsafe(nbytes)
     # Create with owner-only permissions; another process may have won the race.
     try:

@@ -20,6 +20,7 @@ from django.db.models.functions import Lower
 from funnelwatch.accounts.models import User, UserEmail
 from funnelwatch.audit.trail import acting_as, record_bulk
 from funnelwatch.crm.models import Block, Channel, ContactEmail, Deal, Outcome
+from funnelwatch.crm.signals import crm_event
 from funnelwatch.mail.models import Attachment, Direction, Mailbox, Message, MessageCopy
 from funnelwatch.mail.parsing import Parsed, subject_key, thread_root
 
@@ -298,8 +299,29 @@ def store(
             )
         _merge_threads({m.message_id: m.thread for m in created if m.thread != m.message_id})
         _store_attachments({m.message_id: m.pk for m in created}, list(fresh.values()))
+        notify([m.pk for m in created])
     make_proposals([m.pk for m in created if m.direction == Direction.OUT and m.deal_id])
     return len(created), len(items) - len(created), [m.pk for m in created]
+
+
+def notify(message_ids: list[int]) -> None:
+    """Tell the metrics (``crm_event`` kind "letter") which managers' numbers these
+    letters changed on which days, so the rollups are refreshed when the transaction
+    commits, whichever path stored or changed them (a mailbox, the shared BCC mailbox,
+    a letter sent from the CRM)."""
+    from funnelwatch.mail.metrics import touched_by_letters
+
+    pairs = touched_by_letters(message_ids)
+    if not pairs:
+        return
+    crm_event.send(
+        sender=Message,
+        kind="letter",
+        deal=None,
+        at=max(at for _m, at in pairs),
+        user_ids={m for m, _at in pairs},
+        pairs=pairs,
+    )
 
 
 def make_proposals(message_ids: list[int]) -> int:

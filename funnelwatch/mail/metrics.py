@@ -16,10 +16,11 @@ from django.db.models.functions import Lag, RowNumber
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from funnelwatch.crm.metrics import add_objection_attempt_source
 from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
-from funnelwatch.metrics.common import LocalDay, day_points
+from funnelwatch.metrics.common import LocalDay, day_points, owner_at
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 
 # A thread is followed this far back to find the letter a reply answers.
@@ -230,6 +231,46 @@ def unanswered_records(period: Period, manager_ids: set[int] | None) -> QuerySet
 
 def reply_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Message]:
     return _client_letters(period, manager_ids).filter(direction=Direction.IN)
+
+
+# Objection handling by e-mail: the manager's letters on a deal standing in an objections
+# stage (a client's letter is the client's attempt, not the manager's).
+add_objection_attempt_source(Message, "sent_at", Q(direction=Direction.OUT))
+
+
+def touched_by_letters(message_ids: list[int]) -> list[tuple[int, dt.datetime]]:
+    """(manager, moment) of every number stored letters change (see ``ingest.notify``):
+    each letter's own (counts), the client letters of their threads that a wait may start
+    at within :data:`LOOKBACK` either side (reply times: an answer ends an earlier wait,
+    a client's letter may start or join one), and the deal's owner at a letter the
+    manager sent on a deal (objection attempts)."""
+    out: list[tuple[int, dt.datetime]] = []
+    for start in range(0, len(message_ids), 500):
+        letters = Message.objects.filter(pk__in=message_ids[start : start + 500])
+        rows = list(letters.values_list("owner_id", "sent_at", "thread"))
+        if not rows:
+            continue
+        out += [(owner, at) for owner, at, _thread in rows if owner]
+        threads = {thread for _o, _at, thread in rows}
+        earliest = min(at for _o, at, _t in rows) - LOOKBACK
+        latest = max(at for _o, at, _t in rows) + LOOKBACK
+        out += list(
+            Message.objects.filter(
+                thread__in=threads,
+                direction=Direction.IN,
+                owner__isnull=False,
+                sent_at__gte=earliest,
+                sent_at__lte=latest,
+            ).values_list("owner_id", "sent_at")
+        )
+        out += [
+            (owner, at)
+            for owner, at in letters.filter(direction=Direction.OUT, deal__isnull=False)
+            .annotate(credited=owner_at("deal", "sent_at"))
+            .values_list("credited", "sent_at")
+            if owner
+        ]
+    return out
 
 
 _sent, _sent_records = _count(Direction.OUT)

@@ -278,6 +278,48 @@ def thread_root(parsed: Parsed) -> str:
     return parsed.in_reply_to or parsed.message_id
 
 
-def clean_html(html: str) -> str:
-    """HTML safe to show inside our pages: no scripts, styles, event handlers, remote forms."""
-    return nh3.clean(html, url_schemes={"http", "https", "mailto", "cid"})
+# Attributes through which a page loads something by itself, without a click.
+_LOADING_ATTRIBUTES = frozenset({"src", "srcset", "background", "poster", "lowsrc", "dynsrc"})
+_CSS_URL = re.compile(r"url\s*\(", re.IGNORECASE)
+
+
+def clean_html(html: str, *, remote_images: bool = False) -> str:
+    """HTML safe to show inside our pages: no scripts, styles, event handlers, remote forms,
+    and (unless ``remote_images``) nothing that loads by itself (see :func:`clean_letter`)."""
+    return clean_letter(html, remote_images=remote_images)[0]
+
+
+def clean_letter(html: str, *, remote_images: bool = False) -> tuple[str, int]:
+    """The letter's HTML made safe, and how many remote loads were blocked.
+
+    A remote image in a letter is a tracking pixel as often as a picture: opening the
+    letter would tell the sender when, how often and from which address it was read. So
+    by default every attribute that loads something by itself (``src``, ``srcset``,
+    ``background``, ``poster``; a ``style`` with ``url(...)``) is removed unless it points
+    to an inline part of the letter (``cid:``); with ``remote_images`` (the reader asked
+    to see them) absolute ``http(s)`` addresses are kept. Relative addresses would load
+    from our own site and are always removed.
+    """
+    blocked = 0
+
+    def loads(element: str, attribute: str, value: str) -> str | None:
+        nonlocal blocked
+        if attribute == "style" and _CSS_URL.search(value):
+            if remote_images:
+                return value
+            blocked += 1
+            return None
+        if attribute not in _LOADING_ATTRIBUTES:
+            return value
+        target = value.strip().lower()
+        if target.startswith("cid:"):
+            return value
+        if remote_images and target.startswith(("http://", "https://")):
+            return value
+        blocked += 1
+        return None
+
+    cleaned = nh3.clean(
+        html, url_schemes={"http", "https", "mailto", "cid"}, attribute_filter=loads
+    )
+    return cleaned, blocked

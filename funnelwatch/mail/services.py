@@ -17,7 +17,7 @@ from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, record
 from funnelwatch.crm.models import Deal
 from funnelwatch.mail import conf
-from funnelwatch.mail.ingest import Incoming, make_proposals, store
+from funnelwatch.mail.ingest import Incoming, make_proposals, notify, store
 from funnelwatch.mail.models import Direction, Mailbox, Message, Security
 from funnelwatch.mail.parsing import parse
 
@@ -170,6 +170,7 @@ def archive(message: Message, *, actor: User) -> Message:
             message.archived_at = timezone.now()
             message.archived_by = actor
             message.save()
+        notify([message.pk])  # an archived letter no longer counts as an attempt
     return message
 
 

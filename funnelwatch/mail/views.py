@@ -7,6 +7,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from funnelwatch.accounts.visibility import crm_writer_required
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, record
 from funnelwatch.core.paging import BoundedPaginator
@@ -14,7 +15,7 @@ from funnelwatch.crm import queries as crm_queries
 from funnelwatch.mail import queries, services
 from funnelwatch.mail.forms import SendForm
 from funnelwatch.mail.models import Attachment
-from funnelwatch.mail.parsing import clean_html
+from funnelwatch.mail.parsing import clean_letter
 
 
 @login_required
@@ -46,6 +47,7 @@ def mailbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
     from funnelwatch.core.jobs import enqueue_on_commit
     from funnelwatch.mail.tasks import sync_mailbox_task
@@ -60,16 +62,26 @@ def sync_now(request: HttpRequest, pk: int) -> HttpResponse:
 def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     services.record_view(message, request.user)
-    return render(
+    # Remote images only when the reader asks for them (?images=1): see clean_letter.
+    show_images = request.GET.get("images") == "1"
+    html, blocked = clean_letter(message.html_body or "", remote_images=show_images)
+    response = render(
         request,
         "mail/message_detail.html",
         {
             "message": message,
-            "html": clean_html(message.html_body) if message.html_body else "",
+            "html": html,
+            "blocked_images": blocked,
+            "show_images": show_images,
             "attachments": message.attachments.all(),
             "copies": message.copies.select_related("mailbox"),
         },
     )
+    # The browser enforces the same, should anything slip through the cleaning: the site's
+    # Content-Security-Policy allows images from here only, widened for this page on request.
+    if show_images:
+        response._csp_update = {"img-src": ["https:", "http:"]}
+    return response
 
 
 @login_required
@@ -91,6 +103,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def send(request: HttpRequest, deal_pk: int) -> HttpResponse:
     deal = get_object_or_404(crm_queries.deals_for(request.user), pk=deal_pk)
     form = SendForm(request.POST, request.FILES)
@@ -134,6 +147,7 @@ def _back(request: HttpRequest, message) -> HttpResponse:  # noqa: ANN001
 
 @login_required
 @require_POST
+@crm_writer_required
 def archive(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     services.archive(message, actor=request.user)
@@ -143,6 +157,7 @@ def archive(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
+@crm_writer_required
 def mark_proposal(request: HttpRequest, pk: int) -> HttpResponse:
     message = get_object_or_404(queries.messages_for(request.user), pk=pk)
     try:

@@ -97,44 +97,79 @@ def rebuild(
 ) -> int:
     """Replace the rollup rows of ``period`` (and of those managers) with fresh ones.
 
-    Returns the number of rows written.
+    Rebuilds of the same weeks take turns (:func:`_take_weeks`), and each computes its
+    rows only once it has its turn: two changes committed at the same moment cannot
+    leave the rows of the one computed first, nor sums of a week built from another
+    rebuild's half-written days. Rows are written by upsert (``INSERT ... ON
+    CONFLICT``), so a row another writer put in meanwhile is updated, never a unique
+    violation. Returns the number of rows written.
     """
     metrics = [registry.get(k) for k in keys] if keys else registry.rolled_metrics()
     metrics = [m for m in metrics if m.rolled]
-    values: list[DailyValue] = []
-    samples: list[DailySample] = []
-    for metric in metrics:
-        daily = compute_daily(metric, period, manager_ids)
-        samples += [
-            DailySample(metric=metric.key, manager_id=m, day=d, value=v, count=n)
-            for (m, d), vals in daily.samples.items()
-            for v, n in Counter(vals).items()
-        ]
-        values += [
-            DailyValue(
-                metric=metric.key,
-                manager_id=m,
-                day=d,
-                value=v.quantize(FOUR),
-                weight=w.quantize(FOUR),
-            )
-            for (m, d), (v, w) in daily.sums.items()
-            if v or w
-        ]
     medians = [m.key for m in metrics if m.kind == "median"]
     summed = [m.key for m in metrics if m.kind != "median"]
     with transaction.atomic():
+        _take_weeks(period)
+        values: list[DailyValue] = []
+        samples: list[DailySample] = []
+        for metric in metrics:
+            daily = compute_daily(metric, period, manager_ids)
+            samples += [
+                DailySample(metric=metric.key, manager_id=m, day=d, value=v, count=n)
+                for (m, d), vals in daily.samples.items()
+                for v, n in Counter(vals).items()
+            ]
+            values += [
+                DailyValue(
+                    metric=metric.key,
+                    manager_id=m,
+                    day=d,
+                    value=v.quantize(FOUR),
+                    weight=w.quantize(FOUR),
+                )
+                for (m, d), (v, w) in daily.sums.items()
+                if v or w
+            ]
         if summed:
             _scope(DailyValue.objects, summed, period, manager_ids).delete()
-            DailyValue.objects.bulk_create(values, batch_size=2000)
+            _upsert(DailyValue, values, ["metric", "day", "manager"], ["value", "weight"])
             roll_weeks(period, manager_ids, summed)
         if medians:
             _scope(DailySample.objects, medians, period, manager_ids).delete()
-            DailySample.objects.bulk_create(samples, batch_size=2000)
+            _upsert(DailySample, samples, ["metric", "day", "manager", "value"], ["count"])
             roll_sample_weeks(period, manager_ids, medians)
         stamp(period)
     written = len(values) + len(samples)
     return written
+
+
+# Advisory locks of the rollup weeks are (this number, the Monday's ordinal day).
+_WEEK_LOCKS = 0x0F0E
+
+
+def _take_weeks(period: Period) -> None:
+    """Wait for the turn to rewrite the weeks touching ``period`` (until the transaction
+    ends). PostgreSQL: one advisory lock per week, taken in date order so that two
+    rebuilds cannot each hold a week the other waits for. SQLite: its write transactions
+    already run one at a time (``transaction_mode`` IMMEDIATE), so nothing to take."""
+    if connection.vendor != "postgresql":
+        return
+    weeks = weeks_of(period)
+    mondays = [weeks.start + dt.timedelta(days=7 * i) for i in range(weeks.days // 7)]
+    with connection.cursor() as cursor:
+        for day in mondays:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_WEEK_LOCKS, day.toordinal()])
+
+
+def _upsert(model: type, rows: list, unique: list[str], update: list[str]) -> None:
+    """Insert ``rows``; where one with the same ``unique`` fields exists, update it."""
+    model.objects.bulk_create(
+        rows,
+        batch_size=2000,
+        update_conflicts=True,
+        unique_fields=unique,
+        update_fields=update,
+    )
 
 
 def refresh_statistics() -> None:
@@ -186,12 +221,14 @@ def roll_weeks(period: Period, manager_ids: set[int] | None, keys: list[str]) ->
     sums = _weekly_sums(keys, period, manager_ids)
     qs = _week_scope(WeeklyValue.objects, keys, weeks, manager_ids)
     qs.delete()
-    WeeklyValue.objects.bulk_create(
+    _upsert(
+        WeeklyValue,
         [
             WeeklyValue(metric=k, manager_id=m, week=wk, value=v, weight=w)
             for (k, m, wk), (v, w) in sums.items()
         ],
-        batch_size=2000,
+        ["metric", "week", "manager"],
+        ["value", "weight"],
     )
 
 
@@ -214,12 +251,14 @@ def roll_sample_weeks(period: Period, manager_ids: set[int] | None, keys: list[s
     counts = _weekly_samples(keys, period, manager_ids)
     qs = _week_scope(WeeklySample.objects, keys, weeks, manager_ids)
     qs.delete()
-    WeeklySample.objects.bulk_create(
+    _upsert(
+        WeeklySample,
         [
             WeeklySample(metric=k, manager_id=m, week=wk, value=v, count=n)
             for (k, m, wk, v), n in counts.items()
         ],
-        batch_size=2000,
+        ["metric", "week", "manager", "value"],
+        ["count"],
     )
 
 

@@ -20,6 +20,19 @@ CONTENT_TYPES = {
 }
 
 
+# A text cell starting with one of these is read as a formula by spreadsheet programs
+# (``=HYPERLINK(...)``, ``@SUM(...)``, ``+cmd|...``, DDE); names come from users.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def safe_text(value: object) -> object:
+    """Text that would start a formula gets a leading ``'`` (OWASP's advice), so it stays
+    text in any spreadsheet; numbers, negative ones too, are left as numbers."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _header(table: KeyNumbers) -> list[str]:
     return [_("Manager"), _("Team"), *[str(m.label) for m in table.metrics]]
 
@@ -42,9 +55,9 @@ def _lines(table: KeyNumbers) -> list[list[object]]:
 def to_csv(table: KeyNumbers) -> bytes:
     buf = io.StringIO()
     writer = csv.writer(buf)
-    writer.writerow(_header(table))
+    writer.writerow([safe_text(v) for v in _header(table)])
     for line in _lines(table):
-        writer.writerow(["" if v is None else v for v in line])
+        writer.writerow(["" if v is None else safe_text(v) for v in line])
     # A byte-order mark lets spreadsheet programs read the file as UTF-8.
     return ("\ufeff" + buf.getvalue()).encode("utf-8")
 
@@ -55,13 +68,22 @@ def to_xlsx(table: KeyNumbers) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = f"{table.period.start:%Y-%m-%d}"
-    sheet.append(_header(table))
+    _append_row(sheet, _header(table))
     for line in _lines(table):
-        sheet.append([float(v) if isinstance(v, Decimal) else v for v in line])
+        _append_row(sheet, [float(v) if isinstance(v, Decimal) else v for v in line])
     sheet.freeze_panes = "C2"
     buf = io.BytesIO()
     book.save(buf)
     return buf.getvalue()
+
+
+def _append_row(sheet, values: list[object]) -> None:  # noqa: ANN001
+    """One row; every string is a text cell, never a formula (openpyxl would store a string
+    starting with ``=`` as one)."""
+    sheet.append([safe_text(v) for v in values])
+    for cell in sheet[sheet.max_row]:
+        if isinstance(cell.value, str):
+            cell.data_type = "s"
 
 
 class _Report:

@@ -14,14 +14,17 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import conf
 from funnelwatch.metrics.common import local_day
+
+logger = logging.getLogger("funnelwatch.metrics")
 
 _suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "rollups_suspended", default=False
@@ -30,8 +33,9 @@ _suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
 # Events that change numbers dated on earlier days of the deal (cohorts by creation, by
 # first proposal, by reaching closing; a won deal's amount; a loss later revived).
 HISTORY_EVENTS = {
-    # A metric that credits the current owner (not the owner at the time) changes for
-    # every day of the deal's history when it is re-assigned.
+    # Metrics credit the owner at the time (or at creation), never the current owner; but
+    # a re-assignment may be dated in the past, and the deal's records since then change
+    # hands (the old and the new owner's days are both recomputed).
     "deal_reassigned",
     "deal_won",
     "deal_lost",
@@ -43,15 +47,18 @@ HISTORY_EVENTS = {
 }
 
 
-# Events from outside the CRM (telephony's "call"). Metrics that declare ``refresh_on``
-# read CRM records only, so these events recompute just the metrics that do not.
-OUTSIDE_EVENTS = {"call"}
+# Events from outside the CRM (telephony's "call", mail's "letter"). They recompute the
+# metrics that do not declare ``refresh_on`` and those that name the event in it (the
+# rest read CRM records only).
+OUTSIDE_EVENTS = {"call", "letter"}
 
 
-def outside_keys() -> list[str]:
+def outside_keys(kind: str = "call") -> list[str]:
     from funnelwatch.metrics import registry
 
-    return [m.key for m in registry.rolled_metrics() if m.refresh_on is None]
+    return [
+        m.key for m in registry.rolled_metrics() if m.refresh_on is None or kind in m.refresh_on
+    ]
 
 
 # Above this many (manager, day) pairs in one transaction, refresh the whole span at once.
@@ -88,16 +95,18 @@ class _Batch:
             per.setdefault(m, set()).update(days)
 
     def flush(self) -> None:
+        """Rebuild what was marked. It runs after the change has committed: whatever
+        goes wrong here must not turn a saved change into an error for the user, so a
+        failed rebuild is tried again and, failing still, logged (``funnelwatch rollups
+        rebuild`` repairs it)."""
         self.done = True
-        from funnelwatch.metrics.engine import rebuild
-
         for keys, per in self.marks.items():
             ordered = sorted(keys) if keys else None
             if sum(len(days) for days in per.values()) > BIG_BATCH_DAYS:
                 # A bulk load (the demo, an import): one pass over the whole span.
                 first = min(min(days) for days in per.values())
                 last = max(max(days) for days in per.values())
-                rebuild(Period(first, last + dt.timedelta(days=1)), set(per), ordered)
+                _rebuild(Period(first, last + dt.timedelta(days=1)), set(per), ordered)
                 continue
             # Managers sharing the same days are refreshed together.
             by_days: dict[frozenset[dt.date], set[int]] = {}
@@ -105,7 +114,42 @@ class _Batch:
                 by_days.setdefault(frozenset(days), set()).add(m)
             for days, managers in by_days.items():
                 for period in contiguous(days):
-                    rebuild(period, managers, ordered)
+                    _rebuild(period, managers, ordered)
+
+
+# A rebuild that hits a database error (a deadlock, a dropped connection) is tried this
+# many times in all.
+ATTEMPTS = 3
+
+
+def _rebuild(period: Period, managers: set[int], keys: list[str] | None) -> None:
+    from funnelwatch.metrics.engine import rebuild
+
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            rebuild(period, managers, keys)
+            return
+        except DatabaseError:
+            if attempt == ATTEMPTS:
+                _not_refreshed(period, managers)
+                return
+            if not connection.in_atomic_block:
+                connection.close_if_unusable_or_obsolete()
+        except Exception:  # noqa: BLE001 - the change is saved; the rollups can be rebuilt
+            _not_refreshed(period, managers)
+            return
+
+
+def _not_refreshed(period: Period, managers: set[int]) -> None:
+    logger.exception(
+        "rollups of %s..%s for managers %s not refreshed; "
+        "run: funnelwatch rollups rebuild --from %s --to %s",
+        period.start,
+        period.end,
+        sorted(managers),
+        period.start,
+        period.end,
+    )
 
 
 _current: contextvars.ContextVar[_Batch | None] = contextvars.ContextVar(
@@ -184,6 +228,19 @@ def on_crm_event(
 ) -> None:
     if not enabled():
         return
+    keys = outside_keys(kind) if kind in OUTSIDE_EVENTS else None
+    pairs = kwargs.get("pairs")
+    if pairs is not None and deal is None:
+        # The sender names each (manager, moment or day) its change touched: a batch of
+        # calls or letters changes each manager's own days, not every manager's every day.
+        per: dict[int, set[dt.date]] = {}
+        for manager, when in pairs:
+            if manager:
+                day = local_day(when) if isinstance(when, dt.datetime) else when
+                per.setdefault(manager, set()).add(day)
+        for manager, days in per.items():
+            mark([manager], days, keys)
+        return
     days = {local_day(at)}
     # A batch (of calls, of e-mails) may span several days: senders may name them all.
     for day in kwargs.get("days") or ():
@@ -209,7 +266,7 @@ def on_crm_event(
             )
             if first is not None:
                 days.add(local_day(first))
-    mark(managers, days, outside_keys() if kind in OUTSIDE_EVENTS else None)
+    mark(managers, days, keys)
 
 
 def on_audit_event(sender: object, instance: object, created: bool, **kwargs: object) -> None:

@@ -37,18 +37,28 @@ class PlanForm(forms.ModelForm):
             "achievable_note": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
         super().__init__(*args, **kwargs)
+        self.user = user
         self.fields["metric"].choices = metric_choices()
-        self.fields["manager"].queryset = User.objects.filter(
-            is_active=True, role__in=[Role.MANAGER, Role.TEAM_LEAD]
-        )
-        self.fields["team"].queryset = Team.objects.all()
+        managers = User.objects.filter(is_active=True, role__in=[Role.MANAGER, Role.TEAM_LEAD])
+        teams = Team.objects.all()
+        if not user.is_head:
+            # A team lead plans for the people and teams they lead, not for other teams.
+            from funnelwatch.accounts.visibility import visible_user_ids
+
+            ids = visible_user_ids(user) or set()
+            managers = managers.filter(pk__in=ids)
+            teams = teams.filter(lead=user)
+        self.fields["manager"].queryset = managers
+        self.fields["team"].queryset = teams
 
     def clean(self) -> dict:
         data = super().clean()
         if data.get("manager") and data.get("team"):
             self.add_error("team", _("A plan is for one manager, one team, or the department."))
+        elif not self.user.is_head and not data.get("manager") and not data.get("team"):
+            self.add_error("team", _("Only the head of sales sets plans for the whole department."))
         first, last = data.get("first_day"), data.get("last_day")
         if first and last and last < first:
             self.add_error("last_day", _("The plan ends before it starts."))

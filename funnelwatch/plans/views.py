@@ -35,7 +35,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
 def plan_create(request: HttpRequest) -> HttpResponse:
     if not _may_set_plans(request.user):
         raise PermissionDenied
-    form = PlanForm(request.POST or None)
+    form = PlanForm(request.POST or None, user=request.user)
     if request.method == "POST" and form.is_valid():
         plan = form.save(commit=False)
         plan.created_by = request.user

@@ -25,7 +25,7 @@ from ninja.errors import HttpError
 from ninja.security import APIKeyQuery, HttpBearer
 
 from funnelwatch.lib import dates
-from funnelwatch.telephony import conf, queries, routing, webhooks
+from funnelwatch.telephony import conf, guard, queries, routing, webhooks
 from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
 from funnelwatch.telephony.schemas import CallEventIn
 
@@ -40,10 +40,19 @@ def _ok(status: str, call=None) -> dict:  # noqa: ANN001
     return {"status": status, "call_id": call.pk if call is not None else None}
 
 
+def _sender_allowed(request: HttpRequest, provider: str) -> None:
+    """403 for an address outside the provider's allow-list (the fast-path middleware
+    refuses it first; this holds when a request reaches the view another way)."""
+    refused = guard.refusal(request, provider)
+    if refused:
+        raise HttpError(403, refused)
+
+
 # --- Twilio -------------------------------------------------------------------------
 
 
 def _twilio_checked(request: HttpRequest) -> dict[str, str]:
+    _sender_allowed(request, twilio.PROVIDER)
     params = {k: request.POST.get(k, "") for k in request.POST}
     url = request.build_absolute_uri()
     if not twilio.verify(
@@ -74,12 +83,12 @@ def twilio_recording(request: HttpRequest):  # noqa: ANN201
     params = _twilio_checked(request)
     try:
         key, url, duration, _channels = twilio.parse_recording(params)
+        ref = params.get("RecordingSid") or url
+        status, rec = webhooks.recording_event(
+            twilio.PROVIDER, key, ref, params, source_url=url, duration_s=duration
+        )
     except base.ParseError as exc:
         raise _bad(exc) from None
-    ref = params.get("RecordingSid") or url
-    status, rec = webhooks.recording_event(
-        twilio.PROVIDER, key, ref, params, source_url=url, duration_s=duration
-    )
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
@@ -88,11 +97,13 @@ def twilio_recording(request: HttpRequest):  # noqa: ANN201
 
 @router.get("/webhooks/zadarma", auth=None, summary="Zadarma URL check (zd_echo)")
 def zadarma_echo(request: HttpRequest, zd_echo: str = ""):  # noqa: ANN201
+    _sender_allowed(request, zadarma.PROVIDER)
     return HttpResponse(zd_echo, content_type="text/plain")
 
 
 @router.post("/webhooks/zadarma", auth=None, summary="Zadarma PBX notification")
 def zadarma_event(request: HttpRequest):  # noqa: ANN201
+    _sender_allowed(request, zadarma.PROVIDER)
     params = {k: request.POST.get(k, "") for k in request.POST}
     if request.GET.get("zd_echo"):
         return HttpResponse(request.GET["zd_echo"], content_type="text/plain")
@@ -128,6 +139,7 @@ def zadarma_event(request: HttpRequest):  # noqa: ANN201
 
 
 def _mango_checked(request: HttpRequest) -> dict:
+    _sender_allowed(request, mango.PROVIDER)
     form = {k: request.POST.get(k, "") for k in request.POST}
     if not mango.verify(conf.mango_api_key(), conf.mango_salt(), form):
         raise HttpError(403, "sign does not match")
@@ -167,15 +179,20 @@ def mango_recording(request: HttpRequest):  # noqa: ANN201
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
     if not entry or not rid:
         raise HttpError(400, "entry_id and recording_id are required")
-    if data.get("recording_state") != "Completed" or str(data.get("completion_code")) != "1000":
-        stored = webhooks.store_event(mango.PROVIDER, f"recstate:{rid}:{data.get('seq', '')}", data)
-        return {
-            "status": webhooks.Outcome.STORED if stored else webhooks.Outcome.DUPLICATE,
-            "recording_id": None,
-        }
-    status, rec = webhooks.recording_event(
-        mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
-    )
+    try:
+        if data.get("recording_state") != "Completed" or str(data.get("completion_code")) != "1000":
+            stored = webhooks.store_event(
+                mango.PROVIDER, f"recstate:{rid}:{data.get('seq', '')}", data
+            )
+            return {
+                "status": webhooks.Outcome.STORED if stored else webhooks.Outcome.DUPLICATE,
+                "recording_id": None,
+            }
+        status, rec = webhooks.recording_event(
+            mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
@@ -185,14 +202,18 @@ def mango_record_added(request: HttpRequest):  # noqa: ANN201
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
     if not entry or not rid:
         raise HttpError(400, "entry_id and recording_id are required")
-    status, rec = webhooks.recording_event(
-        mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
-    )
+    try:
+        status, rec = webhooks.recording_event(
+            mango.PROVIDER, entry, rid, data, source_url=f"mango:{rid}"
+        )
+    except base.ParseError as exc:
+        raise _bad(exc) from None
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
 @router.post("/webhooks/mango/ping", auth=None, summary="Mango availability check")
 def mango_ping(request: HttpRequest):  # noqa: ANN201
+    _sender_allowed(request, mango.PROVIDER)
     return {"status": "ok"}
 
 
@@ -211,6 +232,7 @@ class WebhookOut(Schema):
     summary="Funnelwatch JSON call webhook (HMAC-signed)",
 )
 def calls_webhook(request: HttpRequest, payload: CallEventIn):  # noqa: ANN201
+    _sender_allowed(request, generic.PROVIDER)
     problem = generic.verify(
         conf.webhook_secret(),
         request.headers.get("X-Funnelwatch-Timestamp", ""),

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from funnelwatch.lib.env import envbool, envint, envsecret, envstr
+from funnelwatch.lib.addresses import as_list
+from funnelwatch.lib.env import envbool, envint, envlist, envsecret, envstr
 
 
 def _get(name: str, default: object) -> object:
@@ -64,6 +65,37 @@ def recording_retries() -> int:
     return _get("FUNNELWATCH_RECORDING_RETRIES", envint("FUNNELWATCH_RECORDING_RETRIES", 5))
 
 
+# Where each provider keeps its recordings (and where its API redirects downloads to).
+# Providers without an entry (our JSON webhook: the company's own PBX) fetch from nowhere
+# until their hosts are listed.
+RECORDING_HOST_DEFAULTS: dict[str, list[str]] = {
+    "twilio": ["api.twilio.com", "*.twilio.com", "*.twiliocdn.com"],
+    "zadarma": ["api.zadarma.com", "*.zadarma.com"],
+    "mango": ["app.mango-office.ru", "mango-office.ru", "*.mango-office.ru"],
+}
+
+
+def recording_hosts_setting(provider: str) -> str:
+    return f"FUNNELWATCH_RECORDING_HOSTS_{provider.upper()}"
+
+
+def recording_hosts(provider: str) -> list[str]:
+    """Hosts recordings of this provider may be fetched from (``*.example.com``, ``*``)."""
+    name = recording_hosts_setting(provider)
+    return as_list(_get(name, envlist(name, RECORDING_HOST_DEFAULTS.get(provider, []))))
+
+
+def recording_internal_hosts() -> list[str]:
+    """Hosts or networks that may be fetched although their addresses are internal."""
+    name = "FUNNELWATCH_RECORDING_INTERNAL_HOSTS"
+    return as_list(_get(name, envlist(name, [])))
+
+
+def recording_max_bytes() -> int:
+    name = "FUNNELWATCH_RECORDING_MAX_BYTES"
+    return _get(name, envint(name, 200 * 1024 * 1024))
+
+
 def call_sla_minutes() -> int:
     return getattr(settings, "FUNNELWATCH_CALL_SLA_MINUTES", 15)
 
@@ -71,3 +103,16 @@ def call_sla_minutes() -> int:
 def webhook_mode() -> str:
     """ "sync" (process each event as it arrives) or "queue" (store, process in batches)."""
     return _get("FUNNELWATCH_WEBHOOK_MODE", envstr("FUNNELWATCH_WEBHOOK_MODE", "sync"))
+
+
+def webhook_allowed_ips_setting(provider: str) -> str:
+    return f"FUNNELWATCH_WEBHOOK_ALLOWED_IPS_{provider.upper()}"
+
+
+def webhook_allowed_networks(provider: str) -> tuple:
+    """Addresses and networks that may send this provider's webhooks; empty = anyone
+    (the signature is then the only check)."""
+    from funnelwatch.lib.addresses import networks
+
+    name = webhook_allowed_ips_setting(provider)
+    return networks(_get(name, envlist(name, [])), name)

@@ -8,9 +8,9 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from zoneinfo import ZoneInfo
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from django.db import connection
+from django.db import DataError, IntegrityError, connection
 from django.utils import timezone
 
 from funnelwatch.metrics import refresh
@@ -22,6 +22,19 @@ from funnelwatch.telephony.providers.csvfile import batches
 FORMATS = ("asterisk-csv", "asterisk-custom", "freeswitch-csv")
 BATCH_ROWS = 20_000
 SQLITE_CACHE_KB = 128 * 1024
+# What storing a call can fail on because of the call's own values (not the database
+# being away): such a call is rejected with its lines, the rest of its batch is kept.
+_ROW_ERRORS = (DataError, IntegrityError, ValueError, OverflowError)
+
+
+def zone(name: str, where: str = "--tz") -> ZoneInfo:
+    """The IANA zone ``name``, or ValueError saying which setting names an unknown one."""
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        raise ValueError(
+            f"{where}: unknown time zone {name!r} (an IANA name such as Asia/Ulaanbaatar)"
+        ) from None
 
 
 @contextmanager
@@ -47,6 +60,11 @@ class ImportReport:
     leads_created: int = 0
     rejected: list[base.Rejected] = field(default_factory=list)
 
+    @property
+    def nothing_imported(self) -> bool:
+        """Rows were read and every one of them was rejected."""
+        return self.rows_read > 0 and len(self.rejected) >= self.rows_read
+
     def as_dict(self) -> dict:
         return {
             "rows_read": self.rows_read,
@@ -67,8 +85,10 @@ class FileImporter:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
         self.fmt = fmt
-        zone = conf.csv_timezone()
-        self.tz = tz or (ZoneInfo(zone) if zone else timezone.get_current_timezone())
+        name = conf.csv_timezone()
+        self.tz = tz or (
+            zone(name, "FUNNELWATCH_CDR_TIMEZONE") if name else timezone.get_current_timezone()
+        )
         self.provider = freeswitch.PROVIDER if fmt == "freeswitch-csv" else asterisk.PROVIDER
         self.source_name = source_name or f"{self.provider} CDR file"
         self.report = ImportReport()
@@ -133,7 +153,25 @@ class FileImporter:
         groups, repeats = base.group_legs(legs, keys)
         self.report.duplicates_skipped += repeats
         records = [base.combine(self.provider, key, group) for key, group in groups.items()]
-        result = ingest(records, source_name=self.source_name)
+        self._store(records)
+
+    def _store(self, records: list[base.CallRecord]) -> None:
+        """Ingest the records in one transaction. Should that fail on some call's values,
+        the halves are tried on their own (each all or nothing) down to the single call,
+        which is rejected with its lines: good calls are kept, none is half-written."""
+        try:
+            result = ingest(records, source_name=self.source_name)
+        except _ROW_ERRORS as exc:
+            if len(records) > 1:
+                half = len(records) // 2
+                self._store(records[:half])
+                self._store(records[half:])
+                return
+            lines = sorted({leg.line for leg in records[0].legs if leg.line is not None})
+            reason = f"cannot be stored: {exc}".splitlines()[0][:300]
+            self.report.rejected += [base.Rejected(line, reason) for line in lines or [None]]
+            self.report.rejected.sort(key=lambda r: r.line or 0)
+            return
         self.report.calls_created += len(result.created_ids)
         self.report.duplicates_skipped += result.duplicates
         self.report.legs_added += result.legs_added

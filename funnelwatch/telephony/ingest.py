@@ -156,6 +156,7 @@ def ingest(records: list[CallRecord], *, source_name: str = "") -> IngestResult:
         return result
     provider_groups: dict[str, dict[str, CallRecord]] = {}
     for rec in records:
+        _fit_ids(rec, result)
         bucket = provider_groups.setdefault(rec.provider, {})
         prev = bucket.get(rec.external_id)
         if prev is None:
@@ -176,6 +177,26 @@ def ingest(records: list[CallRecord], *, source_name: str = "") -> IngestResult:
     return result
 
 
+def _fit_ids(rec: CallRecord, result: IngestResult) -> None:
+    """Ids cut to the columns' length before anything compares them: two ids that differ
+    only after it are one call (or one leg) as stored, so they are matched, merged and
+    counted as such instead of colliding with the unique keys."""
+    rec.external_id = rec.external_id[:120]
+    if len(rec.legs) == 1:  # the common case
+        rec.legs[0].leg_id = rec.legs[0].leg_id[:120]
+        return
+    seen: set[str] = set()
+    legs = []
+    for leg in rec.legs:
+        leg.leg_id = leg.leg_id[:120]
+        if leg.leg_id in seen:
+            result.duplicates += 1
+        else:
+            seen.add(leg.leg_id)
+            legs.append(leg)
+    rec.legs = legs
+
+
 def _ingest_provider(
     provider: str,
     by_id: dict[str, CallRecord],
@@ -186,11 +207,13 @@ def _ingest_provider(
     ids = list(by_id)
     existing = _ids_of(provider, ids)
     changed: list[tuple[int | None, dt.datetime]] = []
+    merged_before = len(result.updated_call_ids)
     if existing:
         changed += _merge_into_existing(by_id, existing, matcher, result)
+    merged = result.updated_call_ids[merged_before:]
     new = [by_id[i] for i in ids if i not in existing]
     if not new:
-        _notify(changed)
+        _notify(changed, merged)
         return
 
     prepared = []
@@ -300,7 +323,7 @@ def _ingest_provider(
         changed += link_callbacks(numbers, changes=True)
     # A call counts for its manager, else (missed, nobody took it) for the client's owner.
     changed += [(row[9] or owner_of_contact.get(row[10]), row[12]) for row in rows]
-    _notify(changed)
+    _notify(changed, [*merged, *ids])
     if recordings:
         from funnelwatch.telephony import recordings as rec_mod
 
@@ -473,22 +496,28 @@ def _recomputed(
     return CallOutcome.ANSWERED, max(talk, best[4]), user_id or manager_id
 
 
-def _notify(changed: list[tuple[int | None, dt.datetime]]) -> None:
+def _notify(changed: list[tuple[int | None, dt.datetime]], call_ids: Iterable[int] = ()) -> None:
     """Tell the metrics (``crm_event`` kind "call") which managers' numbers changed on
-    which days: (manager, call start) pairs."""
-    managers = {m for m, _at in changed if m}
-    if not managers:
+    which days: the (manager, call start) pairs in ``changed``, and what the calls
+    ``call_ids`` change for others (the deal's owner, the owner of a lead they call
+    first: ``metrics.touched_by_calls``)."""
+    from funnelwatch.telephony.metrics import touched_by_calls
+
+    everything = [*changed, *touched_by_calls(list(call_ids))]
+    # One moment per manager and quarter hour stands for its local day (zone offsets are
+    # whole quarter hours): hundreds of thousands of calls name a few days.
+    pairs = {(m, int(at.timestamp()) // 900): (m, at) for m, at in everything if m}
+    if not pairs:
         return
-    # One moment per quarter hour stands for its local day (zone offsets are whole
-    # quarter hours): hundreds of thousands of calls name a few days.
-    moments = {int(at.timestamp()) // 900: at for _m, at in changed}
+    moments = [at for _m, at in pairs.values()]
     crm_event.send(
         sender=Call,
         kind="call",
         deal=None,
-        at=max(moments.values()),
-        user_ids=managers,
-        days=list(moments.values()),
+        at=max(moments),
+        user_ids={m for m, _at in pairs.values()},
+        days=moments,
+        pairs=list(pairs.values()),
     )
 
 

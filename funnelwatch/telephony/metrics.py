@@ -16,15 +16,16 @@ import datetime as dt
 from collections.abc import Iterator
 
 from django.conf import settings
-from django.db.models import Case, Exists, F, Min, OuterRef, QuerySet, Subquery, When
+from django.db.models import Case, Exists, F, Min, OuterRef, Q, QuerySet, Subquery, When
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from funnelwatch.crm.metrics import add_objection_attempt_source, creation_owner
 from funnelwatch.crm.models import ContactPhone, Deal
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics.common import LocalDay, day_points
+from funnelwatch.metrics.common import LocalDay, day_points, owner_at
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
@@ -147,10 +148,15 @@ def _call_records(direction: str | None = None, answered: bool = False):  # noqa
 
 
 def _new_leads(period: Period, manager_ids: set[int] | None) -> QuerySet[Deal]:
+    """The period's new leads, each with ``first_owner``: its owner at creation, who the
+    lead's numbers belong to (as ``leads_received`` counts it), whoever owns it now."""
     since, until = _bounds(period)
-    qs = Deal.objects.filter(created_at__gte=since, created_at__lt=until)
+    qs = Deal.objects.filter(created_at__gte=since, created_at__lt=until).annotate(
+        first_owner=creation_owner()
+    )
+    qs = qs.filter(first_owner__isnull=False)
     if manager_ids is not None:
-        qs = qs.filter(owner_id__in=manager_ids)
+        qs = qs.filter(first_owner__in=manager_ids)
     return qs
 
 
@@ -188,7 +194,7 @@ def _leads_first_calls(period: Period, manager_ids: set[int] | None):  # noqa: A
             first_by_number=_first(_by_number()),
         )
         .order_by()
-        .values_list("owner_id", "day", "created_at", "first_by_deal", "first_by_number")
+        .values_list("first_owner", "day", "created_at", "first_by_deal", "first_by_number")
     )
     for owner, day, created, by_deal, by_number in qs:
         first = min((t for t in (by_deal, by_number) if t is not None), default=None)
@@ -204,7 +210,7 @@ def speed_to_first_call(period: Period, manager_ids: set[int] | None) -> Iterato
 def leads_called_pct(period: Period, manager_ids: set[int] | None) -> list[Point]:
     called = Case(When(Exists(_by_deal()) | Exists(_by_number()), then=1), default=0)
     return day_points(
-        _new_leads(period, manager_ids), "owner_id", "created_at", period, value=called
+        _new_leads(period, manager_ids), "first_owner", "created_at", period, value=called
     )
 
 
@@ -216,11 +222,62 @@ def leads_called_sla_pct(period: Period, manager_ids: set[int] | None) -> Iterat
 
 
 def _lead_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Deal]:
-    return (
-        _new_leads(period, manager_ids)
-        .select_related("owner", "contact")
-        .annotate(owner_name=F("owner__username"))
-    )
+    return _new_leads(period, manager_ids).select_related("owner", "contact")
+
+
+# Objection handling by phone: every call on a deal standing in an objections stage but
+# an internal one and an inbound one nobody answered (that is the client's attempt).
+add_objection_attempt_source(
+    Call,
+    "started_at",
+    Q(direction=Direction.OUT) | Q(direction=Direction.IN, outcome=CallOutcome.ANSWERED),
+)
+
+
+def touched_by_calls(call_ids: list[int]) -> list[tuple[int, dt.datetime]]:
+    """(manager, moment) of the numbers stored calls change besides their own manager's
+    day (see ``ingest._notify``): the deal's owner at the call (objection attempts), and
+    the new leads whose first outbound call may now be one of them: their owner at
+    creation, on the day of creation (speed to first call, leads called)."""
+    out: list[tuple[int, dt.datetime]] = []
+    for start in range(0, len(call_ids), 500):
+        calls = Call.objects.active().filter(pk__in=call_ids[start : start + 500])
+        out += [
+            (owner, at)
+            for owner, at in calls.filter(deal__isnull=False)
+            .annotate(owner=owner_at("deal", "started_at"))
+            .values_list("owner", "started_at")
+            if owner
+        ]
+        outbound = list(
+            calls.filter(direction=Direction.OUT).values_list(
+                "deal_id", "client_number", "started_at"
+            )
+        )
+        if not outbound:
+            continue
+        deals = {d for d, _n, _t in outbound if d}
+        numbers = {n for _d, n, _t in outbound if n}
+        earliest = min(t for _d, _n, t in outbound)
+        latest = max(t for _d, _n, t in outbound)
+        # A lead whose first call is earlier than every one of these is not changed by them.
+        leads = (
+            Deal.objects.filter(
+                Q(pk__in=deals) | Q(contact__phones__number__in=numbers), created_at__lte=latest
+            )
+            .annotate(
+                first_owner=creation_owner(),
+                first_by_deal=_first(_by_deal()),
+                first_by_number=_first(_by_number()),
+            )
+            .values_list("first_owner", "created_at", "first_by_deal", "first_by_number")
+            .distinct()
+        )
+        for owner, created, by_deal, by_number in leads:
+            first = min((t for t in (by_deal, by_number) if t is not None), default=None)
+            if owner and (first is None or first >= earliest):
+                out.append((owner, created))
+    return out
 
 
 register(

@@ -6,15 +6,18 @@ clickjacking, the audit actor) cost a fifth of a webhook request. Placed right a
 ``SecurityMiddleware``, this hands requests under ``/api/telephony/webhooks/`` straight
 to their view (the django-ninja operation, which still validates the body against the
 documented schema and whose handlers check the signatures); every other request goes
-through the stack as before.
+through the stack as before. A sender outside the provider's allowed addresses
+(:mod:`funnelwatch.telephony.guard`) is answered 403 here, before its view is resolved.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import Resolver404, resolve
+
+from funnelwatch.telephony import guard
 
 PREFIX = "/api/telephony/webhooks/"
 
@@ -26,6 +29,12 @@ class WebhookFastPathMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not request.path_info.startswith(PREFIX):
             return self.get_response(request)
+        segment = request.path_info[len(PREFIX) :].split("/", 1)[0]
+        provider = guard.PROVIDER_BY_SEGMENT.get(segment)
+        if provider is not None:
+            refused = guard.refusal(request, provider)
+            if refused:
+                return JsonResponse({"detail": refused}, status=403)
         try:
             match = resolve(request.path_info)
         except Resolver404:

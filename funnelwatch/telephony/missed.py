@@ -1,9 +1,13 @@
-"""Missed calls and callbacks.
+"""Missed calls and callbacks: the one definition the missed-calls page, the alerts and
+the morning meeting share.
 
 A missed call is an inbound call no person answered. It is returned by the first later
 outbound call to the same number, by anyone (linked when calls are stored, see
-``ingest.link_callbacks``). The SLA (FUNNELWATCH_CALL_SLA_MINUTES, default 15) counts
-working minutes only.
+``ingest.link_callbacks``); a later call from the client that someone answered settles
+it too. Until then it *waits* (:func:`waiting`). Its SLA (FUNNELWATCH_CALL_SLA_MINUTES,
+default 15) counts working minutes only: a call missed at night or on a day off is due
+that many minutes after the next opening (:func:`due_at`), and is over the SLA from then
+on (:func:`over_sla`). A call from a hidden number cannot be returned and does not wait.
 """
 
 from __future__ import annotations
@@ -11,11 +15,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.conf import settings
+from django.db.models import Exists, OuterRef, QuerySet
+from django.utils import timezone
 
 from funnelwatch.accounts.models import User
+from funnelwatch.lib.dates import working_deadline
 from funnelwatch.telephony import conf, metrics, queries
-from funnelwatch.telephony.models import Call
+from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
 
 @dataclass
@@ -67,21 +74,70 @@ def _people(calls: list[Call], *more: int | None) -> dict[int, User]:
     return people
 
 
+def waiting(calls: QuerySet[Call]) -> QuerySet[Call]:
+    """The missed calls among ``calls`` still waiting for a callback: not linked to one,
+    no later outbound call to the number, no later answered call from it, not archived,
+    and from a number that can be called back."""
+    later = Call.objects.active().filter(
+        client_number=OuterRef("client_number"), started_at__gt=OuterRef("started_at")
+    )
+    return (
+        calls.filter(direction=Direction.IN, callback__isnull=True, archived_at__isnull=True)
+        .exclude(outcome=CallOutcome.ANSWERED)
+        .exclude(client_number="")
+        .exclude(Exists(later.filter(direction=Direction.OUT)))
+        .exclude(Exists(later.filter(direction=Direction.IN, outcome=CallOutcome.ANSWERED)))
+    )
+
+
+def waited_minutes(call: Call, now: dt.datetime) -> float:
+    """Working minutes the call has waited by ``now`` (0 until the first opening after it)."""
+    return metrics.working_minutes(call.started_at, now)
+
+
+def over_sla(call: Call, now: dt.datetime) -> bool:
+    """Whether the waiting call is over its SLA at ``now`` (``now`` is past :func:`due_at`)."""
+    return waited_minutes(call, now) > conf.call_sla_minutes()
+
+
+def due_at(started_at: dt.datetime) -> dt.datetime:
+    """When a call missed at ``started_at`` falls due: SLA working minutes after it, counted
+    from the next opening when it came outside working hours."""
+    return working_deadline(
+        started_at,
+        conf.call_sla_minutes(),
+        timezone.get_current_timezone(),
+        list(settings.FUNNELWATCH_WORKDAYS),
+        settings.FUNNELWATCH_WORKDAY_START,
+        settings.FUNNELWATCH_WORKDAY_END,
+    )
+
+
+def overdue_numbers(now: dt.datetime) -> dict[str, list[Call]]:
+    """Client numbers with a call waiting past its SLA at ``now``, each with all its
+    waiting calls, oldest first (the oldest waited longest: it is the one over the SLA).
+    The alerts name exactly these numbers; the missed-calls page marks their calls."""
+    by_number: dict[str, list[Call]] = {}
+    calls = waiting(Call.objects.all()).only(
+        "pk", "client_number", "started_at", "manager_id", "deal_id"
+    )
+    for call in calls.order_by("started_at", "pk"):
+        by_number.setdefault(call.client_number, []).append(call)
+    return {n: calls for n, calls in by_number.items() if over_sla(calls[0], now)}
+
+
 def unreturned(user: User, now: dt.datetime, limit: int = 500) -> list[MissedRow]:
-    """Missed calls not yet returned, oldest first, with the SLA state. A number that
-    called several times appears once per call."""
-    sla = conf.call_sla_minutes()
+    """Missed calls waiting for a callback, oldest first, with the SLA state. A number
+    that called several times appears once per call."""
     calls = list(
-        _slim(queries.missed_calls(user).filter(callback__isnull=True))
-        .only(*SHOWN)
-        .order_by("started_at", "pk")[:limit]
+        _slim(waiting(queries.missed_calls(user))).only(*SHOWN).order_by("started_at", "pk")[:limit]
     )
     people = _people(calls, *(_who_id(c) for c in calls))
     rows = []
     for call in calls:
-        waited = metrics.working_minutes(call.started_at, now)
+        waited = waited_minutes(call, now)
         who = _who_id(call)
-        rows.append(MissedRow(call, round(waited), waited > sla, people.get(who)))
+        rows.append(MissedRow(call, round(waited), over_sla(call, now), people.get(who)))
     return rows
 
 

@@ -2,11 +2,15 @@
 through Django's storage API; served with HTTP range requests; every play and download
 is written to the audit trail.
 
-Fetching: ``http(s)://`` URLs are downloaded directly (Twilio's with the account sid
-FUNNELWATCH_TWILIO_ACCOUNT_SID and auth token); ``mango:<recording_id>`` asks Mango's
-``/vpbx/queries/recording/post`` for a one-time link; ``zadarma:<call_id_with_rec>`` asks
-Zadarma's ``/v1/pbx/record/request/`` (FUNNELWATCH_ZADARMA_KEY and _SECRET). Each attempt
-has a timeout (FUNNELWATCH_RECORDING_TIMEOUT, 30 s); a failed attempt is retried by the
+Fetching: ``http(s)://`` URLs are downloaded through :mod:`funnelwatch.lib.fetch`, only
+from the hosts allowed for the call's provider (FUNNELWATCH_RECORDING_HOSTS_<PROVIDER>),
+never from internal addresses unless FUNNELWATCH_RECORDING_INTERNAL_HOSTS lists them, at
+most FUNNELWATCH_RECORDING_MAX_BYTES, audio only, each redirect checked again. Twilio's
+account sid and auth token go only to ``https://api.twilio.com``. ``mango:<recording_id>``
+asks Mango's ``/vpbx/queries/recording/post``, which redirects to the file;
+``zadarma:<call_id_with_rec>`` asks Zadarma's ``/v1/pbx/record/request/`` for a one-time
+link (FUNNELWATCH_ZADARMA_KEY and _SECRET). Each attempt has a timeout
+(FUNNELWATCH_RECORDING_TIMEOUT, 30 s); a failed or refused attempt is retried by the
 periodic job ``telephony-recordings`` up to FUNNELWATCH_RECORDING_RETRIES times, then it is
 marked failed with the error.
 """
@@ -26,6 +30,7 @@ from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.http import FileResponse, HttpRequest, HttpResponse, StreamingHttpResponse
 
+from funnelwatch.lib import fetch as fetching
 from funnelwatch.telephony import conf
 from funnelwatch.telephony.models import Recording
 
@@ -71,7 +76,38 @@ def _zadarma_link(ref: str, timeout: int) -> str:
     return link
 
 
-def _request(source: str, timeout: int = 30) -> urllib.request.Request:
+TWILIO_API_HOST = "api.twilio.com"
+
+
+def _credentials(url: urllib.parse.SplitResult) -> dict[str, str]:
+    """Twilio's account credentials, for Twilio's own API host over https and nothing else
+    (an address merely containing ``api.twilio.com`` somewhere gets none)."""
+    exact_host = url.hostname == TWILIO_API_HOST and url.port in (None, 443)
+    if url.scheme != "https" or not exact_host:
+        return {}
+    sid, token = conf.twilio_account_sid(), conf.twilio_auth_token()
+    if not (sid and token):
+        return {}
+    cred = base64.b64encode(f"{sid}:{token}".encode()).decode()
+    return {"Authorization": f"Basic {cred}"}
+
+
+def policy(provider: str, timeout: float) -> fetching.Policy:
+    """What a recording of this provider may be fetched from (docs/telephony.md)."""
+    return fetching.Policy(
+        hosts=tuple(conf.recording_hosts(provider)),
+        hosts_setting=conf.recording_hosts_setting(provider),
+        internal=tuple(conf.recording_internal_hosts()),
+        internal_setting="FUNNELWATCH_RECORDING_INTERNAL_HOSTS",
+        max_bytes=conf.recording_max_bytes(),
+        timeout=timeout,
+        headers_for=_credentials,
+    )
+
+
+def download(source: str, timeout: int, provider: str = "generic") -> tuple[bytes, str]:
+    """(bytes, content type) of a recording of ``provider``'s call; raises on any failure
+    or refusal (the message says which)."""
     if source.startswith("mango:"):
         from funnelwatch.telephony.providers import mango
 
@@ -80,35 +116,33 @@ def _request(source: str, timeout: int = 30) -> urllib.request.Request:
         data = urllib.parse.urlencode(
             {"vpbx_api_key": key, "sign": mango.sign(key, body, conf.mango_salt()), "json": body}
         ).encode()
-        return urllib.request.Request(MANGO_URL, data=data, method="POST")
+        # Mango answers with a redirect to the file, checked like any other address.
+        got = fetching.fetch(
+            MANGO_URL,
+            policy("mango", timeout),
+            method="POST",
+            body=data,
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        )
+        return got.data, got.content_type
     if source.startswith("zadarma:"):
-        return urllib.request.Request(_zadarma_link(source[8:], timeout))
+        got = fetching.fetch(_zadarma_link(source[8:], timeout), policy("zadarma", timeout))
+        return got.data, got.content_type
     if not source.startswith(("http://", "https://")):
         raise ValueError(f"cannot fetch {source!r}: no downloader for this source")
-    req = urllib.request.Request(source)
-    if "api.twilio.com" in source:
-        sid = conf.twilio_account_sid()
-        token = conf.twilio_auth_token()
-        if sid and token:
-            cred = base64.b64encode(f"{sid}:{token}".encode()).decode()
-            req.add_header("Authorization", f"Basic {cred}")
-    return req
-
-
-def download(source: str, timeout: int) -> tuple[bytes, str]:
-    """(bytes, content type); raises on any failure."""
-    req = _request(source, timeout)
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - URL checked
-        return resp.read(), resp.headers.get_content_type()
+    got = fetching.fetch(source, policy(provider, timeout))
+    return got.data, got.content_type
 
 
 def fetch(recording_id: int, downloader=None) -> str:  # noqa: ANN001
     """One attempt at fetching a recording; returns the resulting status."""
-    rec = Recording.objects.filter(pk=recording_id).first()
+    rec = Recording.objects.select_related("call").filter(pk=recording_id).first()
     if rec is None or rec.status == Recording.Status.STORED:
         return rec.status if rec else "missing"
     try:
-        data, ctype = (downloader or download)(rec.source_url, conf.recording_timeout())
+        data, ctype = (downloader or download)(
+            rec.source_url, conf.recording_timeout(), provider=rec.call.provider
+        )
     except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
         rec.attempts += 1
         rec.error = f"attempt {rec.attempts}: {exc}"[:2000]

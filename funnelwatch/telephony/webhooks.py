@@ -1,5 +1,10 @@
-"""Receiving provider events: store the raw event first, then process it idempotently.
+"""Receiving provider events: check, store the raw event, then process it idempotently.
 
+- An event is checked before anything is written (every field its call needs, within the
+  accepted ranges of ``base.time_bounds`` and ``base.MAX_SECONDS``, no text or number a
+  column cannot hold): a bad one raises ParseError naming the field (answered 400) and
+  leaves nothing behind, so it can neither spoil later events of its call nor make a
+  corrected resend of it a "duplicate".
 - The event is written to ``WebhookEvent`` (unique per provider + event key) before any
   processing; the same event again is answered "duplicate" and changes nothing.
 - Processing turns it into a call record and hands it to :func:`ingest.ingest`, which
@@ -12,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import IntegrityError, connection, transaction
+from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from funnelwatch.telephony import conf
@@ -31,11 +36,14 @@ class Outcome:
 
 
 def store_event(provider: str, key: str, payload: dict) -> WebhookEvent | None:
-    """The event row, or None when this event was received before.
+    """The event row, or None when this event was received before; ParseError (nothing
+    stored) when the payload holds what the database cannot (``base.check_payload``).
 
     One ``INSERT … ON CONFLICT DO NOTHING RETURNING id`` (SQLite ≥ 3.35, PostgreSQL):
     a repeat is no error, so no savepoint, and no ORM compilation on the hot path of
     every webhook (it was most of the request in queue mode)."""
+    base.check_payload(payload)
+    base.check_payload(key, "event key")
     meta = WebhookEvent._meta
     quote = connection.ops.quote_name
     now = timezone.now()
@@ -76,6 +84,11 @@ def _mango_legs(entry: str) -> list[base.LegRecord]:
     for payload in WebhookEvent.objects.filter(
         provider=mango.PROVIDER, event_key__startswith=f"call:{entry}:"
     ).values_list("payload", flat=True):
+        try:
+            # Refused on arrival now; a bad one stored before that is passed over.
+            mango.check_call_event(payload)
+        except base.ParseError:
+            continue
         by_leg.setdefault(str(payload.get("call_id")), []).append(payload)
     return [mango.leg_from_call_events(events) for events in by_leg.values()]
 
@@ -96,10 +109,18 @@ def _build_mango_call(payload: dict, event: WebhookEvent) -> list[base.CallRecor
     ]
 
 
-def _build_generic(payload: dict, event: WebhookEvent) -> list[base.CallRecord]:
+def _build_generic(payload: dict, event: WebhookEvent | None) -> list[base.CallRecord]:
+    from pydantic import ValidationError
+
     from funnelwatch.telephony.schemas import CallEventIn
 
-    return [generic.to_record(CallEventIn.model_validate(payload))]
+    try:
+        data = CallEventIn.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = ".".join(str(part) for part in first["loc"]) or "body"
+        raise base.ParseError(first["msg"], name) from None
+    return [generic.to_record(data)]
 
 
 def _build_twilio(payload: dict, event: WebhookEvent) -> list[base.CallRecord] | None:
@@ -123,6 +144,27 @@ BUILDERS: dict[str, Callable[[dict, WebhookEvent], list[base.CallRecord] | None]
 KIND_KEY = "_kind"
 
 
+def _check_zadarma(payload: dict) -> None:
+    if payload.get("event") in ("NOTIFY_END", "NOTIFY_OUT_END"):
+        zadarma.parse_end(payload, timezone.get_current_timezone())
+
+
+# What each kind is checked with before it is stored (the builder's own parsing, without
+# the database): ParseError naming the field.
+CHECKS: dict[str, Callable[[dict], object]] = {
+    "generic": lambda p: _build_generic(p, None),
+    "twilio_status": lambda p: twilio.parse_status(p, timezone.now()),
+    "zadarma": _check_zadarma,
+    "mango_call": mango.check_call_event,
+    "mango_summary": lambda p: mango.parse_summary(p, []),
+}
+
+# What processing a stored event can fail on because of its own values (as opposed to
+# the database being unreachable, which leaves the event queued for the next run).
+_EVENT_ERRORS = (ValueError, TypeError, LookupError, AttributeError, ArithmeticError)
+_STORE_ERRORS = (DataError, IntegrityError, ValueError, OverflowError)
+
+
 def process(
     provider: str,
     key: str,
@@ -131,15 +173,15 @@ def process(
     *,
     source_name: str = "",
 ) -> tuple[str, Call | None]:
-    """Store then process one event (``kind`` names its builder in BUILDERS).
+    """Check, store then process one event (``kind`` names its builder in BUILDERS).
 
-    In the default mode the event row and its processing commit together; processing
-    runs in a savepoint, so an event that cannot be processed is still kept with its
-    error (and the ParseError is raised to the caller). With
-    FUNNELWATCH_WEBHOOK_MODE=queue the event is only stored and answered "queued";
-    :func:`process_pending` (the ``telephony-webhooks`` periodic job, or
-    ``funnelwatch call-events --loop``) processes the backlog in batches.
+    An event that fails its check (CHECKS) or cannot be built raises ParseError naming
+    the field and stores nothing. In the default mode the event row and its processing
+    commit together. With FUNNELWATCH_WEBHOOK_MODE=queue the checked event is only
+    stored and answered "queued"; :func:`process_pending` (the ``telephony-webhooks``
+    periodic job, or ``funnelwatch call-events --loop``) processes the backlog in batches.
     """
+    CHECKS[kind](payload)
     if conf.webhook_mode() == "queue":
         stored = store_event(provider, key, payload | {KIND_KEY: kind})
         return (Outcome.QUEUED if stored else Outcome.DUPLICATE), None
@@ -155,70 +197,94 @@ def process(
 
 
 def _process_once(provider, key, payload, kind, source_name):  # noqa: ANN001, ANN202
-    error: base.ParseError | None = None
+    # One transaction: a ParseError while building rolls the event row back with it.
     with transaction.atomic():
         event = store_event(provider, key, payload | {KIND_KEY: kind})
         if event is None:
             return Outcome.DUPLICATE, None
-        try:
-            with transaction.atomic():
-                records = BUILDERS[kind](payload, event)
-                result = (
-                    ingest(records, source_name=source_name or f"{provider} webhook")
-                    if records
-                    else None
-                )
-        except base.ParseError as exc:
-            WebhookEvent.objects.filter(pk=event.pk).update(error=str(exc)[:2000])
-            error = exc
-        else:
-            WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
-            if result is None:
-                return Outcome.STORED, None
-            call = Call.objects.filter(
-                provider=provider, external_id=records[0].external_id
-            ).first()
-            if call is not None:
-                attach_waiting_recordings(provider, call)
-            return (Outcome.CREATED if result.created_ids else Outcome.UPDATED), call
-    raise error
+        records = BUILDERS[kind](payload, event)
+        result = (
+            ingest(records, source_name=source_name or f"{provider} webhook") if records else None
+        )
+        WebhookEvent.objects.filter(pk=event.pk).update(processed_at=timezone.now())
+        if result is None:
+            return Outcome.STORED, None
+        call = Call.objects.filter(provider=provider, external_id=records[0].external_id).first()
+        if call is not None:
+            attach_waiting_recordings(provider, call)
+        return (Outcome.CREATED if result.created_ids else Outcome.UPDATED), call
 
 
 def process_pending(limit: int = 5000) -> dict[str, int]:
-    """Process queued events in one batch per provider (oldest first)."""
+    """Process queued events in one batch per provider (oldest first).
+
+    An event that cannot be built, or whose call cannot be stored, keeps its error on
+    its row and is not tried again; the others of its batch are processed."""
     events = list(
         WebhookEvent.objects.filter(
             processed_at__isnull=True, error="", payload__has_key=KIND_KEY
         ).order_by("received_at", "pk")[:limit]
     )
-    done, failed, created = [], 0, 0
-    by_provider: dict[str, list[base.CallRecord]] = {}
+    failed = 0
+    by_provider: dict[str, list[tuple[WebhookEvent, list[base.CallRecord]]]] = {}
     for event in events:
         payload = dict(event.payload)
         kind = payload.pop(KIND_KEY)
         try:
             records = BUILDERS[kind](payload, event) or []
-        except (base.ParseError, ValueError) as exc:
-            WebhookEvent.objects.filter(pk=event.pk).update(error=str(exc)[:2000])
+        except _EVENT_ERRORS as exc:
+            _failed(event.pk, exc)
             failed += 1
             continue
-        by_provider.setdefault(event.provider, []).extend(records)
-        done.append(event.pk)
-    with transaction.atomic():
-        for provider, records in by_provider.items():
-            result = ingest(records, source_name=f"{provider} webhook")
-            created += len(result.created_ids)
-            ids = {r.external_id for r in records}
-            for waiting in WebhookEvent.objects.filter(
-                provider=provider, processed_at__isnull=True, event_key__startswith="rec:"
-            ):
-                ext = waiting.event_key.split(":")[1]
-                if ext in ids:
-                    call = Call.objects.filter(provider=provider, external_id=ext).first()
-                    if call is not None:
-                        attach_waiting_recordings(provider, call)
-        WebhookEvent.objects.filter(pk__in=done).update(processed_at=timezone.now())
-    return {"processed": len(done), "failed": failed, "calls_created": created}
+        by_provider.setdefault(event.provider, []).append((event, records))
+    done = created = 0
+    for provider, items in by_provider.items():
+        ok, made, bad = _process_events(provider, items)
+        done, created, failed = done + ok, created + made, failed + bad
+    return {"processed": done, "failed": failed, "calls_created": created}
+
+
+def _failed(pk: int, exc: Exception) -> None:
+    WebhookEvent.objects.filter(pk=pk).update(error=(str(exc) or type(exc).__name__)[:2000])
+
+
+def _process_events(
+    provider: str, items: list[tuple[WebhookEvent, list[base.CallRecord]]]
+) -> tuple[int, int, int]:
+    """Ingest the calls of these events in one transaction, marking them processed;
+    should a call's values not store, the halves are tried on their own down to the
+    single event, which keeps the error. Returns (processed, calls created, failed)."""
+    try:
+        with transaction.atomic():
+            records = [rec for _event, recs in items for rec in recs]
+            created = 0
+            if records:
+                result = ingest(records, source_name=f"{provider} webhook")
+                created = len(result.created_ids)
+                _attach_waiting(provider, {r.external_id for r in records})
+            WebhookEvent.objects.filter(pk__in=[event.pk for event, _recs in items]).update(
+                processed_at=timezone.now()
+            )
+        return len(items), created, 0
+    except _STORE_ERRORS as exc:
+        if len(items) == 1:
+            _failed(items[0][0].pk, exc)
+            return 0, 0, 1
+        half = len(items) // 2
+        first = _process_events(provider, items[:half])
+        second = _process_events(provider, items[half:])
+        return tuple(a + b for a, b in zip(first, second, strict=True))
+
+
+def _attach_waiting(provider: str, external_ids: set[str]) -> None:
+    for waiting in WebhookEvent.objects.filter(
+        provider=provider, processed_at__isnull=True, event_key__startswith="rec:"
+    ):
+        ext = waiting.event_key.split(":")[1]
+        if ext in external_ids:
+            call = Call.objects.filter(provider=provider, external_id=ext).first()
+            if call is not None:
+                attach_waiting_recordings(provider, call)
 
 
 def _recording_key(external_id: str, ref: str) -> str:

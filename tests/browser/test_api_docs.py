@@ -10,10 +10,14 @@ from playwright.sync_api import Page, expect
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_api_docs_render_the_operations(page: Page, live_server, browser_problems):
+def test_api_docs_render_the_operations(page: Page, live_server, world, browser_problems):
+    page.goto(f"{live_server.url}/api/docs")  # signed-in users only: to the login page
+    page.get_by_label("Username").fill("alice")
+    page.get_by_label("Password").fill("pw-alice")
     requested = []
     page.on("request", lambda request: requested.append(request.url))
-    page.goto(f"{live_server.url}/api/docs")
+    page.get_by_role("button", name="Log in").click()
+    page.wait_for_url(f"{live_server.url}/api/docs")
     operations = page.locator(".opblock")
     expect(operations.first).to_be_visible()
     assert operations.count() > 10

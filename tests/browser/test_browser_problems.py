@@ -12,12 +12,21 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 def test_browser_problems_are_found(page: Page, live_server, browser_problems):
     page.route("https://cdn.example.invalid/**", lambda route: route.abort())
     page.goto(f"{live_server.url}/login/")
+    page.wait_for_load_state("networkidle")
     assert browser_problems.take() == []
-    page.set_content(
-        f"""<link rel="stylesheet" href="{live_server.url}/static/missing.css">
-        <script src="https://cdn.example.invalid/lib.js"></script>
-        <script>console.error("broken"); throw new Error("boom");</script>"""
+    # A page of the server's own address without its Content-Security-Policy, which would
+    # stop the scripts below before they ran.
+    page.route(
+        f"{live_server.url}/broken/",
+        lambda route: route.fulfill(
+            content_type="text/html",
+            body="""<link rel="stylesheet" href="/static/missing.css">
+            <script src="https://cdn.example.invalid/lib.js"></script>
+            <script>console.error("broken"); throw new Error("boom");</script>""",
+        ),
     )
+    page.goto(f"{live_server.url}/broken/")
+    page.wait_for_load_state("networkidle")
     found = "\n".join(browser_problems.take())
     assert f"404 GET {live_server.url}/static/missing.css" in found
     assert "request left the server: GET https://cdn.example.invalid/lib.js" in found
@@ -25,6 +34,20 @@ def test_browser_problems_are_found(page: Page, live_server, browser_problems):
     assert "console error: broken" in found
     assert "page error: boom" in found
     assert browser_problems.take() == []  # taken: the test ends clean
+
+
+def test_what_the_content_security_policy_blocks_is_found(
+    page: Page, live_server, browser_problems
+):
+    """A script the policy refuses never runs and never shows in the network: the
+    browser says so on the console, and that fails a test."""
+    page.goto(f"{live_server.url}/login/")
+    page.evaluate(
+        """() => { const s = document.createElement("script");
+        s.src = "https://cdn.example.invalid/lib.js"; document.head.append(s); }"""
+    )
+    found = "\n".join(browser_problems.take())
+    assert "console error:" in found and "Content Security Policy" in found
 
 
 def test_the_product_names_its_icon(page: Page, live_server, client, db):

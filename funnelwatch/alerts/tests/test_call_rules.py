@@ -104,3 +104,71 @@ def test_missed_call_nobody_picked_up_goes_to_the_clients_owner(world, lead, at)
     call("in", "no_answer", at(2026, 3, 2, 10))  # ring group: no manager on the call
     evaluate(at, 2026, 3, 2, 11, kind=Kind.MISSED_CALL_NOT_RETURNED)
     assert Alert.objects.get().manager == world.alice
+
+
+def _named(page_or_alerts) -> set[str]:  # noqa: ANN001
+    return {a.numbers["number"] for a in page_or_alerts}
+
+
+def test_missed_calls_agree_on_the_list_in_alerts_and_on_the_morning_page(world, lead, at):
+    """One definition of "over the SLA": the missed-calls page, the alerts and Monday's
+    morning page name the same numbers, including a call missed on Saturday night (due
+    at Monday's opening plus the SLA) before the alerts are evaluated again."""
+    from funnelwatch.alerts import morning
+    from funnelwatch.telephony import missed
+
+    saturday = call("in", "no_answer", at(2026, 3, 7, 23), manager=world.bob)
+    # Never returned, three weeks ago: still waiting, whatever lookback the alerts use.
+    old = call("in", "no_answer", at(2026, 2, 16, 10), number="+97699000001", manager=world.bob)
+    # The client called again and got through: settled, here as in the alerts.
+    call("in", "no_answer", at(2026, 3, 6, 10), number="+97699000002", manager=world.alice)
+    call("in", "answered", at(2026, 3, 6, 11), number="+97699000002", manager=world.alice)
+    # Returned by an outbound call (whether or not the link was stored yet).
+    call("in", "busy", at(2026, 3, 6, 12), number="+97699000003", manager=world.alice)
+    call("out", "answered", at(2026, 3, 6, 12, 30), number="+97699000003", manager=world.alice)
+    # A hidden number cannot be called back: it waits for nobody.
+    call("in", "no_answer", at(2026, 3, 6, 13), number="", manager=world.alice)
+
+    def over_sla_on_the_list(now):  # noqa: ANN001, ANN202
+        return {r.call.client_number for r in missed.unreturned(world.head, now) if r.overdue}
+
+    evaluate(at, 2026, 3, 8, 12, kind=Kind.MISSED_CALL_NOT_RETURNED)  # Sunday
+    evaluate(at, 2026, 3, 9, 9, kind=Kind.MISSED_CALL_NOT_RETURNED)  # Monday, opening
+    opened = Alert.objects.filter(resolved_at__isnull=True)
+    assert _named(opened) == {old.client_number}
+    # Monday 09:10: Saturday's call has waited 10 working minutes; the SLA is 15.
+    monday_early = at(2026, 3, 9, 9, 10)
+    assert over_sla_on_the_list(monday_early) == {old.client_number}
+    assert _named(morning.build(world.head, monday_early).missed_calls) == {old.client_number}
+    assert missed.due_at(saturday.started_at) == at(2026, 3, 9, 9, 15)
+    # Monday 09:20, the alerts not evaluated since 09:00: the list and the morning page
+    # both show Saturday's call; the next evaluation names the same numbers.
+    monday = at(2026, 3, 9, 9, 20)
+    expected = {CLIENT, old.client_number}
+    assert over_sla_on_the_list(monday) == expected
+    page = morning.build(world.head, monday)
+    assert _named(page.missed_calls) == expected
+    fresh = next(a for a in page.missed_calls if a.numbers["number"] == CLIENT)
+    assert (fresh.manager, fresh.numbers["minutes"], fresh.opened_at) == (
+        world.bob,
+        20,
+        at(2026, 3, 9, 9, 15),
+    )
+    evaluate(at, 2026, 3, 9, 9, 20, kind=Kind.MISSED_CALL_NOT_RETURNED)
+    assert _named(Alert.objects.filter(resolved_at__isnull=True)) == expected
+    assert _named(morning.build(world.head, monday).missed_calls) == expected
+    assert len(morning.build(world.head, monday).missed_calls) == 2
+
+
+def test_morning_page_shows_a_missed_call_that_fell_due_at_the_opening(client, world, at):
+    call("in", "no_answer", at(2026, 3, 7, 23), manager=world.bob)  # Saturday night
+    evaluate(at, 2026, 3, 9, 9, kind=Kind.MISSED_CALL_NOT_RETURNED)
+    client.force_login(world.head)
+    with time_machine.travel(at(2026, 3, 9, 9, 10), tick=False):
+        assert CLIENT not in client.get("/alerts/morning/").content.decode()
+    with time_machine.travel(at(2026, 3, 9, 9, 30), tick=False):
+        page = client.get("/alerts/morning/").content.decode()
+    assert CLIENT in page and "30 working minutes" in page
+    client.force_login(world.lead)  # bob is not in the team lead's team
+    with time_machine.travel(at(2026, 3, 9, 9, 30), tick=False):
+        assert CLIENT not in client.get("/alerts/morning/").content.decode()

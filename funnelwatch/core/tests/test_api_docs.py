@@ -9,7 +9,8 @@ import re
 from django.contrib.staticfiles import finders
 
 
-def test_api_docs_load_nothing_from_outside(client, db):
+def test_api_docs_load_nothing_from_outside(client, world):
+    client.force_login(world.alice)
     response = client.get("/api/docs")
     assert response.status_code == 200
     html = response.content.decode()

@@ -310,3 +310,32 @@ def test_create_leads_writes_what_contact_and_lead_services_write(world, at):
         (True, False),
         (True, False),
     ]
+
+
+def test_a_move_that_waited_for_the_lock_takes_its_time_after_the_wait(
+    world, lead, at, monkeypatch
+):
+    """Someone else moves the deal while this move waits for the row: this move happens
+    after theirs, so it is not refused as earlier than the previous change."""
+    import time_machine
+
+    s = world.stages
+    real_locked = services._locked
+    traveller = time_machine.travel(at(2026, 3, 3, 10), tick=False)
+    clock = traveller.start()
+
+    def locked_after_another_move(deal):  # noqa: ANN001, ANN202
+        monkeypatch.setattr(services, "_locked", real_locked)
+        clock.move_to(at(2026, 3, 3, 10, 0, 1))  # the other move holds the row a second
+        services.move_stage(deal, s["Proposal sent"], actor=world.head)
+        return real_locked(deal)
+
+    monkeypatch.setattr(services, "_locked", locked_after_another_move)
+    try:
+        moved = services.move_stage(lead, s["Qualified"], actor=world.alice)
+    finally:
+        traveller.stop()
+    assert moved.stage == s["Qualified"]
+    assert moved.stage_entered_at == at(2026, 3, 3, 10, 0, 1)
+    history = StageChange.objects.filter(deal=lead).order_by("at", "pk")
+    assert [c.to_stage.name for c in history] == ["New lead", "Proposal sent", "Qualified"]

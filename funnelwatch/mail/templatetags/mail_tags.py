@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django import template
 
+from funnelwatch.accounts.visibility import may_change_crm
 from funnelwatch.mail import queries
 from funnelwatch.mail.forms import SendForm
 
@@ -20,7 +21,7 @@ def mail_timeline(context, deal=None, contact=None) -> dict:  # noqa: ANN001
         contact_id=contact.pk if contact is not None and deal is None else None,
     )
     form = None
-    if deal is not None:
+    if deal is not None and may_change_crm(request.user):
         to = ""
         if deal.contact_id:
             to = ", ".join(deal.contact.emails.values_list("email", flat=True)[:1])

@@ -161,4 +161,32 @@ def test_a_call_recomputes_only_metrics_that_read_more_than_the_crm(world, at, m
     (keys,) = seen
     assert "calls_out" in keys and "speed_to_first_call" in keys and "leads_called_pct" in keys
     assert "won_amount" not in keys and "stage_velocity" not in keys
-    assert all(registry.get(k).refresh_on is None for k in keys)
+    # Objection attempts count calls on deals, so a call recomputes them too.
+    assert "objection_attempts" in keys
+    assert all(
+        registry.get(k).refresh_on is None or "call" in registry.get(k).refresh_on for k in keys
+    )
+
+
+def test_a_failing_refresh_after_the_commit_keeps_the_change_and_is_logged(
+    world, at, monkeypatch, caplog, django_capture_on_commit_callbacks
+):
+    from django.db import IntegrityError
+
+    from funnelwatch.crm.models import Deal
+
+    tries = []
+
+    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        tries.append(args)
+        raise IntegrityError('duplicate key value violates unique constraint "uniq_daily_value"')
+
+    monkeypatch.setattr(engine, "rebuild", broken)
+    with django_capture_on_commit_callbacks(execute=True):
+        deal = services.create_lead(
+            actor=world.alice, title="X", owner=world.alice, at=at(2026, 3, 2, 10)
+        )
+    assert Deal.objects.filter(pk=deal.pk).exists()
+    # Each refresh (the lead's numbers, the audit trail's crm_actions) tried in vain.
+    assert len(tries) == 2 * refresh.ATTEMPTS
+    assert "rollups rebuild --from 2026-03-02 --to 2026-03-03" in caplog.text

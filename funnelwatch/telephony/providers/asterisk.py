@@ -12,7 +12,7 @@ import hashlib
 from zoneinfo import ZoneInfo
 
 from funnelwatch.telephony.providers import base
-from funnelwatch.telephony.providers.csvfile import parse_int, stamp_reader
+from funnelwatch.telephony.providers.csvfile import parse_seconds, stamp_reader
 
 PROVIDER = "asterisk"
 
@@ -165,8 +165,8 @@ def parse_rows(
                 )
             if answer is not None and (answer < start or (end is not None and answer > end)):
                 raise base.ParseError(f"answer time {row[i_ans]} is outside the call", "answer")
-            duration = parse_int(row[i_dur], "duration")
-            billsec = parse_int(row[i_bill], "billsec")
+            duration = parse_seconds(row[i_dur], "duration")
+            billsec = parse_seconds(row[i_bill], "billsec")
             if billsec > duration:
                 raise base.ParseError(f"billsec {billsec} exceeds duration {duration}", "billsec")
             disp = row[i_disp].strip().upper()

@@ -9,6 +9,7 @@ provider.
 from __future__ import annotations
 
 import datetime as dt
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -57,6 +58,81 @@ class ParseError(ValueError):
         super().__init__(f"{field}: {message}" if field else message)
         self.message = message
         self.field = field
+
+
+# The accepted range of what a PBX reports: a call starts in 2000 or later and at most a
+# day after now (a PBX clock or ``--tz`` a few hours off is still a call; year 1 or 9999 is
+# a broken record), and lasts, rings or talks from 0 to 24 hours.
+EARLIEST = dt.datetime(2000, 1, 1, tzinfo=dt.UTC)
+FUTURE_SLACK = dt.timedelta(days=1)
+MAX_SECONDS = 24 * 3600
+
+
+def time_bounds(now: dt.datetime | None = None) -> tuple[dt.datetime, dt.datetime]:
+    """(earliest, latest) accepted call time."""
+    return EARLIEST, (now or dt.datetime.now(dt.UTC)) + FUTURE_SLACK
+
+
+def out_of_range(text: str, field: str, bounds: tuple[dt.datetime, dt.datetime]) -> ParseError:
+    earliest, latest = bounds
+    return ParseError(
+        f"{text} is outside the accepted range "
+        f"({earliest:%Y-%m-%d} to {latest:%Y-%m-%d %H:%M} UTC)",
+        field,
+    )
+
+
+def check_time(
+    value: dt.datetime, field: str, bounds: tuple[dt.datetime, dt.datetime] | None = None
+) -> dt.datetime:
+    """``value`` (aware; naive is taken as UTC) in UTC, or ParseError naming ``field``
+    when it is outside :func:`time_bounds` (or not representable in UTC at all)."""
+    bounds = bounds or time_bounds()
+    try:
+        utc = value.astimezone(dt.UTC) if value.tzinfo else value.replace(tzinfo=dt.UTC)
+    except (OverflowError, ValueError):
+        utc = None
+    if utc is None or not bounds[0] <= utc <= bounds[1]:
+        raise out_of_range(value.isoformat(), field, bounds)
+    return utc
+
+
+def check_seconds(value: int, field: str) -> int:
+    """A duration in whole seconds within 0..24 h, or ParseError naming ``field``."""
+    if 0 <= value <= MAX_SECONDS:
+        return value
+    text = str(value)
+    text = text if len(text) <= 40 else f"{text[:20]}…({len(text)} digits)"
+    if value < 0:
+        raise ParseError(f"{text} is negative", field)
+    raise ParseError(f"{text} is more than {MAX_SECONDS} seconds (24 hours)", field)
+
+
+def check_payload(value: object, field: str = "") -> None:
+    """ParseError naming the field when an event holds what no column can store: a NUL
+    character or a lone surrogate in a text (PostgreSQL and UTF-8 refuse them), or a
+    number that is not finite (NaN or infinity are not JSON). Walks nested objects and
+    lists without recursion (a body may nest deeply)."""
+    stack: list[tuple[object, str]] = [(value, field)]
+    while stack:
+        item, name = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                raise ParseError("contains a NUL character", name or "body")
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ParseError("is not valid Unicode text", name or "body") from None
+        elif isinstance(item, float):
+            if not math.isfinite(item):
+                raise ParseError(f"{item} is not a finite number", name or "body")
+        elif isinstance(item, dict):
+            for key, inner in item.items():
+                inner_name = f"{name}.{key}" if name else str(key)
+                stack.append((str(key), inner_name))
+                stack.append((inner, inner_name))
+        elif isinstance(item, list | tuple):
+            stack.extend((inner, f"{name}[{i}]") for i, inner in enumerate(item))
 
 
 @dataclass(slots=True)

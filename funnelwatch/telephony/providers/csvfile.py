@@ -10,7 +10,12 @@ from functools import lru_cache
 from itertools import islice
 from zoneinfo import ZoneInfo
 
-from funnelwatch.telephony.providers.base import ParseError
+from funnelwatch.telephony.providers.base import (
+    ParseError,
+    check_seconds,
+    out_of_range,
+    time_bounds,
+)
 
 
 def decode(raw: bytes) -> str:
@@ -58,15 +63,22 @@ def batches(
 def _parse(batch: list[tuple[int, str]]) -> list[tuple[int, list[str] | str]]:
     """One csv reader for many lines (a reader per line costs more than the parsing).
     When a line is malformed (the reader fails, or a quote left open joins two lines)
-    the batch is parsed again line by line, so the error names its line."""
-    try:
-        parsed = list(csv.reader([text for _n, text in batch], strict=True))
-    except csv.Error:
-        parsed = None
+    the batch is parsed again line by line, so the error names its line. A line with a
+    NUL character (a damaged file; no database text column can hold it) is rejected."""
+    texts = [text for _n, text in batch]
+    parsed = None
+    if "\x00" not in "".join(texts):  # one scan in C, not a step per line
+        try:
+            parsed = list(csv.reader(texts, strict=True))
+        except csv.Error:
+            pass
     if parsed is not None and len(parsed) == len(batch):
         return list(zip([n for n, _text in batch], parsed, strict=True))
     out: list[tuple[int, list[str] | str]] = []
     for number, text in batch:
+        if "\x00" in text:
+            out.append((number, "malformed CSV: the line contains a NUL character"))
+            continue
         try:
             out.append((number, next(csv.reader([text], strict=True))))
         except csv.Error as exc:
@@ -77,8 +89,15 @@ def _parse(batch: list[tuple[int, str]]) -> list[tuple[int, list[str] | str]]:
 _SLASHED = re.compile(r"^(\d{4})/(\d{1,2})/(\d{1,2})[ T](\d{1,2}):(\d{2})(?::(\d{2}))?$")
 
 
-def parse_stamp(text: str, tz: ZoneInfo, field: str, required: bool = False) -> dt.datetime | None:
-    """An aware datetime in UTC; naive text is read in ``tz``."""
+def parse_stamp(
+    text: str,
+    tz: ZoneInfo,
+    field: str,
+    required: bool = False,
+    bounds: tuple[dt.datetime, dt.datetime] | None = None,
+) -> dt.datetime | None:
+    """An aware datetime in UTC; naive text is read in ``tz``. A time outside the
+    accepted range (``base.time_bounds``: 2000 to a day from now) is a ParseError."""
     text = text.strip()
     if not text:
         if required:
@@ -87,6 +106,9 @@ def parse_stamp(text: str, tz: ZoneInfo, field: str, required: bool = False) -> 
     value = _stamp(text, tz)
     if value is None:
         raise ParseError(f"{text!r} is not a date and time", field)
+    bounds = bounds or time_bounds()
+    if not bounds[0] <= value <= bounds[1]:
+        raise out_of_range(repr(text), field, bounds)
     return value
 
 
@@ -96,23 +118,30 @@ _SECONDS = {f"{n:02d}": dt.timedelta(seconds=n) for n in range(60)}
 def stamp_reader(tz: ZoneInfo) -> Callable[..., dt.datetime | None]:
     """``read(text, field, required=False)``: :func:`parse_stamp` for many rows. The
     usual "YYYY-MM-DD HH:MM:SS" costs a lookup of its minute (checked and converted once)
-    and an addition of its seconds."""
+    and an addition of its seconds. The accepted range is fixed when the reader is made."""
     minutes: dict[str, dt.datetime] = {}
+    bounds = time_bounds()
+    earliest, latest = bounds
 
     def read(text: str, field: str, required: bool = False) -> dt.datetime | None:
         if len(text) == 19 and text[16] == ":":
             minute = minutes.get(text[:16])
+            value = None
             if minute is not None:
                 seconds = _SECONDS.get(text[17:])
                 if seconds is not None:
-                    return minute + seconds
+                    value = minute + seconds
             else:
                 m = _ISO_SECONDS.fullmatch(text)
                 minute = _minute(m[1], tz) if m else None
                 if minute is not None:
                     minutes[m[1]] = minute
-                    return minute + _SECONDS[m[2]]
-        return parse_stamp(text, tz, field, required)
+                    value = minute + _SECONDS[m[2]]
+            if value is not None:
+                if earliest <= value <= latest:
+                    return value
+                raise out_of_range(repr(text), field, bounds)
+        return parse_stamp(text, tz, field, required, bounds)
 
     return read
 
@@ -152,14 +181,19 @@ def _any_stamp(text: str, tz: ZoneInfo) -> dt.datetime | None:
             return None
     if value.tzinfo is None:
         value = value.replace(tzinfo=tz)
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # year 1 east of UTC, 9999 west of it: far outside any range
+        return _UNREPRESENTABLE
 
 
-def parse_int(text: str, field: str) -> int:
+_UNREPRESENTABLE = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def parse_seconds(text: str, field: str) -> int:
+    """Whole seconds from 0 to 24 hours (``base.MAX_SECONDS``)."""
     try:
         value = int(text.strip() or "0")
-    except ValueError:
-        raise ParseError(f"{text!r} is not a whole number", field) from None
-    if value < 0:
-        raise ParseError(f"{value} is negative", field)
-    return value
+    except ValueError:  # not a number, or thousands of digits
+        raise ParseError(f"{text[:40]!r} is not a whole number", field) from None
+    return check_seconds(value, field)

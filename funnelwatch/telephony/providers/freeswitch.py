@@ -11,7 +11,7 @@ from __future__ import annotations
 from zoneinfo import ZoneInfo
 
 from funnelwatch.telephony.providers import base
-from funnelwatch.telephony.providers.csvfile import parse_int, parse_stamp
+from funnelwatch.telephony.providers.csvfile import parse_seconds, parse_stamp
 
 PROVIDER = "freeswitch"
 
@@ -58,8 +58,8 @@ def parse_row(row: list[str], line: int, tz: ZoneInfo) -> tuple[base.LegRecord, 
         raise base.ParseError(
             f"ends ({rec['end_stamp']}) before it starts ({rec['start_stamp']})", "end_stamp"
         )
-    duration = parse_int(rec["duration"], "duration")
-    billsec = parse_int(rec["billsec"], "billsec")
+    duration = parse_seconds(rec["duration"], "duration")
+    billsec = parse_seconds(rec["billsec"], "billsec")
     cause = rec["hangup_cause"].strip().upper()
     if not cause.replace("_", "").isalnum():
         raise base.ParseError(f"unknown hang-up cause {rec['hangup_cause']!r}", "hangup_cause")

@@ -41,8 +41,27 @@ def verify(
 
 
 def to_record(data) -> base.CallRecord:  # noqa: ANN001 - a CallEventIn schema
-    if data.ended_at and data.ended_at < data.started_at:
+    """The call record of an event, or ParseError naming the field: times outside the
+    accepted range (``base.time_bounds``), a call ending before it starts or lasting over
+    24 hours, seconds over 24 hours, a leg id given twice."""
+    bounds = base.time_bounds()
+    started = base.check_time(data.started_at, "started_at", bounds)
+    ended = base.check_time(data.ended_at, "ended_at", bounds) if data.ended_at else None
+    answered_at = (
+        base.check_time(data.answered_at, "answered_at", bounds) if data.answered_at else None
+    )
+    if ended and ended < started:
         raise base.ParseError("ends before it starts", "ended_at")
+    duration = int((ended - started).total_seconds()) if ended else 0
+    if duration > base.MAX_SECONDS:
+        raise base.ParseError("the call lasts more than 24 hours", "ended_at")
+    base.check_seconds(data.talk_seconds, "talk_seconds")
+    seen: set[str] = set()
+    for i, leg in enumerate(data.legs or []):
+        base.check_seconds(leg.billsec, f"legs[{i}].billsec")
+        if leg.leg_id in seen:
+            raise base.ParseError(f"{leg.leg_id!r} is given twice", f"legs[{i}].leg_id")
+        seen.add(leg.leg_id)
     legs = []
     for i, leg in enumerate(data.legs or []):
         legs.append(
@@ -55,8 +74,8 @@ def to_record(data) -> base.CallRecord:  # noqa: ANN001 - a CallEventIn schema
                 answered=leg.answered and leg.billsec > 0,
                 outcome=base.ANSWERED if (leg.answered and leg.billsec > 0) else base.NO_ANSWER,
                 extension=leg.extension or "",
-                started_at=data.started_at,
-                ended_at=data.ended_at,
+                started_at=started,
+                ended_at=ended,
                 src=data.from_number,
                 dst=data.to_number,
                 raw=leg.model_dump(mode="json"),
@@ -74,9 +93,9 @@ def to_record(data) -> base.CallRecord:  # noqa: ANN001 - a CallEventIn schema
                 if answered
                 else (data.outcome if data.outcome != base.ANSWERED else base.NO_ANSWER),
                 extension=data.extension or "",
-                started_at=data.started_at,
-                answered_at=data.answered_at,
-                ended_at=data.ended_at,
+                started_at=started,
+                answered_at=answered_at,
+                ended_at=ended,
                 src=data.from_number,
                 dst=data.to_number,
                 disposition=data.outcome,
@@ -88,10 +107,10 @@ def to_record(data) -> base.CallRecord:  # noqa: ANN001 - a CallEventIn schema
     rec.direction = data.direction
     rec.from_raw, rec.to_raw = data.from_number, data.to_number
     rec.extension = data.extension or rec.extension
-    rec.started_at, rec.ended_at = data.started_at, data.ended_at
-    rec.answered_at = data.answered_at if rec.outcome == base.ANSWERED else None
-    if data.ended_at:
-        rec.duration_s = int((data.ended_at - data.started_at).total_seconds())
+    rec.started_at, rec.ended_at = started, ended
+    rec.answered_at = answered_at if rec.outcome == base.ANSWERED else None
+    if ended:
+        rec.duration_s = duration
     rec.hangup_cause = data.hangup_cause
     rec.recording_url = data.recording_url
     rec.raw = data.model_dump(mode="json")

@@ -53,21 +53,29 @@ def _require(params: Mapping[str, str], name: str) -> str:
 def _int(params: Mapping[str, str], name: str) -> int:
     try:
         value = int(params.get(name) or 0)
-    except ValueError:
-        raise base.ParseError(f"{params.get(name)!r} is not a whole number", name) from None
+    except ValueError:  # not a number, or thousands of digits
+        raise base.ParseError(f"{params.get(name)[:40]!r} is not a whole number", name) from None
     if value < 0:
         raise base.ParseError("is negative", name)
     return value
 
 
+def _seconds(params: Mapping[str, str], name: str) -> int:
+    """Whole seconds from 0 to 24 hours."""
+    return base.check_seconds(_int(params, name), name)
+
+
 def _when(params: Mapping[str, str], received_at: dt.datetime) -> dt.datetime:
+    """When the status happened, in UTC, within the accepted range (``base.time_bounds``).
+    An RFC 2822 date without a zone ("-0000") is UTC."""
     stamp = params.get("Timestamp")
     if not stamp:
-        return received_at
+        return base.check_time(received_at, "Timestamp")
     try:
-        return email.utils.parsedate_to_datetime(stamp)
-    except (TypeError, ValueError):
-        raise base.ParseError(f"{stamp!r} is not an RFC 2822 date", "Timestamp") from None
+        value = email.utils.parsedate_to_datetime(stamp)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        raise base.ParseError(f"{stamp[:60]!r} is not an RFC 2822 date", "Timestamp") from None
+    return base.check_time(value, "Timestamp")
 
 
 def _party(value: str) -> str:
@@ -94,7 +102,7 @@ def parse_status(params: Mapping[str, str], received_at: dt.datetime) -> base.Ca
     direction = DIRECTIONS.get(raw_direction)
     if direction is None:
         raise base.ParseError(f"unknown direction {raw_direction!r}", "Direction")
-    duration = _int(params, "CallDuration")
+    duration = _seconds(params, "CallDuration")
     if outcome == base.ANSWERED and duration <= 0:
         outcome = base.NO_ANSWER
     ended = _when(params, received_at)
@@ -137,6 +145,8 @@ def parse_recording(params: Mapping[str, str]) -> tuple[str, str, float | None, 
     status = (params.get("RecordingStatus") or "completed").lower()
     if status not in ("completed", "absent", "failed", "in-progress"):
         raise base.ParseError(f"unknown status {status!r}", "RecordingStatus")
-    duration = float(_int(params, "RecordingDuration")) if params.get("RecordingDuration") else None
+    duration = (
+        float(_seconds(params, "RecordingDuration")) if params.get("RecordingDuration") else None
+    )
     channels = _int(params, "RecordingChannels") or 1
     return (params.get("ParentCallSid") or sid), url, duration, channels

@@ -80,12 +80,11 @@ def parse_end(params: Mapping[str, str], tz: ZoneInfo) -> base.CallRecord:
     start = parse_stamp(_need(params, "call_start"), tz, "call_start", required=True)
     try:
         duration = int(params.get("duration") or 0)
-    except ValueError:
+    except ValueError:  # not a number, or thousands of digits
         raise base.ParseError(
-            f"{params.get('duration')!r} is not a whole number", "duration"
+            f"{params.get('duration')[:40]!r} is not a whole number", "duration"
         ) from None
-    if duration < 0:
-        raise base.ParseError("is negative", "duration")
+    base.check_seconds(duration, "duration")
     disp = (params.get("disposition") or "").strip().lower()
     outcome = DISPOSITIONS.get(disp)
     if outcome is None:

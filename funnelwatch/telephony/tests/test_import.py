@@ -538,3 +538,207 @@ def test_callbacks_link_across_imports_in_any_order(world, tmp_path):
     assert Call.objects.get(external_id="m2").callback == first
     assert Call.objects.get(external_id="m2").callback_at == first.started_at
     assert Call.objects.get(external_id="m3").callback is None  # nothing later
+
+
+def _plain21(uid, src, start, end, duration="10", billsec="0", disp="NO ANSWER"):  # noqa: ANN001, ANN202
+    """A 21-column inbound row with its times and seconds given as text, as written."""
+    return (
+        f'"","{src}","700","ctx","x","PJSIP/trunk-1","PJSIP/101-1","Dial","","{start}","",'
+        f'"{end}",{duration},{billsec},"{disp}","DOCUMENTATION","{uid}","","","{uid}",0'
+    )
+
+
+def test_impossible_times_and_seconds_are_rejected_rows_and_good_rows_kept(
+    world, tmp_path, settings
+):
+    """Year 9999 or 1, a call a century ahead, 20-digit seconds: each such row is rejected
+    with its line and field and leaves no call, contact, lead or audit event; the good
+    rows around it are stored and the command exits normally."""
+    from funnelwatch.crm.models import ContactPhone, Deal
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = True
+    lines = [
+        _plain21("g1", "99000011", "2026-03-02 10:00:00", "2026-03-02 10:00:10"),
+        _plain21("b2", "99000012", "9999-12-31 23:59:59", "9999-12-31 23:59:59", "0"),
+        _plain21("b3", "99000013", "0001-01-01 00:00:00", "0001-01-01 00:00:10"),
+        _plain21("b4", "99000014", "2026-03-02 10:01:00", "2026-03-02 10:01:10", "9" * 20),
+        _plain21("g5", "99000015", "2026-03-02 10:02:00", "2026-03-02 10:02:10"),
+        _plain21("b6", "99000016", "2026-03-02 10:03:00", "9999-12-31 10:00:00"),
+        _plain21("b7", "99000017", "2100-01-01 10:00:00", "2100-01-01 10:00:10"),
+        _plain21("b8", "99000018", "1999-12-31 10:00:00", "1999-12-31 10:00:10"),
+        _plain21("b9", "99000019", "2026-03-02 10:04:00", "2026-03-02 10:04:10", "90000"),
+    ]
+    path = tmp_path / "Master.csv"
+    path.write_text("\n".join(lines) + "\n")
+    out = io.StringIO()
+    # New York: 9999-12-31 23:59:59 there is past the last representable UTC moment.
+    call_command(
+        "import-calls", str(path), "--format", "asterisk-csv", "--tz", "America/New_York",
+        "--json", stdout=out,
+    )  # fmt: skip
+    data = json.loads(out.getvalue())
+    assert data["rows_read"] == 9 and data["calls_created"] == 2
+    reasons = {r["line"]: r["reason"] for r in data["rejected"]}
+    assert sorted(reasons) == [2, 3, 4, 6, 7, 8, 9]
+    for line in (2, 3, 7, 8):
+        assert reasons[line].startswith("start:") and "accepted range" in reasons[line]
+    assert reasons[6].startswith("end:") and "accepted range" in reasons[6]
+    assert reasons[4].startswith("duration:") and "86400" in reasons[4]
+    assert reasons[9].startswith("duration:") and "90000" in reasons[9]
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == ["g1", "g5"]
+    assert set(ContactPhone.objects.values_list("number", flat=True)) == {
+        "+97699000011",
+        "+97699000015",
+    }
+    assert Deal.objects.count() == 2
+    calls = AuditEvent.objects.filter(object_type="telephony.call")
+    assert sorted(calls.values_list("object_id", flat=True)) == sorted(
+        str(pk) for pk in Call.objects.values_list("pk", flat=True)
+    )
+
+
+def test_year_one_east_of_utc_is_a_rejected_row(world, tmp_path):
+    """Year 1 read in a zone east of UTC is before the first representable moment."""
+    from zoneinfo import ZoneInfo
+
+    lines = [
+        _plain21("g1", "99000021", "2026-03-02 10:00:00", "2026-03-02 10:00:10"),
+        _plain21("b2", "99000022", "0001-01-01 00:00:00", "0001-01-01 00:00:10"),
+        _plain21("b3", "99000023", "0001-01-01T00:00:00+14:00", "2026-03-02 10:00:10"),
+    ]
+    path = tmp_path / "Master.csv"
+    path.write_text("\n".join(lines) + "\n")
+    report = importer.import_file(path, "asterisk-csv", tz=ZoneInfo("Pacific/Kiritimati"))
+    assert report.calls_created == 1
+    assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [
+        (2, "start"),
+        (3, "start"),
+    ]
+
+
+def test_freeswitch_impossible_rows_rejected(world, tmp_path):
+    good = (
+        "Outbound Call,1002,99000031,default,2020/2/10 22:41,2020/2/10 22:41,"
+        "2020/2/10 22:41,11,9,NORMAL_CLEARING,u-good,,1002"
+    )
+    lines = [
+        good,
+        good.replace("u-good", "u-b2").replace("2020/2/10 22:41", "9999/12/31 23:59"),
+        good.replace("u-good", "u-b3").replace(",11,9,", f",{'9' * 20},9,"),
+        good.replace("u-good", "u-b4").replace(",11,9,", ",11,-9,"),
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n", "freeswitch-csv")
+    assert report.calls_created == 1
+    assert [(r.line, r.reason.split(":")[0]) for r in report.rejected] == [
+        (2, "start_stamp"),
+        (3, "duration"),
+        (4, "billsec"),
+    ]
+    assert list(Call.objects.values_list("external_id", flat=True)) == ["u-good"]
+
+
+def test_command_refuses_directories_missing_files_and_unknown_zones(world, tmp_path, settings):
+    """Clear command errors, not tracebacks, and nothing imported."""
+    from django.core.management.base import CommandError
+
+    sample = str(SAMPLES / "freeswitch_cdr_csv_master.csv")
+    cases = [
+        ([str(tmp_path)], "is a directory"),
+        ([str(tmp_path / "nope.csv")], "no such file"),
+        ([sample, "--tz", "Not/AZone"], "unknown time zone 'Not/AZone'"),
+        ([sample, "--tz", "../etc/passwd"], "unknown time zone"),
+        ([sample, "--follow", "--poll", "0"], "--poll"),
+        ([sample, "--follow", "--poll", "nan"], "--poll"),
+    ]
+    for args, message in cases:
+        with pytest.raises(CommandError, match=message):
+            call_command("import-calls", *args, "--format", "freeswitch-csv", stdout=io.StringIO())
+    settings.FUNNELWATCH_CDR_TIMEZONE = "Mars/Olympus"
+    with pytest.raises(CommandError, match="FUNNELWATCH_CDR_TIMEZONE: unknown time zone"):
+        call_command("import-calls", sample, "--format", "freeswitch-csv", stdout=io.StringIO())
+    assert not Call.objects.exists()
+
+
+def test_command_exits_non_zero_when_every_row_is_rejected(world, tmp_path):
+    """The summary is printed, then the command fails: nothing could be imported. An
+    empty file, or one whose rows were all stored before, is no failure."""
+    from django.core.management.base import CommandError
+
+    path = tmp_path / "Master.csv"
+    path.write_text(
+        _plain21("b1", "99000041", "9999-12-31 10:00:00", "9999-12-31 10:00:10") + '\n"a","b"\n'
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError, match=r"nothing imported \(2 rows read, all rejected\)"):
+        call_command("import-calls", str(path), "--format", "asterisk-csv", stdout=out)
+    assert "rows rejected: 2" in out.getvalue() and "line 1: start:" in out.getvalue()
+    path.write_text("")
+    call_command("import-calls", str(path), "--format", "asterisk-csv", stdout=io.StringIO())
+    path.write_text(_plain21("g1", "99000042", "2026-03-02 10:00:00", "2026-03-02 10:00:10"))
+    for _ in range(2):  # the second time: a duplicate, still no failure
+        call_command("import-calls", str(path), "--format", "asterisk-csv", stdout=io.StringIO())
+    assert Call.objects.count() == 1
+
+
+def test_a_call_that_cannot_be_stored_is_rejected_alone(world, tmp_path, monkeypatch):
+    """Should the database refuse one call's values, that call's lines are rejected with
+    the reason and every other call of the batch is still stored, each all or nothing."""
+    from django.db import DataError
+
+    from funnelwatch.crm.models import ContactPhone
+    from funnelwatch.telephony import ingest as ingest_mod
+
+    real = ingest_mod._audit_created
+
+    def picky(rows, ids):  # noqa: ANN001, ANN202
+        # The calls, legs and leads are written by now: refused, they must be rolled back.
+        if any(row[1] == "bad" for row in rows):
+            raise DataError("value out of range for the column")
+        return real(rows, ids)
+
+    monkeypatch.setattr(ingest_mod, "_audit_created", picky)
+    lines = [
+        _plain21(f"g{i}", f"9900005{i}", f"2026-03-02 10:0{i}:00", f"2026-03-02 10:0{i}:10")
+        for i in range(5)
+    ]
+    lines.insert(2, _plain21("bad", "99000059", "2026-03-02 11:00:00", "2026-03-02 11:00:10"))
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.calls_created == 5
+    assert [(r.line, r.reason) for r in report.rejected] == [
+        (3, "cannot be stored: value out of range for the column")
+    ]
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == [f"g{i}" for i in range(5)]
+    assert AuditEvent.objects.filter(object_type="telephony.call").count() == 5
+    assert not CallLeg.objects.filter(leg_id="bad").exists()
+    assert not ContactPhone.objects.filter(number="+97699000059").exists()
+
+
+def test_ids_longer_than_their_columns_are_one_call_not_a_crash(world, tmp_path):
+    """Two uniqueids that differ only past the 120 stored characters are one call as
+    stored: the second row is a repeat, not a unique-key error that loses the batch."""
+    long_id = "x" * 125
+    lines = [
+        _plain21(long_id + "1", "99000061", "2026-03-02 10:00:00", "2026-03-02 10:00:10"),
+        _plain21(long_id + "2", "99000061", "2026-03-02 10:00:00", "2026-03-02 10:00:10"),
+        _plain21("g3", "99000062", "2026-03-02 10:01:00", "2026-03-02 10:01:10"),
+    ]
+    report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.rejected == [] and report.calls_created == 2
+    assert report.duplicates_skipped == 1
+    assert Call.objects.filter(external_id="x" * 120).count() == 1
+
+
+def test_command_reports_a_database_failure_without_a_traceback(world, tmp_path, monkeypatch):
+    """The database itself failing (locked, away) is no rejected row: the import stops
+    with a one-line error saying what was kept."""
+    from django.core.management.base import CommandError
+    from django.db import OperationalError
+
+    def locked(records, **kwargs):  # noqa: ANN001, ANN202
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(importer, "ingest", locked)
+    path = tmp_path / "Master.csv"
+    path.write_text(_plain21("g1", "99000071", "2026-03-02 10:00:00", "2026-03-02 10:00:10"))
+    with pytest.raises(CommandError, match="database is locked.*importing the file again"):
+        call_command("import-calls", str(path), "--format", "asterisk-csv", stdout=io.StringIO())

@@ -17,9 +17,12 @@ TZ = ZoneInfo("Asia/Ulaanbaatar")
 text = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters="\r\n"), max_size=20
 )
-stamps = st.datetimes(min_value=dt.datetime(2000, 1, 1), max_value=dt.datetime(2035, 1, 1)).map(
-    lambda d: d.replace(microsecond=0)
-)
+# What a sound CDR field holds (a line with a NUL character is rejected as damaged).
+field_text = text.filter(lambda t: "\x00" not in t)
+# Within the accepted range in any zone (base.time_bounds: 2000 to a day from now).
+stamps = st.datetimes(
+    min_value=dt.datetime(2000, 1, 2), max_value=dt.datetime.now() - dt.timedelta(days=2)
+).map(lambda d: d.replace(microsecond=0))
 
 
 @st.composite
@@ -36,15 +39,15 @@ def cdr_rows(draw):
     end = start + dt.timedelta(seconds=dur)
     ans = (end - dt.timedelta(seconds=bill)).isoformat(" ") if answered else ""
     fields = {
-        "accountcode": draw(text),
-        "src": draw(text),
-        "dst": draw(text),
-        "dcontext": draw(text),
-        "clid": draw(text),
-        "channel": draw(text),
-        "dstchannel": draw(text),
-        "lastapp": draw(text),
-        "lastdata": draw(text),
+        "accountcode": draw(field_text),
+        "src": draw(field_text),
+        "dst": draw(field_text),
+        "dcontext": draw(field_text),
+        "clid": draw(field_text),
+        "channel": draw(field_text),
+        "dstchannel": draw(field_text),
+        "lastapp": draw(field_text),
+        "lastdata": draw(field_text),
         "start": start.isoformat(" "),
         "answer": ans,
         "end": end.isoformat(" "),
@@ -52,10 +55,10 @@ def cdr_rows(draw):
         "billsec": str(bill),
         "disposition": disp,
         "amaflags": "DOCUMENTATION",
-        "uniqueid": draw(text),
-        "userfield": draw(text),
-        "peeraccount": draw(text),
-        "linkedid": draw(text),
+        "uniqueid": draw(field_text),
+        "userfield": draw(field_text),
+        "peeraccount": draw(field_text),
+        "linkedid": draw(field_text),
         "sequence": str(draw(st.integers(0, 99))),
     }
     n = draw(st.sampled_from(sorted(asterisk.CSV_LAYOUTS)))

@@ -87,7 +87,7 @@ def test_twilio_bad_signature_and_bad_field(client, world, secrets):
     bad = params | {"CallStatus": "exploded"}
     r = _twilio_post(client, TW, bad)
     assert r.status_code == 400 and "CallStatus" in r.json()["detail"]
-    assert WebhookEvent.objects.get().error.startswith("CallStatus")
+    assert not WebhookEvent.objects.exists()  # refused: nothing kept to spoil a resend
     r = _twilio_post(client, TW, params)
     call = Call.objects.get()
     assert call.direction == "out" and call.manager == world.alice and call.answered
@@ -118,7 +118,7 @@ def test_twilio_recording_before_call_is_attached_later(
     fetched = []
     monkeypatch.setattr(
         "funnelwatch.telephony.recordings.download",
-        lambda url, timeout: fetched.append(url) or (b"RIFFxxxx", "audio/wav"),
+        lambda url, timeout, provider: fetched.append(url) or (b"RIFFxxxx", "audio/wav"),
     )
     with django_capture_on_commit_callbacks(execute=True):
         _twilio_post(client, TW, status)
@@ -307,7 +307,7 @@ def test_recording_fetch_retries_then_fails(world, settings, tmp_path, at):
     call = make_call(direction="out", start=at(2026, 3, 2, 10))
     rec = Recording.objects.create(call=call, source_url="https://pbx.example/r.wav")
 
-    def boom(url, timeout):
+    def boom(url, timeout, provider):
         assert timeout == 30
         raise TimeoutError("timed out")
 
@@ -317,7 +317,10 @@ def test_recording_fetch_retries_then_fails(world, settings, tmp_path, at):
     assert rec.attempts == 2 and "timed out" in rec.error
     rec.status, rec.attempts = "pending", 0
     rec.save()
-    assert recordings.fetch(rec.pk, downloader=lambda u, t: (b"ID3data", "audio/mpeg")) == "stored"
+    assert (
+        recordings.fetch(rec.pk, downloader=lambda u, t, provider: (b"ID3data", "audio/mpeg"))
+        == "stored"
+    )
     rec.refresh_from_db()
     assert rec.file.name.endswith(".mp3") and rec.error == ""
 
@@ -364,27 +367,37 @@ def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
         "CallDuration": "30",
     }
     assert _twilio_post(client, TW, child).json()["status"] == "queued"
-    _twilio_post(client, TW, child | {"CallSid": "CQ3", "CallStatus": "weird"})
+    # a bad event is refused on arrival in queue mode too, and not stored
+    r = _twilio_post(client, TW, child | {"CallSid": "CQ3", "CallStatus": "weird"})
+    assert r.status_code == 400 and "CallStatus" in r.json()["detail"]
+    assert not WebhookEvent.objects.filter(event_key__startswith="status:CQ3").exists()
+    # one stored before events were checked on arrival fails alone, keeping its error
+    WebhookEvent.objects.create(
+        provider="twilio",
+        event_key="status:CQ4:weird:",
+        payload=child | {"CallSid": "CQ4", "CallStatus": "weird", "_kind": "twilio_status"},
+    )
     assert not Call.objects.exists()
     result = webhooks.process_pending()
     assert result == {"processed": 3, "failed": 1, "calls_created": 3}
     call = Call.objects.get(external_id="CQ1")
     assert call.direction == "in" and call.manager == world.bob and call.answered
-    assert "CallStatus" in WebhookEvent.objects.get(event_key__startswith="status:CQ3").error
+    assert "CallStatus" in WebhookEvent.objects.get(event_key__startswith="status:CQ4").error
     assert webhooks.process_pending() == {"processed": 0, "failed": 0, "calls_created": 0}
 
 
 def test_twilio_recording_request_carries_account_credentials(secrets):
     import base64
+    import urllib.parse
 
     from funnelwatch.telephony import recordings
 
     secrets.FUNNELWATCH_TWILIO_ACCOUNT_SID = "AC123"
-    req = recordings._request("https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE1")
-    assert (
-        req.get_header("Authorization") == "Basic " + base64.b64encode(b"AC123:tw-token").decode()
-    )
-    assert recordings._request("https://pbx.example/r.wav").get_header("Authorization") is None
+    url = urllib.parse.urlsplit("https://api.twilio.com/2010-04-01/Accounts/AC123/Recordings/RE1")
+    assert recordings._credentials(url) == {
+        "Authorization": "Basic " + base64.b64encode(b"AC123:tw-token").decode()
+    }
+    assert recordings._credentials(urllib.parse.urlsplit("https://pbx.example/r.wav")) == {}
 
 
 def test_webhooks_take_the_short_middleware_path(client, world, secrets):
@@ -405,3 +418,244 @@ def test_webhooks_take_the_short_middleware_path(client, world, secrets):
     client.force_login(world.head)
     assert "X-Frame-Options" in client.get("/api/openapi.json").headers  # others: full stack
     assert client.get("/api/telephony/webhooks/nowhere").status_code == 404
+
+
+GENERIC = {
+    "event_id": "x1",
+    "call_id": "gx1",
+    "direction": "in",
+    "from": "+97699112233",
+    "to": "70001111",
+    "extension": "101",
+    "started_at": "2026-03-02T10:00:00+08:00",
+    "ended_at": "2026-03-02T10:02:00+08:00",
+    "talk_seconds": 100,
+    "outcome": "answered",
+}
+
+
+def _nothing_stored():
+    from funnelwatch.audit.models import AuditEvent
+    from funnelwatch.crm.models import Contact
+
+    assert not WebhookEvent.objects.exists()
+    assert not Call.objects.exists() and not Contact.objects.exists()
+    assert not AuditEvent.objects.filter(source="integration").exists()
+
+
+@pytest.mark.parametrize("mode", ["sync", "queue"])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"talk_seconds": 10**20}, "talk_seconds"),
+        ({"talk_seconds": 86401}, "talk_seconds"),
+        ({"started_at": "0001-01-01T00:00:00+14:00"}, "started_at"),
+        ({"started_at": "9999-12-31T23:59:59-12:00", "ended_at": None}, "started_at"),
+        ({"ended_at": "9999-12-31T00:00:00+00:00"}, "ended_at"),
+        ({"started_at": "1999-12-31T23:00:00+00:00"}, "started_at"),
+        ({"ended_at": "2026-03-04T10:00:00+08:00"}, "ended_at"),  # lasts two days
+        ({"legs": [{"leg_id": "a"}, {"leg_id": "a"}]}, "legs[1].leg_id"),
+        ({"legs": [{"leg_id": "a", "billsec": 10**20}]}, "legs[0].billsec"),
+        ({"hangup_cause": "a\x00b"}, "hangup_cause"),
+        ({"hangup_cause": "a\ud800b"}, "hangup_cause"),
+    ],
+)
+def test_generic_extreme_values_are_400_and_store_nothing(
+    client, world, secrets, mode, change, field
+):
+    secrets.FUNNELWATCH_WEBHOOK_MODE = mode
+    r = _generic(client, GENERIC | change)
+    assert r.status_code == 400, r.content
+    assert r.json()["detail"].startswith(f"{field}:")
+    _nothing_stored()
+
+
+@pytest.mark.parametrize("mode", ["sync", "queue"])
+def test_twilio_extreme_values_are_400_and_store_nothing(client, world, secrets, mode):
+    secrets.FUNNELWATCH_WEBHOOK_MODE = mode
+    params = {
+        "CallSid": "CX1",
+        "CallStatus": "completed",
+        "Direction": "outbound-api",
+        "From": "client:101",
+        "To": "+97699112233",
+        "CallDuration": "60",
+    }
+    for change, field in [
+        ({"CallDuration": "99999999999"}, "CallDuration"),
+        ({"CallDuration": "9" * 5000}, "CallDuration"),
+        ({"Timestamp": "Fri, 31 Dec 9999 23:59:59 -1200"}, "Timestamp"),
+        ({"Timestamp": "Mon, 02 Mar 2026 02:01:35 +9999"}, "Timestamp"),
+        ({"From": "client:1\x0001"}, "From"),
+    ]:
+        r = _twilio_post(client, TW, params | change)
+        assert r.status_code == 400, (change, r.content)
+        assert r.json()["detail"].startswith(f"{field}:")
+    recording = {
+        "CallSid": "CX1",
+        "RecordingSid": "RE1",
+        "RecordingUrl": "https://api.twilio.com/r/RE1",
+        "RecordingDuration": "1e400",
+    }
+    r = _twilio_post(client, "/api/telephony/webhooks/twilio/recording", recording)
+    assert r.status_code == 400 and r.json()["detail"].startswith("RecordingDuration:")
+    _nothing_stored()
+    # a zone-less date ("-0000") is UTC, not a naive time that breaks comparisons
+    r = _twilio_post(client, TW, params | {"Timestamp": "Mon, 02 Mar 2026 02:01:35 -0000"})
+    assert r.status_code == 200
+
+
+@pytest.mark.parametrize("mode", ["sync", "queue"])
+def test_zadarma_extreme_values_are_400_and_store_nothing(client, world, secrets, mode):
+    secrets.FUNNELWATCH_WEBHOOK_MODE = mode
+    end = {
+        "event": "NOTIFY_END",
+        "call_start": "2026-03-02 10:00:00",
+        "pbx_call_id": "in_x",
+        "caller_id": "99112233",
+        "called_did": "70001111",
+        "internal": "101",
+        "duration": "30",
+        "disposition": "answered",
+    }
+    for change, field in [
+        ({"duration": "99999999999"}, "duration"),
+        ({"call_start": "9999-12-31 23:59:59"}, "call_start"),
+        ({"call_start": "0001-01-01 00:00:00"}, "call_start"),
+        ({"caller_id": "99\x00112233"}, "caller_id"),
+    ]:
+        r = _zd(client, end | change)
+        assert r.status_code == 400, (change, r.content)
+        assert r.json()["detail"].startswith(f"{field}:")
+    _nothing_stored()
+
+
+MANGO_T = 1772416800  # 2026-03-02 02:00 UTC
+
+
+@pytest.mark.parametrize("mode", ["sync", "queue"])
+def test_mango_extreme_values_are_400_and_store_nothing(client, world, secrets, mode):
+    secrets.FUNNELWATCH_WEBHOOK_MODE = mode
+    summary = {
+        "entry_id": "EX",
+        "call_direction": 1,
+        "from": {"number": "97699112233"},
+        "to": {"extension": "101"},
+        "create_time": MANGO_T,
+        "talk_time": MANGO_T + 5,
+        "end_time": MANGO_T + 65,
+        "entry_result": 1,
+    }
+    for change, field in [
+        ({"create_time": 1e18}, "create_time"),
+        ({"create_time": 253402300799}, "create_time"),  # 9999-12-31
+        ({"end_time": -62135596800}, "end_time"),  # year 1
+        ({"talk_time": MANGO_T + 99}, "talk_time"),  # after the end
+        ({"end_time": MANGO_T + 2 * 86400}, "end_time"),
+        ({"call_direction": 1e300}, "call_direction"),
+        ({"call_direction": 1.5e400}, "json"),  # written as Infinity
+        ({"entry_id": {"a": 1}}, "entry_id"),
+    ]:
+        r = _mango(client, "summary", summary | change)
+        assert r.status_code == 400, (change, r.content)
+        assert r.json()["detail"].startswith(f"{field}:")
+    event = {
+        "entry_id": "EX",
+        "call_id": "C1",
+        "timestamp": MANGO_T,
+        "seq": 1,
+        "call_state": "Appeared",
+        "to": {"extension": "101"},
+    }
+    for change, field in [
+        ({"seq": "x"}, "seq"),
+        ({"seq": -1}, "seq"),
+        ({"timestamp": 1e18}, "timestamp"),
+        ({"timestamp": "soon"}, "timestamp"),
+        ({"to": "101"}, "to"),
+        ({"call_id": ["C1"]}, "call_id"),
+    ]:
+        r = _mango(client, "call", event | change)
+        assert r.status_code == 400, (change, r.content)
+        assert r.json()["detail"].startswith(f"{field}:")
+    body = json.dumps(event).replace(f'"timestamp": {MANGO_T}', '"timestamp": NaN')
+    form = {"vpbx_api_key": "mg-key", "sign": mango.sign("mg-key", body, "mg-salt"), "json": body}
+    r = client.post("/api/telephony/webhooks/mango/events/call", form)
+    assert r.status_code == 400 and r.json()["detail"].startswith("json:")
+    r = _mango(client, "recording", {"entry_id": "EX", "recording_id": "R\x001", "seq": 1})
+    assert r.status_code == 400
+    _nothing_stored()
+
+
+def test_a_bad_mango_leg_event_does_not_poison_its_call(client, world, secrets):
+    """``seq: "x"`` is refused; one stored before events were checked is passed over: the
+    summary of that entry makes its call instead of failing for ever."""
+    ring = {
+        "entry_id": "EP",
+        "call_id": "C1",
+        "timestamp": MANGO_T,
+        "seq": 1,
+        "call_state": "Appeared",
+        "location": "abonent",
+        "from": {"number": "97699112233"},
+        "to": {"extension": "101"},
+    }
+    r = _mango(client, "call", ring | {"seq": "x"})
+    assert r.status_code == 400 and r.json()["detail"].startswith("seq:")
+    assert not WebhookEvent.objects.exists()
+    WebhookEvent.objects.create(
+        provider="mango",
+        event_key="call:EP:C1:y",
+        payload=ring | {"seq": "y", "_kind": "mango_call"},
+    )
+    assert _mango(client, "call", ring).status_code == 200
+    bye = ring | {"seq": 2, "call_state": "Disconnected", "timestamp": MANGO_T + 30}
+    assert _mango(client, "call", bye).status_code == 200
+    summary = {
+        "entry_id": "EP",
+        "call_direction": 1,
+        "from": {"number": "97699112233"},
+        "to": {"extension": "101"},
+        "create_time": MANGO_T,
+        "end_time": MANGO_T + 30,
+        "entry_result": 0,
+    }
+    r = _mango(client, "summary", summary)
+    assert r.status_code == 200 and r.json()["status"] == "created"
+    assert Call.objects.get(provider="mango", external_id="EP").legs.count() == 1
+    # and a later leg event of that entry is merged, not a 500
+    late = ring | {"call_id": "C2", "seq": 1}
+    assert _mango(client, "call", late).status_code == 200
+    r = _mango(client, "call", late | {"seq": 2, "call_state": "Disconnected"})
+    assert r.status_code == 200 and r.json()["status"] == "updated"
+
+
+def test_queued_events_that_cannot_be_stored_fail_alone(client, world, secrets, monkeypatch):
+    """In the queue, an event whose call the database refuses keeps the error on its row;
+    the other events of the batch are processed and the queue moves on."""
+    from django.db import DataError
+
+    from funnelwatch.telephony import ingest as ingest_mod
+    from funnelwatch.telephony import webhooks
+
+    secrets.FUNNELWATCH_WEBHOOK_MODE = "queue"
+    for i in range(5):
+        body = GENERIC | {"event_id": f"q{i}", "call_id": f"gq{i}"}
+        assert _generic(client, body).json()["status"] == "queued"
+    real = ingest_mod._audit_created
+
+    def picky(rows, ids):  # noqa: ANN001, ANN202
+        if any(row[1] == "gq3" for row in rows):
+            raise DataError("value out of range for the column")
+        return real(rows, ids)
+
+    monkeypatch.setattr(ingest_mod, "_audit_created", picky)
+    assert webhooks.process_pending() == {"processed": 4, "failed": 1, "calls_created": 4}
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == [
+        "gq0",
+        "gq1",
+        "gq2",
+        "gq4",
+    ]
+    assert "out of range" in WebhookEvent.objects.get(event_key="event:q3").error
+    assert webhooks.process_pending() == {"processed": 0, "failed": 0, "calls_created": 0}
