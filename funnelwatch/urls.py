@@ -24,6 +24,9 @@ urlpatterns = [
     path("plans/", include("funnelwatch.plans.urls")),
 ]
 
+# A page's bad query-string value is answered 400 with the parameter named.
+handler400 = "funnelwatch.core.views.bad_request"
+
 if settings.DEBUG:
     from django.conf.urls.static import static
 

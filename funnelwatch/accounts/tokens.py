@@ -8,7 +8,8 @@ from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 from django.http import HttpRequest, JsonResponse
 from django.utils import timezone
-from ninja.security import HttpBearer, django_auth
+from ninja.security import HttpBearer
+from ninja.security import SessionAuth as NinjaSessionAuth
 
 from funnelwatch.accounts.models import ApiToken, User
 
@@ -34,8 +35,26 @@ class TokenAuth(HttpBearer):
         return row.user
 
 
-# Signed-in browser sessions (with CSRF) or a bearer token.
-api_auth = [django_auth, TokenAuth()]
+class SessionAuth(NinjaSessionAuth):
+    """A signed-in browser session, whose writes must carry the CSRF token.
+
+    django-ninja checks CSRF before it looks for a session, and a failed check ends the
+    authentication: a script's token write and an anonymous write were both refused with
+    "CSRF check Failed". CSRF protects the cookies a browser sends on its own, so it is
+    checked here only when there is a signed-in session to protect; without one this
+    scheme simply does not apply (an anonymous caller gets 401).
+    """
+
+    def __call__(self, request: HttpRequest) -> User | None:
+        user = getattr(request, "user", None)
+        if user is None or not user.is_authenticated:
+            return None
+        return super().__call__(request)
+
+
+# A bearer token (scripts; no CSRF: a browser never adds the header by itself), else a
+# signed-in browser session with CSRF. Order matters: the token is tried first.
+api_auth = [TokenAuth(), SessionAuth()]
 
 
 def docs_access(view):  # noqa: ANN001, ANN201

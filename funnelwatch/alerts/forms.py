@@ -4,10 +4,15 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.alerts.models import LostReview, RuleSettings
+from funnelwatch.core.params import validate_day_range
 
 
 class SnoozeForm(forms.Form):
-    until = forms.DateField(label=_("until"), widget=forms.DateInput(attrs={"type": "date"}))
+    until = forms.DateField(
+        label=_("until"),
+        widget=forms.DateInput(attrs={"type": "date"}),
+        validators=[validate_day_range],
+    )
     reason = forms.CharField(label=_("reason"), max_length=300)
 
 

@@ -19,6 +19,7 @@ from funnelwatch.alerts import messages as texts
 from funnelwatch.alerts import morning as agenda
 from funnelwatch.alerts.forms import ReviewForm, RuleSettingsForm, SnoozeForm
 from funnelwatch.alerts.models import DigestCopy, Kind, RuleSettings, Status
+from funnelwatch.core import params
 from funnelwatch.crm.queries import deals_for
 from funnelwatch.lib.dates import Period, local_date
 
@@ -86,8 +87,7 @@ def snooze(request: HttpRequest, deal_id: int) -> HttpResponse:
 
 
 def _period(request: HttpRequest) -> Period:
-    days = request.GET.get("days", "30")
-    days = int(days) if days.isdigit() and 0 < int(days) <= 366 else 30
+    days = params.whole_number(request.GET, "days", default=30, low=1, high=366)
     today = _today()
     return Period(today - dt.timedelta(days=days - 1), today + dt.timedelta(days=1))
 
@@ -192,8 +192,8 @@ def thresholds(request: HttpRequest) -> HttpResponse:
     """The head edits the rules' thresholds: the company default and any team's own."""
     if not request.user.is_head:
         raise PermissionDenied
-    team_id = request.GET.get("team") or request.POST.get("team") or ""
-    team = get_object_or_404(Team, pk=team_id) if team_id.isdigit() else None
+    team_id = params.object_id(request.GET, "team") or params.object_id(request.POST, "team")
+    team = get_object_or_404(Team, pk=team_id) if team_id else None
     current = RuleSettings.objects.filter(team=team).first()
     if current is None:
         base = RuleSettings.objects.filter(team=None).first() if team else None

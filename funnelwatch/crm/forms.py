@@ -5,7 +5,10 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import visible_users
+from funnelwatch.core.params import validate_day_range
 from funnelwatch.crm.models import (
+    MONEY_DIGITS,
+    MONEY_PLACES,
     Channel,
     Company,
     JunkReason,
@@ -30,7 +33,11 @@ class LeadForm(forms.Form):
     company = forms.ModelChoiceField(Company.objects.all(), label=_("Company"), required=False)
     source = forms.ModelChoiceField(LeadSource.objects.all(), label=_("Source"), required=False)
     amount = forms.DecimalField(
-        label=_("Amount"), min_value=0, required=False, max_digits=16, decimal_places=2
+        label=_("Amount"),
+        min_value=0,
+        required=False,
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
     )
     owner = forms.ModelChoiceField(User.objects.none(), label=_("Owner"))
 
@@ -57,10 +64,18 @@ class MoveForm(forms.Form):
 
 class WinForm(forms.Form):
     amount = forms.DecimalField(
-        label=_("Final amount"), min_value=0, required=False, max_digits=16, decimal_places=2
+        label=_("Final amount"),
+        min_value=0,
+        required=False,
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
     )
     cost = forms.DecimalField(
-        label=_("Cost"), min_value=0, required=False, max_digits=16, decimal_places=2
+        label=_("Cost"),
+        min_value=0,
+        required=False,
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
     )
 
 
@@ -88,7 +103,11 @@ class NoteForm(forms.Form):
 
 class ProposalForm(forms.Form):
     amount = forms.DecimalField(
-        label=_("Amount"), min_value=0, required=False, max_digits=16, decimal_places=2
+        label=_("Amount"),
+        min_value=0,
+        required=False,
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
     )
     channel = forms.ChoiceField(label=_("Channel"), choices=Channel.choices)
     comment = forms.CharField(label=_("Comment"), max_length=500, required=False)
@@ -97,6 +116,7 @@ class ProposalForm(forms.Form):
 class MeetingForm(forms.Form):
     scheduled_at = forms.DateTimeField(
         label=_("When"),
+        validators=[validate_day_range],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
@@ -108,6 +128,7 @@ class TaskForm(forms.Form):
     kind = forms.ChoiceField(label=_("Kind"), choices=Task.Kind.choices)
     due_at = forms.DateTimeField(
         label=_("Due"),
+        validators=[validate_day_range],
         widget=forms.DateTimeInput(attrs={"type": "datetime-local"}),
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )

@@ -3,6 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,31 @@ from funnelwatch.audit.trail import audited
 from funnelwatch.lib.dates import shown
 
 USER = settings.AUTH_USER_MODEL
+
+# Money: at most 15 digits, 2 of them after the point, never negative, so every amount is
+# below MONEY_LIMIT (10**13, ~3 billion USD in tögrög). The database holds that line too:
+# SQLite does not enforce max_digits, and an amount it stored beyond them (say 1e30) could
+# not be read back, which broke every list, board and report showing the deal. 15 digits,
+# not 16, because SQLite keeps a number as a double with 15 significant digits:
+# 99999999999999.99 came back as 1E+14 and failed the same way.
+MONEY_DIGITS, MONEY_PLACES = 15, 2
+MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
+
+
+def money_field(verbose_name: str, **kwargs) -> models.DecimalField:  # noqa: ANN003
+    return models.DecimalField(
+        verbose_name,
+        max_digits=MONEY_DIGITS,
+        decimal_places=MONEY_PLACES,
+        validators=[MinValueValidator(Decimal("0"))],
+        **kwargs,
+    )
+
+
+def money_in_range(field: str, *, nullable: bool = False) -> models.Q:
+    """The database's check for a money column (NULL passes where the column allows it)."""
+    within = models.Q(**{f"{field}__gte": 0, f"{field}__lt": MONEY_LIMIT})
+    return within | models.Q(**{f"{field}__isnull": True}) if nullable else within
 
 
 class Block(models.TextChoices):
@@ -241,8 +267,8 @@ class Deal(models.Model):
         blank=True,
         on_delete=models.PROTECT,
     )
-    amount = models.DecimalField(_("amount"), max_digits=16, decimal_places=2, default=Decimal("0"))
-    cost = models.DecimalField(_("cost"), max_digits=16, decimal_places=2, default=Decimal("0"))
+    amount = money_field(_("amount"), default=Decimal("0"))
+    cost = money_field(_("cost"), default=Decimal("0"))
     currency = models.CharField(_("currency"), max_length=3)
     pipeline = models.ForeignKey(Pipeline, verbose_name=_("pipeline"), on_delete=models.PROTECT)
     stage = models.ForeignKey(Stage, verbose_name=_("stage"), on_delete=models.PROTECT)
@@ -286,6 +312,8 @@ class Deal(models.Model):
                 condition=~models.Q(status="junk") | models.Q(junk_reason__isnull=False),
                 name="junk_deal_has_reason",
             ),
+            models.CheckConstraint(condition=money_in_range("amount"), name="deal_amount_in_range"),
+            models.CheckConstraint(condition=money_in_range("cost"), name="deal_cost_in_range"),
         ]
 
     def __str__(self) -> str:
@@ -362,9 +390,7 @@ class Proposal(Archivable):
     author = models.ForeignKey(
         USER, verbose_name=_("sent by"), on_delete=models.PROTECT, related_name="+"
     )
-    amount = models.DecimalField(
-        _("amount"), max_digits=16, decimal_places=2, null=True, blank=True
-    )
+    amount = money_field(_("amount"), null=True, blank=True)
     sent_at = models.DateTimeField(_("sent at"), default=timezone.now, db_index=True)
     channel = models.CharField(
         _("channel"), max_length=20, choices=Channel.choices, default=Channel.EMAIL
@@ -376,6 +402,11 @@ class Proposal(Archivable):
         verbose_name = _("proposal")
         verbose_name_plural = _("proposals")
         indexes = [models.Index(fields=["author", "sent_at"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=money_in_range("amount", nullable=True), name="proposal_amount_in_range"
+            ),
+        ]
 
     def __str__(self) -> str:
         return f"{self.deal} — {self.amount or ''}"

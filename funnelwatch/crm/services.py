@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -62,13 +63,32 @@ def _when(at: dt.datetime | None) -> dt.datetime:
 
 
 def _money(value: object, field: str) -> Decimal:
+    """An amount the money columns can hold: a finite number, not negative, within the
+    field's digits (the model's own validators, so forms, the API and commands all meet
+    the same rule before the database's check would refuse the row)."""
     try:
-        amount = Decimal(str(value))
+        amount = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         raise DealError(_("Enter a number."), field) from None
-    if amount < 0 or not amount.is_finite():
+    if not amount.is_finite():
+        raise DealError(_("Enter a number."), field)
+    if amount < 0:
         raise DealError(_("The amount cannot be negative."), field)
+    try:
+        Deal._meta.get_field(field).run_validators(amount)
+    except ValidationError as exc:
+        raise DealError(" ".join(exc.messages), field) from None
     return amount
+
+
+def _text(model: type, field: str, value: str) -> str:
+    """Text that fits its column. SQLite does not enforce a CharField's max_length, so a
+    5,000-character title was stored there (and refused with an error by PostgreSQL)."""
+    try:
+        model._meta.get_field(field).run_validators(value)
+    except ValidationError as exc:
+        raise DealError(" ".join(exc.messages), field) from None
+    return value
 
 
 def _emit(kind: str, deal: Deal | None, at: dt.datetime, *user_ids: int | None) -> None:
@@ -154,6 +174,7 @@ def create_lead(
     """A new deal, in the pipeline's first stage (a lead)."""
     if not title.strip():
         raise DealError(_("A deal needs a title."), "title")
+    title = _text(Deal, "title", title.strip())
     if not owner.is_active:
         raise DealError(_("The owner's account is disabled."), "owner")
     at = _when(at)
@@ -363,6 +384,7 @@ def lose(
     if reason is None:
         raise DealError(_("Say why the deal was lost."), "lost_reason")
     deal = _locked(deal)
+    comment = _text(Deal, "close_comment", comment)
     return _close(deal, Outcome.LOST, actor, _when(at), lost_reason=reason, close_comment=comment)
 
 
@@ -378,6 +400,7 @@ def mark_junk(
     if reason is None:
         raise DealError(_("Say why the lead is junk."), "junk_reason")
     deal = _locked(deal)
+    comment = _text(Deal, "close_comment", comment)
     return _close(deal, Outcome.JUNK, actor, _when(at), junk_reason=reason, close_comment=comment)
 
 

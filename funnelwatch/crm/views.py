@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from funnelwatch.accounts.visibility import crm_writer_required, visible_users
 from funnelwatch.audit.trail import history
+from funnelwatch.core import params
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
@@ -20,22 +21,21 @@ from funnelwatch.crm.services import DealError
 
 
 def _pipeline(request: HttpRequest) -> Pipeline | None:
-    pid = request.GET.get("pipeline")
+    pid = params.object_id(request.GET, "pipeline")
     pipelines = Pipeline.objects.all()
-    return (
-        pipelines.filter(pk=pid).first() if pid and pid.isdigit() else None
-    ) or pipelines.first()
+    return (pipelines.filter(pk=pid).first() if pid else None) or pipelines.first()
 
 
 @login_required
 def deal_list(request: HttpRequest) -> HttpResponse:
-    deals = queries.search_deals(request.user, request.GET.get("q", "").strip())
+    q = params.text(request.GET, "q")
+    deals = queries.search_deals(request.user, q)
     status = request.GET.get("status", "open")
     if status in Outcome.values:
         deals = deals.filter(status=status)
-    owner = request.GET.get("owner")
-    if owner and owner.isdigit():
-        deals = deals.filter(owner_id=int(owner))
+    owner = params.object_id(request.GET, "owner")
+    if owner is not None:
+        deals = deals.filter(owner_id=owner)
     page = BoundedPaginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -45,8 +45,8 @@ def deal_list(request: HttpRequest) -> HttpResponse:
             "status": status,
             "statuses": Outcome.choices,
             "owners": visible_users(request.user),
-            "q": request.GET.get("q", ""),
-            "owner": owner,
+            "q": q,
+            "owner": str(owner or ""),
         },
     )
 
@@ -54,8 +54,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def deal_board(request: HttpRequest) -> HttpResponse:
     pipeline = _pipeline(request)
-    owner = request.GET.get("owner")
-    owner_id = int(owner) if owner and owner.isdigit() else None
+    owner_id = params.object_id(request.GET, "owner")
     columns = queries.board(request.user, pipeline.pk, owner_id) if pipeline else []
     move_stages = [c["stage"] for c in columns]
     for column in columns:
@@ -296,7 +295,7 @@ def task_list(request: HttpRequest) -> HttpResponse:
 @login_required
 def contact_list(request: HttpRequest) -> HttpResponse:
     contacts = queries.contacts_for(request.user)
-    q = request.GET.get("q", "").strip()
+    q = params.text(request.GET, "q")
     if q:
         contacts = contacts.filter(name__icontains=q)
     page = BoundedPaginator(contacts.prefetch_related("phones", "emails"), 50).get_page(

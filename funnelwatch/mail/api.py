@@ -6,6 +6,8 @@ import datetime as dt
 
 from ninja import Router, Schema
 
+from funnelwatch.core.apidocs import errors
+from funnelwatch.core.params import ObjectId, page_size
 from funnelwatch.mail import queries
 
 router = Router(tags=["mail"])
@@ -73,15 +75,18 @@ class MailboxOut(Schema):
         return obj.user_id
 
 
-@router.get("/messages", response=list[MessageOut])
+Limit = page_size(500)
+
+
+@router.get("/messages", response={200: list[MessageOut], **errors(401, 422)})
 def messages(
-    request,
-    deal: int | None = None,
-    contact: int | None = None,  # noqa: ANN001
-    mailbox: int | None = None,
-    limit: int = 100,
-):
-    """Newest letters first (at most 500), by deal, contact or mailbox."""
+    request,  # noqa: ANN001
+    deal: ObjectId | None = None,
+    contact: ObjectId | None = None,
+    mailbox: ObjectId | None = None,
+    limit: Limit = 100,
+):  # noqa: ANN201
+    """Newest letters first (``limit`` at most 500), by deal, contact or mailbox."""
     qs = queries.messages_for(request.user).defer("headers", "html_body", "text_body")
     if deal is not None:
         qs = qs.filter(deal_id=deal)
@@ -89,10 +94,10 @@ def messages(
         qs = qs.filter(contact_id=contact)
     if mailbox is not None:
         qs = qs.filter(mailbox_id=mailbox)
-    return list(qs.order_by("-sent_at", "-id")[: max(1, min(limit, 500))])
+    return list(qs.order_by("-sent_at", "-id")[:limit])
 
 
-@router.get("/mailboxes", response=list[MailboxOut])
+@router.get("/mailboxes", response={200: list[MailboxOut], **errors(401)})
 def mailboxes(request):  # noqa: ANN001, ANN201
     """Connected mailboxes with their last sync and errors."""
     return list(queries.mailboxes_for(request.user).order_by("pk"))

@@ -14,6 +14,12 @@ class SendForm(forms.Form):
     attachment = forms.FileField(label=_("Attachment"), required=False)
     as_proposal = forms.BooleanField(label=_("This is the commercial proposal"), required=False)
 
+    def clean_subject(self) -> str:
+        subject = self.cleaned_data["subject"]
+        if "\r" in subject or "\n" in subject:
+            raise forms.ValidationError(_("The subject must be one line."))
+        return subject
+
     def clean_to(self) -> list[str]:
         addrs = [a.strip() for a in self.cleaned_data["to"].replace(";", ",").split(",")]
         addrs = [a for a in addrs if a]

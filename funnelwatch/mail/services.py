@@ -101,6 +101,9 @@ def send_letter(
         raise MailError(_("Name at least one recipient."), "to")
     if not subject.strip():
         raise MailError(_("Enter a subject."), "subject")
+    if "\r" in subject or "\n" in subject:
+        # A header cannot hold a line break (it would start another header).
+        raise MailError(_("The subject must be one line."), "subject")
     domain = conf.message_id_domain()
     msgid = f"<deal-{deal.pk}.{uuid.uuid4().hex}@{domain}>"
     headers = {"Message-ID": msgid}

@@ -5,10 +5,14 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from django.utils.translation import gettext as _
+
+from funnelwatch.core.params import BadParameter, day
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import today
 
 KINDS = ("day", "week", "month", "custom")
+MAX_CUSTOM_DAYS = 731
 
 
 @dataclass(frozen=True)
@@ -19,13 +23,6 @@ class Choice:
     @property
     def last_day(self) -> dt.date:
         return self.period.end - dt.timedelta(days=1)
-
-
-def _date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
 
 
 def period_of(kind: str, anchor: dt.date) -> Period:
@@ -40,14 +37,23 @@ def period_of(kind: str, anchor: dt.date) -> Period:
 
 
 def from_query(params: dict, default: str = "week") -> Choice:
-    """?period=day|week|month&date=YYYY-MM-DD, or ?period=custom&from=..&to=.. (inclusive to)."""
+    """?period=day|week|month&date=YYYY-MM-DD, or ?period=custom&from=..&to=.. (inclusive to).
+
+    A value the chosen period needs but cannot use (a date that does not parse or is out
+    of the product's range, a custom range backwards or over two years) raises
+    ``BadParameter``: the page answers 400 naming it instead of showing another period.
+    A custom range not filled in falls back to the page's usual period."""
     kind = params.get("period") or default
     if kind not in KINDS:
-        kind = default
+        raise BadParameter("period", _("day, week, month or custom."))
     if kind == "custom":
-        start, last = _date(params.get("from")), _date(params.get("to"))
-        if start and last and last >= start and (last - start).days <= 731:
+        start, last = day(params, "from"), day(params, "to")
+        if start and last:
+            if last < start:
+                raise BadParameter("to", _("the last day comes before the first."))
+            if (last - start).days > MAX_CUSTOM_DAYS:
+                raise BadParameter("to", _("at most two years at a time."))
             return Choice(kind, Period(start, last + dt.timedelta(days=1)))
-        kind = default
-    anchor = _date(params.get("date")) or today()
+        kind = default  # a range not filled in: the page's usual period
+    anchor = day(params, "date") or today()
     return Choice(kind, period_of(kind, anchor))

@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy
 
 from funnelwatch.accounts.models import Team, User
 from funnelwatch.accounts.visibility import can_see_user, visible_user_ids
+from funnelwatch.core.params import object_id
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import engine, exports, periods, queries, registry
 from funnelwatch.metrics.funnel import funnel as build_funnel
@@ -39,18 +40,14 @@ def _period_query(choice: periods.Choice) -> str:
     )
 
 
-def _int(value: str | None) -> int | None:
-    return int(value) if value and value.isdigit() else None
-
-
 def _one_manager(request: HttpRequest) -> User | None:
     """?manager=N (the alerts link a manager's key numbers so): that manager, if the viewer
-    may see them; None without the parameter; 404 for anyone else or anything else."""
-    raw = request.GET.get("manager", "")
-    if not raw:
+    may see them; None without the parameter; 404 for a manager the viewer may not see or
+    that does not exist (400 for what is no id at all)."""
+    pk = object_id(request.GET, "manager")
+    if pk is None:
         return None
-    pk = _int(raw)
-    if pk is None or not can_see_user(request.user, pk):
+    if not can_see_user(request.user, pk):
         raise Http404(_("No such manager."))
     return get_object_or_404(User.objects.select_related("team"), pk=pk)
 
@@ -108,7 +105,7 @@ def records(request: HttpRequest, key: str) -> HttpResponse:
     except KeyError:
         raise Http404(_("Unknown metric.")) from None
     choice = periods.from_query(request.GET)
-    manager_id, team_id = _int(request.GET.get("manager")), _int(request.GET.get("team"))
+    manager_id, team_id = object_id(request.GET, "manager"), object_id(request.GET, "team")
     manager = team = None
     if manager_id is not None:
         if not can_see_user(request.user, manager_id):
@@ -180,7 +177,7 @@ def _num(value: object) -> float | None:
 
 def _scope(request: HttpRequest) -> tuple[set[int] | None, User | None, Team | None]:
     """?manager= or ?team= narrowed to what the viewer may see."""
-    manager_id, team_id = _int(request.GET.get("manager")), _int(request.GET.get("team"))
+    manager_id, team_id = object_id(request.GET, "manager"), object_id(request.GET, "team")
     if manager_id is not None and not can_see_user(request.user, manager_id):
         raise Http404(_("No such manager."))
     ids = queries.drill_ids(request.user, manager_id, team_id)

@@ -7,6 +7,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.audit.trail import audited
+from funnelwatch.core.params import validate_day_range
 
 
 @audited()
@@ -17,7 +18,8 @@ class Plan(models.Model):
 
     title = models.CharField(_("what is to be achieved"), max_length=200)
     metric = models.CharField(_("measured by"), max_length=60, default="won_amount")
-    target = models.DecimalField(_("target"), max_digits=16, decimal_places=2)
+    # 15 digits, as money in crm.models: SQLite keeps 15 significant digits.
+    target = models.DecimalField(_("target"), max_digits=15, decimal_places=2)
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         verbose_name=_("manager"),
@@ -34,8 +36,8 @@ class Plan(models.Model):
         on_delete=models.PROTECT,
         related_name="plans",
     )
-    first_day = models.DateField(_("from"))
-    last_day = models.DateField(_("until (inclusive)"))
+    first_day = models.DateField(_("from"), validators=[validate_day_range])
+    last_day = models.DateField(_("until (inclusive)"), validators=[validate_day_range])
     relevance = models.TextField(_("why it matters"), blank=True)
     achievable_note = models.TextField(_("why it is achievable"), blank=True)
     created_by = models.ForeignKey(

@@ -5,9 +5,13 @@ import datetime as dt
 from ninja import Router, Schema
 from ninja.errors import HttpError
 
+from funnelwatch.core.apidocs import errors
+from funnelwatch.core.params import ObjectId, page_size
 from funnelwatch.quality import queries
 
 router = Router(tags=["quality"])
+
+Limit = page_size(500)
 
 
 class AnalysisOut(Schema):
@@ -57,8 +61,8 @@ class ReviewOut(Schema):
         return obj.checklist.name
 
 
-@router.get("/calls/{call_id}/analysis", response=AnalysisOut)
-def call_analysis(request, call_id: int):  # noqa: ANN001, ANN201
+@router.get("/calls/{call_id}/analysis", response={200: AnalysisOut, **errors(401, 404, 422)})
+def call_analysis(request, call_id: ObjectId):  # noqa: ANN001, ANN201
     """Conversation metrics and speech segments of a call's recording."""
     call = queries.calls_for(request.auth).filter(pk=call_id).first()
     analysis = getattr(getattr(call, "recording", None), "analysis", None) if call else None
@@ -68,7 +72,7 @@ def call_analysis(request, call_id: int):  # noqa: ANN001, ANN201
     return {"call_id": call.pk, **data}
 
 
-@router.get("/reviews", response=list[ReviewOut])
-def reviews(request, limit: int = 100):  # noqa: ANN001, ANN201
-    """Reviews of the calls the caller may see, newest first."""
-    return list(queries.reviews_for(request.auth)[: max(1, min(limit, 500))])
+@router.get("/reviews", response={200: list[ReviewOut], **errors(401, 422)})
+def reviews(request, limit: Limit = 100):  # noqa: ANN001, ANN201
+    """Reviews of the calls the caller may see, newest first (``limit`` at most 500)."""
+    return list(queries.reviews_for(request.auth)[:limit])

@@ -16,9 +16,9 @@ from django.http import (
 )
 from django.shortcuts import redirect, render
 from django.utils import timezone
-from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from funnelwatch.core import params
 from funnelwatch.quality import conf, queries, services, transcription
 from funnelwatch.quality.models import Checklist, Review, ScriptStage
 
@@ -65,7 +65,7 @@ def _timeline(analysis, duration: float, comments) -> dict | None:  # noqa: ANN0
 def queue(request: HttpRequest) -> HttpResponse:
     if not queries.can_review(request.user):
         raise PermissionDenied
-    week = parse_date(request.GET.get("week", "") or "")
+    week = params.day(request.GET, "week")
     items = queries.queue(request.user, services.week_start(week) if week else None)
     page = Paginator(items, 50).get_page(request.GET.get("page"))
     return render(request, "quality/queue.html", {"page": page, "week": week})
@@ -95,11 +95,11 @@ def call_review(request: HttpRequest, call_id: int) -> HttpResponse:
     mine = next((r for r in reviews if r.reviewer_id == user.pk), None)
     checklist = None
     if may_review:
-        wanted = request.GET.get("checklist")
+        wanted = params.object_id(request.GET, "checklist")
         checklists = Checklist.objects.filter(active=True)
         checklist = (
             (mine.checklist if mine else None)
-            or (checklists.filter(pk=wanted).first() if wanted and wanted.isdigit() else None)
+            or (checklists.filter(pk=wanted).first() if wanted else None)
             or checklists.first()
         )
     groups = []
@@ -202,7 +202,7 @@ def report(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def library(request: HttpRequest) -> HttpResponse:
-    stage = request.GET.get("stage") or None
+    stage = params.text(request.GET, "stage") or None
     return render(
         request,
         "quality/library.html",

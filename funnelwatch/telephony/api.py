@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+from typing import Literal
 
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -24,6 +25,8 @@ from ninja import Field, Query, Router, Schema
 from ninja.errors import HttpError
 from ninja.security import APIKeyQuery, HttpBearer
 
+from funnelwatch.core.apidocs import errors
+from funnelwatch.core.params import Day, Text
 from funnelwatch.lib import dates
 from funnelwatch.telephony import conf, guard, queries, routing, webhooks
 from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
@@ -48,6 +51,22 @@ def _sender_allowed(request: HttpRequest, provider: str) -> None:
         raise HttpError(403, refused)
 
 
+class WebhookOut(Schema):
+    status: str
+    call_id: int | None = None
+
+
+class RecordingOut(Schema):
+    status: str
+    recording_id: int | None = None
+
+
+# A webhook answers 400 for a payload it cannot read and 403 for a bad signature.
+CALL_HOOK = {200: WebhookOut, **errors(400, 403)}
+RECORDING_HOOK = {200: RecordingOut, **errors(400, 403)}
+TEXT = {"content": {"text/plain": {"schema": {"type": "string"}}}}
+
+
 # --- Twilio -------------------------------------------------------------------------
 
 
@@ -66,6 +85,7 @@ def _twilio_checked(request: HttpRequest) -> dict[str, str]:
     "/webhooks/twilio/status",
     auth=None,
     include_in_schema=True,
+    response=CALL_HOOK,
     summary="Twilio call status callback",
 )
 def twilio_status(request: HttpRequest):  # noqa: ANN201
@@ -78,7 +98,12 @@ def twilio_status(request: HttpRequest):  # noqa: ANN201
     return _ok(status, call)
 
 
-@router.post("/webhooks/twilio/recording", auth=None, summary="Twilio recording callback")
+@router.post(
+    "/webhooks/twilio/recording",
+    auth=None,
+    response=RECORDING_HOOK,
+    summary="Twilio recording callback",
+)
 def twilio_recording(request: HttpRequest):  # noqa: ANN201
     params = _twilio_checked(request)
     try:
@@ -95,13 +120,24 @@ def twilio_recording(request: HttpRequest):  # noqa: ANN201
 # --- Zadarma ------------------------------------------------------------------------
 
 
-@router.get("/webhooks/zadarma", auth=None, summary="Zadarma URL check (zd_echo)")
+@router.get(
+    "/webhooks/zadarma",
+    auth=None,
+    response={200: str},
+    openapi_extra={"responses": {"200": {"description": "The zd_echo value", **TEXT}}},
+    summary="Zadarma URL check (zd_echo)",
+)
 def zadarma_echo(request: HttpRequest, zd_echo: str = ""):  # noqa: ANN201
     _sender_allowed(request, zadarma.PROVIDER)
     return HttpResponse(zd_echo, content_type="text/plain")
 
 
-@router.post("/webhooks/zadarma", auth=None, summary="Zadarma PBX notification")
+@router.post(
+    "/webhooks/zadarma",
+    auth=None,
+    response={200: dict, **errors(400, 403)},
+    summary="Zadarma PBX notification",
+)
 def zadarma_event(request: HttpRequest):  # noqa: ANN201
     _sender_allowed(request, zadarma.PROVIDER)
     params = {k: request.POST.get(k, "") for k in request.POST}
@@ -149,7 +185,12 @@ def _mango_checked(request: HttpRequest) -> dict:
         raise _bad(exc) from None
 
 
-@router.post("/webhooks/mango/events/call", auth=None, summary="Mango call leg event")
+@router.post(
+    "/webhooks/mango/events/call",
+    auth=None,
+    response=CALL_HOOK,
+    summary="Mango call leg event",
+)
 def mango_call(request: HttpRequest):  # noqa: ANN201
     data = _mango_checked(request)
     try:
@@ -160,7 +201,12 @@ def mango_call(request: HttpRequest):  # noqa: ANN201
     return _ok(status, call)
 
 
-@router.post("/webhooks/mango/events/summary", auth=None, summary="Mango end-of-call summary")
+@router.post(
+    "/webhooks/mango/events/summary",
+    auth=None,
+    response=CALL_HOOK,
+    summary="Mango end-of-call summary",
+)
 def mango_summary(request: HttpRequest):  # noqa: ANN201
     data = _mango_checked(request)
     try:
@@ -173,7 +219,12 @@ def mango_summary(request: HttpRequest):  # noqa: ANN201
     return _ok(status, call)
 
 
-@router.post("/webhooks/mango/events/recording", auth=None, summary="Mango recording state")
+@router.post(
+    "/webhooks/mango/events/recording",
+    auth=None,
+    response=RECORDING_HOOK,
+    summary="Mango recording state",
+)
 def mango_recording(request: HttpRequest):  # noqa: ANN201
     data = _mango_checked(request)
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
@@ -196,7 +247,12 @@ def mango_recording(request: HttpRequest):  # noqa: ANN201
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
-@router.post("/webhooks/mango/events/record/added", auth=None, summary="Mango recording saved")
+@router.post(
+    "/webhooks/mango/events/record/added",
+    auth=None,
+    response=RECORDING_HOOK,
+    summary="Mango recording saved",
+)
 def mango_record_added(request: HttpRequest):  # noqa: ANN201
     data = _mango_checked(request)
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
@@ -211,7 +267,9 @@ def mango_record_added(request: HttpRequest):  # noqa: ANN201
     return {"status": status, "recording_id": rec.pk if rec else None}
 
 
-@router.post("/webhooks/mango/ping", auth=None, summary="Mango availability check")
+@router.post(
+    "/webhooks/mango/ping", auth=None, response={200: dict}, summary="Mango availability check"
+)
 def mango_ping(request: HttpRequest):  # noqa: ANN201
     _sender_allowed(request, mango.PROVIDER)
     return {"status": "ok"}
@@ -220,15 +278,10 @@ def mango_ping(request: HttpRequest):  # noqa: ANN201
 # --- our JSON webhook ---------------------------------------------------------------
 
 
-class WebhookOut(Schema):
-    status: str
-    call_id: int | None = None
-
-
 @router.post(
     "/webhooks/calls",
     auth=None,
-    response={200: WebhookOut},
+    response={200: WebhookOut, **errors(400, 403, 422)},
     summary="Funnelwatch JSON call webhook (HMAC-signed)",
 )
 def calls_webhook(request: HttpRequest, payload: CallEventIn):  # noqa: ANN201
@@ -283,10 +336,14 @@ class RouteOut(Schema):
 @router.get(
     "/route",
     auth=[RouteTokenBearer(), RouteTokenQuery()],
-    response=RouteOut,
+    response={200: RouteOut, **errors(401, 422)},
     summary="Whom the PBX should ring for this caller",
 )
-def route(request: HttpRequest, number: str, format: str = "json"):  # noqa: A002, ANN201
+def route(
+    request: HttpRequest,
+    number: Text,
+    format: Literal["json", "text"] = "json",  # noqa: A002
+):  # noqa: ANN201
     """The responsible manager's extension when the number belongs to a client with an
     owner, else the next manager by weighted round-robin (daily cap, working hours,
     absences). ``format=text`` answers just the extension (empty when nobody)."""
@@ -322,19 +379,19 @@ class CallOut(Schema):
 
 
 class CallFilter(Schema):
-    date_from: dt.date = Field(..., alias="from")
-    date_to: dt.date = Field(..., alias="to")
+    date_from: Day = Field(..., alias="from", json_schema_extra={"example": "2026-03-02"})
+    date_to: Day = Field(..., alias="to", json_schema_extra={"example": "2026-03-08"})
 
 
 @router.get(
     "/calls",
-    response=list[CallOut],
+    response={200: list[CallOut], **errors(401, 422)},
     by_alias=True,
     summary="Calls of a period the caller may see (local dates, inclusive)",
 )
 def list_calls(request: HttpRequest, filters: Query[CallFilter]):  # noqa: ANN201
     if filters.date_to < filters.date_from:
-        raise HttpError(400, "to: before from")
+        raise HttpError(422, "to: before from")
     period = dates.Period(filters.date_from, filters.date_to + dt.timedelta(days=1))
     since, until = dates.period_bounds(period, timezone.get_current_timezone())
     return queries.calls_as_json(queries.calls_between(since, until, request.user)[:20000])

@@ -5,6 +5,7 @@ import datetime as dt
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -16,34 +17,28 @@ from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import visible_users
 from funnelwatch.audit import trail
 from funnelwatch.audit.models import AuditEvent
+from funnelwatch.core import params
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.lib import dates
 from funnelwatch.telephony import conf, missed, queries, recordings, routing
 from funnelwatch.telephony.models import CallOutcome, Direction, Recording, RoutingRule
 
 
-def _date(value: str | None) -> dt.date | None:
-    try:
-        return dt.date.fromisoformat(value) if value else None
-    except ValueError:
-        return None
-
-
 @login_required
 def call_list(request: HttpRequest) -> HttpResponse:
     calls = queries.calls_for(request.user)
     g = request.GET
-    manager = g.get("manager", "")
-    if manager.isdigit():
-        calls = calls.filter(manager_id=int(manager))
+    manager = params.object_id(g, "manager")
+    if manager is not None:
+        calls = calls.filter(manager_id=manager)
     if g.get("direction") in Direction.values:
         calls = calls.filter(direction=g["direction"])
     if g.get("outcome") in CallOutcome.values:
         calls = calls.filter(outcome=g["outcome"])
     tz = timezone.get_current_timezone()
-    if start := _date(g.get("from")):
+    if start := params.day(g, "from"):
         calls = calls.filter(started_at__gte=dates.day_start(start, tz))
-    if end := _date(g.get("to")):
+    if end := params.day(g, "to"):
         calls = calls.filter(started_at__lt=dates.day_start(end + dt.timedelta(days=1), tz))
     page = BoundedPaginator(calls.order_by("-started_at", "-pk"), 50).get_page(g.get("page"))
     return render(
@@ -52,7 +47,7 @@ def call_list(request: HttpRequest) -> HttpResponse:
         {
             "page": page,
             "managers": visible_users(request.user),
-            "manager": manager,
+            "manager": str(manager or ""),
             "directions": Direction.choices,
             "outcomes": CallOutcome.choices,
             "f": g,
@@ -131,7 +126,7 @@ def routing_settings(request: HttpRequest) -> HttpResponse:
     rows = [{"user": u, "rule": rules.get(u.pk)} for u in users]
     tz = timezone.get_current_timezone()
     today = dates.local_date(timezone.now(), tz)
-    days = int(request.GET["days"]) if request.GET.get("days", "").isdigit() else 7
+    days = params.whole_number(request.GET, "days", default=7, low=1, high=366)
     since = dates.day_start(today - dt.timedelta(days=days - 1), tz)
     until = dates.day_start(today + dt.timedelta(days=1), tz)
     ids = {u.pk for u in users} | {request.user.pk}
@@ -150,10 +145,17 @@ def routing_settings(request: HttpRequest) -> HttpResponse:
     )
 
 
+# Upper limits of the routing form: far above any real department, within the columns.
+MAX_WEIGHT = 1000
+MAX_DAILY_CAP = 100_000
+
+
 @login_required
 @require_POST
 def routing_save(request: HttpRequest) -> HttpResponse:
+    """Every manager's row is checked before any is saved: one bad row saves nothing."""
     _head_only(request.user)
+    rules = {}
     for user in User.objects.filter(role=Role.MANAGER, is_active=True):
         prefix = f"u{user.pk}_"
         if prefix + "weight" not in request.POST:
@@ -167,6 +169,13 @@ def routing_save(request: HttpRequest) -> HttpResponse:
         except ValueError:
             messages.error(request, _("%(user)s: enter whole numbers.") % {"user": user})
             return redirect("telephony:routing")
+        if weight > MAX_WEIGHT or (cap is not None and not 0 <= cap <= MAX_DAILY_CAP):
+            messages.error(
+                request,
+                _("%(user)s: the weight can be up to %(weight)s, the daily cap 0 to %(cap)s.")
+                % {"user": user, "weight": MAX_WEIGHT, "cap": MAX_DAILY_CAP},
+            )
+            return redirect("telephony:routing")
         if not (0 <= start < end <= 24):
             messages.error(
                 request,
@@ -174,17 +183,16 @@ def routing_save(request: HttpRequest) -> HttpResponse:
                 % {"user": user},
             )
             return redirect("telephony:routing")
-        with trail.acting_as(request.user):
-            RoutingRule.objects.update_or_create(
-                user=user,
-                defaults={
-                    "active": bool(request.POST.get(prefix + "active")) and weight > 0,
-                    "weight": max(weight, 1),
-                    "daily_cap": cap,
-                    "start_hour": start,
-                    "end_hour": end,
-                },
-            )
+        rules[user] = {
+            "active": bool(request.POST.get(prefix + "active")) and weight > 0,
+            "weight": max(weight, 1),
+            "daily_cap": cap,
+            "start_hour": start,
+            "end_hour": end,
+        }
+    with transaction.atomic(), trail.acting_as(request.user):
+        for user, defaults in rules.items():
+            RoutingRule.objects.update_or_create(user=user, defaults=defaults)
     messages.success(request, _("Routing saved."))
     return redirect("telephony:routing")
 

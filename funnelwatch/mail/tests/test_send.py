@@ -134,3 +134,27 @@ def test_sent_letter_found_later_in_the_sent_folder_is_not_duplicated(
     reply = Message.objects.get(message_id="r@acme.test")
     assert reply.thread == sent.thread and reply.deal_id == deal.pk
     assert Message.objects.count() == 2
+
+
+@pytest.mark.parametrize(
+    "subject", ["Offer\r\nBcc: everyone@evil.test", "Offer\nnext", "Offer\rBcc: x@evil.test"]
+)
+def test_subject_with_a_line_break_is_refused_on_the_page(smtp_sink, deal, world, client, subject):
+    client.force_login(world.alice)
+    resp = client.post(
+        f"/mail/deals/{deal.pk}/send/",
+        {"to": "client@acme.test", "subject": subject, "body": "Text"},
+        follow=True,
+    )
+    assert resp.status_code == 200
+    assert "one line" in resp.content.decode()
+    assert smtp_sink.messages == [] and not Message.objects.exists()
+
+
+def test_subject_with_a_line_break_is_refused_by_the_service(smtp_sink, deal, world):
+    with pytest.raises(services.MailError) as exc:
+        services.send_letter(
+            deal, actor=world.alice, to=["client@acme.test"], subject="A\r\nB: c", body="x"
+        )
+    assert exc.value.field == "subject"
+    assert smtp_sink.messages == [] and not Message.objects.exists()

@@ -134,8 +134,10 @@ def test_key_numbers_of_one_manager_as_the_alert_links_them(client, sales, world
         got = client.get(f"{reverse('metrics:key_numbers')}?manager={other.pk}&{WEEK}")
         assert got.status_code == status, (who, other)
     client.force_login(world.head)
-    for bad in ("999999", "abc", "-1", "1.5"):
-        assert client.get(f"{reverse('metrics:key_numbers')}?manager={bad}").status_code == 404
+    assert client.get(f"{reverse('metrics:key_numbers')}?manager=999999").status_code == 404
+    for bad in ("abc", "-1", "1.5", "0"):  # no id at all: named in a 400
+        response = client.get(f"{reverse('metrics:key_numbers')}?manager={bad}")
+        assert response.status_code == 400 and b"manager" in response.content
     # An empty choice is no choice: the whole table.
     rows = client.get(f"{reverse('metrics:key_numbers')}?manager=&{WEEK}").context["table"].rows
     assert len(rows) == len(full.rows)

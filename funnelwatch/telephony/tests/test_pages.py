@@ -235,6 +235,34 @@ def test_routing_page_head_edits_manager_refused(client, world):
     assert rule.weight == 3 and rule.daily_cap == 10 and rule.active
 
 
+def _routing_row(user, weight="3", cap="10", start="9", end="18") -> dict:
+    p = f"u{user.pk}_"
+    return {p + "weight": weight, p + "cap": cap, p + "start": start, p + "end": end}
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"weight": str(2**64)},
+        {"weight": "1001"},
+        {"cap": "-1"},
+        {"cap": str(2**63)},
+        {"start": "-1"},
+        {"end": "25"},
+        {"weight": "²"},
+    ],
+    ids=str,
+)
+def test_routing_save_refuses_out_of_range_values_and_saves_no_row(client, world, bad):
+    """Bob's row is checked before Alice's is saved: a bad row saves nothing at all."""
+    client.force_login(world.head)
+    data = {**_routing_row(world.alice), **_routing_row(world.bob, **bad)}
+    r = client.post(reverse("telephony:routing_save"), data, follow=True)
+    assert r.status_code == 200
+    assert [m.level_tag for m in r.context["messages"]] == ["error"]
+    assert not RoutingRule.objects.exists()
+
+
 def test_integrations_page(client, world, settings):
     settings.FUNNELWATCH_ZADARMA_SECRET = "zd-secret-value"
     client.force_login(world.alice)
