@@ -32,3 +32,18 @@ def test_api_docs_load_nothing_from_outside(client, world):
 def test_the_vendored_files_carry_their_licence():
     for name in ("vendor/swagger-ui.LICENSE", "vendor/swagger-ui-bundle.js.LICENSE.txt"):
         assert finders.find(name), name
+
+
+def test_the_api_document_names_no_key_twice(client, world):
+    """Swagger UI refuses a document with a key twice in one object (a response code
+    written once as 200 and once as "200" was): /api/docs then shows no operation."""
+    client.force_login(world.alice)
+    twice = []
+
+    def pairs(items: list) -> dict:
+        keys = [k for k, _v in items]
+        twice.extend(k for k in set(keys) if keys.count(k) > 1)
+        return dict(items)
+
+    json.loads(client.get("/api/openapi.json").content, object_pairs_hook=pairs)
+    assert twice == []
