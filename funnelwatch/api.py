@@ -2,14 +2,38 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
 from ninja import NinjaAPI
+from ninja.openapi.docs import Swagger
 
 from funnelwatch.accounts.tokens import api_auth, docs_access
+
+
+class LocalSwagger(Swagger):
+    """Swagger UI served from the product's own static files. Ninja's page loads it from
+    a CDN (ninja is not an installed app here), which left /api/docs blank wherever the
+    browser could not reach that CDN, and sent every visit to a third party."""
+
+    template = "api/docs.html"
+    # No badge asking validator.swagger.io about our schema.
+    default_settings = {**Swagger.default_settings, "validatorUrl": None}
+
+    def render_page(self, request: HttpRequest, api: NinjaAPI, **kwargs: Any) -> HttpResponse:
+        settings = {**self.settings, "url": self.get_openapi_url(api, kwargs)}
+        # Sessions are checked for CSRF (django_auth): "Try it out" sends the token.
+        add_csrf = any(getattr(a, "csrf", False) for a in api.auth or ())
+        context = {"swagger_settings": settings, "api": api, "add_csrf": add_csrf}
+        return render(request, self.template, context)
+
 
 api = NinjaAPI(
     title="Funnelwatch API",
     version="1",
     auth=api_auth,
+    docs=LocalSwagger(),
     docs_decorator=docs_access,  # signed-in users only, unless FUNNELWATCH_PUBLIC_API_DOCS
     description="Deals, calls, metrics and alerts of a sales department. "
     "Authenticate with a browser session or `Authorization: Bearer <token>` "

@@ -9,6 +9,8 @@ from funnelwatch.ops import views as ops_views
 urlpatterns = [
     path("", core_views.home, name="home"),
     path("healthz", ops_views.healthz, name="healthz"),
+    # Pages name their icon; browsers still ask for this one on pages that do not (admin).
+    path("favicon.ico", core_views.favicon, name="favicon"),
     path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -63,6 +63,7 @@ class Row:
 #                     anon mgr other lead rev head
 PAGES: dict[str, Row] = {
     "home": Row("LOOOOO"),
+    "favicon": Row("OOOOOO"),  # a redirect to the icon among the static files
     "login": Row("OOOOOO"),
     "logout": Row("MMMMMM", "LLLLLL"),  # signed out, on the login page
     "set_language": Row("OOOOOO", data={"language": "ru"}),

@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models, router, transaction
 from django.utils.translation import gettext_lazy as _
 
+from funnelwatch.lib.dates import shown
+
 
 class AppendOnlyError(Exception):
     """Audit rows are never changed or removed by the product."""
@@ -90,7 +92,7 @@ class AuditEvent(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M} {self.action} {self.object_type}#{self.object_id}"
+        return f"{shown(self.at)} {self.action} {self.object_type}#{self.object_id}"
 
     def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
         from funnelwatch.audit import chain

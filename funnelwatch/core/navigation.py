@@ -33,5 +33,14 @@ def items_for(user, current_path: str) -> list[dict]:  # noqa: ANN001
             url = reverse(item.url_name)
         except NoReverseMatch:
             continue
-        out.append({"label": item.label, "url": url, "active": current_path.startswith(url)})
+        out.append({"label": item.label, "url": url, "active": False})
+    # The page's own item: the longest address the path starts with (Key numbers,
+    # /metrics/, is not also lit on the funnel, /metrics/funnel/).
+    mine = max(
+        (entry for entry in out if current_path.startswith(entry["url"])),
+        key=lambda entry: len(entry["url"]),
+        default=None,
+    )
+    if mine is not None:
+        mine["active"] = True
     return out

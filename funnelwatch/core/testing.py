@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import shutil
 from types import SimpleNamespace
+from urllib.parse import urlsplit
 
 import pytest
 from django.utils import timezone
@@ -124,3 +125,66 @@ def at():
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+class BrowserProblems:
+    """What went wrong in the browser while a test drove it: a response of 400 or more
+    (the page or anything it loads: a stylesheet, a script, an htmx fragment), a request
+    that failed or went anywhere but the test server, an error on the console, an
+    uncaught exception. A page can look right to a test and still have all of these."""
+
+    LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
+
+    def __init__(self, page) -> None:  # noqa: ANN001
+        self.page = page
+        self.found: list[str] = []
+        page.on("request", self._request)
+        page.on("response", self._response)
+        page.on("requestfailed", self._failed)
+        page.on("console", self._console)
+        page.on("pageerror", self._error)
+
+    def _request(self, request) -> None:  # noqa: ANN001
+        parts = urlsplit(request.url)
+        if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in (
+            self.LOCAL_HOSTS
+        ):
+            self.found.append(f"request left the server: {request.method} {request.url}")
+
+    def _response(self, response) -> None:  # noqa: ANN001
+        if response.status >= 400:
+            self.found.append(f"{response.status} {response.request.method} {response.url}")
+
+    def _failed(self, request) -> None:  # noqa: ANN001
+        if request.failure == "net::ERR_ABORTED":
+            # The browser dropped it (the page went on to the next one, a player had what
+            # it needed): nothing failed. Whatever the server answered is checked above.
+            return
+        self.found.append(f"failed: {request.method} {request.url} ({request.failure})")
+
+    def _console(self, message) -> None:  # noqa: ANN001
+        if message.type == "error":
+            self.found.append(f"console error: {message.text} ({message.location.get('url')})")
+
+    def _error(self, error) -> None:  # noqa: ANN001
+        self.found.append(f"page error: {error}")
+
+    def take(self) -> list[str]:
+        """The problems so far (events still on their way included); the list starts over."""
+        if not self.page.is_closed():
+            self.page.evaluate("0")  # a round trip: the browser's pending events arrive
+        found, self.found = self.found, []
+        return found
+
+
+@pytest.fixture(autouse=True)
+def browser_problems(request):  # noqa: ANN001, ANN201
+    """Every test that drives a browser (uses ``page``) fails on what ``BrowserProblems``
+    finds; a test may ``take()`` them itself to say on which page they were."""
+    if "page" not in request.fixturenames:
+        yield None
+        return
+    problems = BrowserProblems(request.getfixturevalue("page"))
+    yield problems
+    left = problems.take()
+    assert not left, "the browser met problems:\n" + "\n".join(left)

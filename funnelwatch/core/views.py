@@ -3,6 +3,7 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.templatetags.static import static
 from django.urls import NoReverseMatch, reverse
 from django.views import defaults
 
@@ -35,3 +36,7 @@ def bad_request(request: HttpRequest, exception: Exception) -> HttpResponse:
             status=400,
         )
     return defaults.bad_request(request, exception)
+
+
+def favicon(request: HttpRequest) -> HttpResponse:
+    return redirect(static("funnelwatch/favicon.svg"))

@@ -56,7 +56,14 @@ from funnelwatch.metrics.common import (
     owner_at,
     today,
 )
-from funnelwatch.metrics.registry import Metric, Point, register
+from funnelwatch.metrics.registry import (
+    Metric,
+    Point,
+    RecordShape,
+    link_to,
+    record_shape,
+    register,
+)
 
 Ids = set[int] | None
 
@@ -72,10 +79,17 @@ def _mine(qs: QuerySet, field: str, ids: Ids) -> QuerySet:
     return qs if ids is None else qs.filter(**{f"{field}__in": ids})
 
 
-def _deals(ids_qs: QuerySet) -> QuerySet[Deal]:
-    return Deal.objects.filter(pk__in=ids_qs).select_related(
-        "owner", "stage", "lost_reason", "junk_reason"
+def _deals(events: QuerySet, when: str | None = None) -> QuerySet[Deal]:
+    """The deals of ``events`` (rows with a ``deal_id``). ``when`` names the events' time:
+    each deal carries its latest such event as ``event_at``, the time a drill-down shows
+    (a win, a loss; without it, the deal's creation)."""
+    deals = Deal.objects.filter(pk__in=events.values("deal_id")).select_related(
+        "owner", "stage", "contact", "lost_reason", "junk_reason"
     )
+    if when is None:
+        return deals
+    latest = events.filter(deal_id=OuterRef("pk")).order_by(f"-{when}").values(when)[:1]
+    return deals.annotate(event_at=Subquery(latest))
 
 
 # --- cohorts and events ------------------------------------------------------
@@ -178,7 +192,7 @@ register(
         unit="count",
         kind="sum",
         compute=lambda p, ids: _count_points(cohort(p, ids), "to_owner_id", "deal__created_at", p),
-        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")),
+        records=lambda p, ids: _deals(cohort(p, ids)),
         description=_("Deals created in the period, credited to the owner at creation."),
     )
 )
@@ -193,7 +207,7 @@ register(
         kind="ratio",
         good="down",
         compute=lambda p, ids: _cohort_points(p, ids, Q(status=Outcome.JUNK)),
-        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(status=Outcome.JUNK),
+        records=lambda p, ids: _deals(cohort(p, ids)).filter(status=Outcome.JUNK),
         description=_("Share of the period's new leads closed as junk (now)."),
     )
 )
@@ -261,7 +275,7 @@ register(
         unit="pct",
         kind="ratio",
         compute=lambda p, ids: _cohort_points(p, ids, _HAS_PROPOSAL),
-        records=lambda p, ids: _deals(cohort(p, ids).values("deal_id")).filter(_HAS_PROPOSAL),
+        records=lambda p, ids: _deals(cohort(p, ids)).filter(_HAS_PROPOSAL),
         description=_("Share of the period's new leads that got at least one proposal."),
     )
 )
@@ -375,7 +389,7 @@ register(
         kind="sum",
         good="down",
         compute=lambda p, ids: _count_points(objection_losses(p, ids), "owner_id", "at", p),
-        records=lambda p, ids: _deals(objection_losses(p, ids).values("deal_id")),
+        records=lambda p, ids: _deals(objection_losses(p, ids), "at"),
     )
 )
 register(
@@ -427,7 +441,7 @@ register(
         unit="money",
         kind="sum",
         compute=lambda p, ids: _win_points(p, ids, _AMOUNT),
-        records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
+        records=lambda p, ids: _deals(wins(p, ids), "at"),
     )
 )
 register(
@@ -439,7 +453,7 @@ register(
         unit="count",
         kind="sum",
         compute=lambda p, ids: _count_points(wins(p, ids), "owner_id", "at", p),
-        records=lambda p, ids: _deals(wins(p, ids).values("deal_id")),
+        records=lambda p, ids: _deals(wins(p, ids), "at"),
     )
 )
 register(
@@ -451,7 +465,7 @@ register(
         unit="pct",
         kind="ratio",
         compute=lambda p, ids: _won_share(_closing_entries(p, ids), "owner_id", "at", p),
-        records=lambda p, ids: _deals(_closing_entries(p, ids).values("deal_id")),
+        records=lambda p, ids: _deals(_closing_entries(p, ids), "at"),
         description=_("Deals that reached closing in the period and were won (cohort)."),
     )
 )
@@ -464,7 +478,7 @@ register(
         unit="pct",
         kind="ratio",
         compute=lambda p, ids: _won_share(_first_proposals(p, ids), "credited", "sent_at", p),
-        records=lambda p, ids: _deals(_first_proposals(p, ids).values("deal_id")),
+        records=lambda p, ids: _deals(_first_proposals(p, ids), "sent_at"),
         description=_("Deals with a first proposal in the period that were won (cohort)."),
     )
 )
@@ -518,7 +532,7 @@ def _counted(qs: QuerySet, who: str) -> Iterator[Point]:
 
 
 def _lost_records(period: Period, ids: Ids) -> QuerySet[Deal]:
-    return _deals(losses(period, ids).values("deal_id"))
+    return _deals(losses(period, ids), "at")
 
 
 register(
@@ -562,9 +576,7 @@ register(
             p,
             Case(When(left_at__isnull=False, then=1), default=0),
         ),
-        records=lambda p, ids: _deals(
-            losses(p, ids).filter(left_at__isnull=False).values("deal_id")
-        ),
+        records=lambda p, ids: _deals(losses(p, ids).filter(left_at__isnull=False), "at"),
         description=_("Share of the deals lost in the period that were re-opened since."),
     )
 )
@@ -577,7 +589,8 @@ register(
         kind="live",
         good="down",
         compute=lambda p, ids: _counted(stalled(ids), "owner"),
-        records=lambda p, ids: stalled(ids),
+        # Stalled since they entered the stage they stand in.
+        records=lambda p, ids: stalled(ids).annotate(event_at=F("stage_entered_at")),
     )
 )
 register(
@@ -657,7 +670,7 @@ register(
 # --- sales analysis ----------------------------------------------------------------------
 
 _won_records: Callable[[Period, Ids], QuerySet] = lambda p, ids: _deals(  # noqa: E731
-    wins(p, ids).values("deal_id")
+    wins(p, ids), "at"
 )
 
 
@@ -880,3 +893,124 @@ if apps.is_installed("funnelwatch.plans"):
             description=_("Revenue / the revenue plans for the period (pro rata by days)."),
         )
     )
+
+
+# --- drill-down lines ------------------------------------------------------------------
+
+
+def _deal_detail(deal: Deal) -> str:
+    from funnelwatch.core.templatetags.humanize_fw import money
+
+    detail = str(deal.lost_reason or deal.junk_reason or deal.get_status_display())
+    return f"{detail} · {money(deal.amount)}" if deal.amount else detail
+
+
+def _amount(amount: Decimal | None) -> str:
+    from funnelwatch.core.templatetags.humanize_fw import money
+
+    return money(amount) if amount is not None else ""
+
+
+def _stay_detail(stay: StageChange) -> str:
+    from funnelwatch.core.templatetags.humanize_fw import duration_days
+
+    return duration_days(stay.left_at - stay.at) if stay.left_at else ""
+
+
+def _audit_link(event: AuditEvent) -> str | None:
+    from django.urls import reverse
+
+    pages = {"crm.deal": "crm:deal", "crm.contact": "crm:contact"}
+    name = pages.get(event.object_type)
+    return reverse(name, args=[event.object_id]) if name and event.object_id.isdigit() else None
+
+
+_ON_DEAL = link_to("crm:deal", "deal_id")
+record_shape(
+    Deal,
+    RecordShape(
+        # event_at: the win, loss, ... the metric counted (see _deals); else the creation.
+        when=("event_at", "created_at"),
+        who="owner",
+        deal="",
+        contact="contact",
+        link=link_to("crm:deal"),
+        label=str,
+        detail=_deal_detail,
+        related=("owner", "contact", "lost_reason", "junk_reason"),
+    ),
+)
+record_shape(
+    StageChange,
+    RecordShape(
+        # The stays metrics count a stay when it ended, for the deal's owner then.
+        when=("left_at", "at"),
+        who=("leaver", "owner"),
+        deal="deal",
+        link=_ON_DEAL,
+        label=lambda stay: stay.to_stage,
+        detail=_stay_detail,
+        related=("deal", "to_stage", "owner"),
+    ),
+)
+record_shape(
+    Proposal,
+    RecordShape(
+        when=("sent_at",),
+        who="author",
+        deal="deal",
+        link=_ON_DEAL,
+        label=lambda p: p.get_channel_display(),
+        detail=lambda p: _amount(p.amount) or p.comment,
+        related=("deal", "author"),
+    ),
+)
+record_shape(
+    Meeting,
+    RecordShape(
+        when=("held_at", "scheduled_at"),
+        who="owner",
+        deal="deal",
+        link=_ON_DEAL,
+        label=lambda m: m.place or m.get_status_display(),
+        detail=lambda m: m.get_status_display(),
+        related=("deal", "owner"),
+    ),
+)
+record_shape(
+    Note,
+    RecordShape(
+        when=("created_at",),
+        who="author",
+        deal="deal",
+        contact="contact",
+        link=_ON_DEAL,
+        related=("deal", "author"),
+    ),
+)
+record_shape(
+    Task,
+    RecordShape(
+        # Done tasks by when they were done, overdue ones by when they were due.
+        when=("done_at", "due_at"),
+        who="assignee",
+        deal="deal",
+        contact="contact",
+        link=lambda t: _ON_DEAL(t) or link_to("crm:contact", "contact_id")(t),
+        label=str,
+        detail=lambda t: t.get_kind_display(),
+        related=("deal", "contact", "assignee"),
+    ),
+)
+record_shape(
+    AuditEvent,
+    RecordShape(
+        # When the change took effect (imported history keeps its own time there).
+        when=("occurred_at", "at"),
+        who="actor",
+        link=_audit_link,
+        label=lambda e: e.object_repr or f"{e.object_type} #{e.object_id}",
+        detail=lambda e: e.get_action_display(),
+        related=("actor",),
+    ),
+)

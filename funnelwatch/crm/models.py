@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.audit.models import Archivable
 from funnelwatch.audit.trail import audited
+from funnelwatch.lib.dates import shown
 
 USER = settings.AUTH_USER_MODEL
 
@@ -344,9 +345,7 @@ class StageChange(models.Model):
         indexes = [models.Index(fields=["deal", "at"]), models.Index(fields=["owner", "at"])]
 
     def __str__(self) -> str:
-        return (
-            f"{self.deal_id}: {self.from_stage_id} → {self.to_stage_id} at {self.at:%Y-%m-%d %H:%M}"
-        )
+        return f"{self.deal_id}: {self.from_stage_id} → {self.to_stage_id} at {shown(self.at)}"
 
     @property
     def duration(self):  # noqa: ANN201
@@ -371,9 +370,7 @@ class OwnerChange(models.Model):
         indexes = [models.Index(fields=["deal", "at"])]
 
     def __str__(self) -> str:
-        return (
-            f"{self.deal_id}: {self.from_owner_id} → {self.to_owner_id} at {self.at:%Y-%m-%d %H:%M}"
-        )
+        return f"{self.deal_id}: {self.from_owner_id} → {self.to_owner_id} at {shown(self.at)}"
 
 
 class Channel(models.TextChoices):
@@ -441,7 +438,7 @@ class Meeting(Archivable):
         verbose_name_plural = _("meetings")
 
     def __str__(self) -> str:
-        return f"{self.deal} @ {self.scheduled_at:%Y-%m-%d %H:%M}"
+        return f"{self.deal} @ {shown(self.scheduled_at)}"
 
 
 @audited()

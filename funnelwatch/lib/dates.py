@@ -112,3 +112,16 @@ def working_deadline(
             left -= close_at - moment
         moment = datetime.combine(day + timedelta(days=1), time(0), tzinfo=tz)
     return moment
+
+
+def shown(moment: datetime | None) -> str:
+    """A moment as people read it: in the current (the company's) time zone, to the
+    minute. Records' names use it, so a call named in a list reads as the calls page
+    shows it, not in UTC as it is stored."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is not None:
+        from django.utils import timezone
+
+        moment = timezone.localtime(moment)
+    return f"{moment:%Y-%m-%d %H:%M}"

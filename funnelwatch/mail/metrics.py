@@ -21,7 +21,7 @@ from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
 from funnelwatch.metrics.common import LocalDay, day_points, owner_at
-from funnelwatch.metrics.registry import Metric, Point, register
+from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 
 # A thread is followed this far back to find the letter a reply answers.
 LOOKBACK = dt.timedelta(days=30)
@@ -83,6 +83,8 @@ def _answered_waits(period: Period, manager_ids: set[int] | None) -> list[tuple]
     that started in the period and were answered, found by the database in one pass over
     the threads: a wait starts at a client's letter whose previous letter in the thread is
     not the client's, and ends at the thread's next letter from the manager."""
+    if manager_ids is not None and not manager_ids:
+        return []  # nobody's letters (the SQL below cannot be written for no managers)
     start, end = period_bounds(period, timezone.get_current_timezone())
     threads = _client_letters(period, manager_ids).filter(direction=Direction.IN)
     thread = {"partition_by": [F("thread")], "order_by": [F("sent_at").asc(), F("id").asc()]}
@@ -201,6 +203,8 @@ def _unanswered(now: dt.datetime, manager_ids: set[int] | None) -> list[tuple[in
 
 def _unanswered_counts(now: dt.datetime, manager_ids: set[int] | None) -> dict[int, int]:
     """{manager: client letters waiting longer than the setting}, counted by the database."""
+    if manager_ids is not None and not manager_ids:
+        return {}  # nobody's letters (the SQL below cannot be written for no managers)
     letters, _cutoff = _waiting_letters(now, manager_ids)
     sql, params = letters.values("owner_id", "nth", "overdue").query.sql_with_params()
     where = "nth = 1 AND overdue = 1 AND owner_id IS NOT NULL"
@@ -329,4 +333,18 @@ register(
             "longer than FUNNELWATCH_MAIL_UNANSWERED_HOURS."
         ),
     )
+)
+
+record_shape(
+    Message,
+    RecordShape(
+        when=("sent_at",),
+        who="owner",
+        deal="deal",
+        contact="contact",
+        link=link_to("mail:message"),
+        label=lambda m: m.subject or _("(no subject)"),
+        detail=lambda m: m.get_direction_display(),
+        related=("owner", "deal", "contact"),
+    ),
 )

@@ -363,6 +363,8 @@ def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple
 
 def _in(column: str, values: Iterable) -> tuple[str, list]:
     values = list(values)
+    if not values:
+        return "1 = 0", []  # nobody: "IN ()" is not SQL on PostgreSQL
     return f"{column} IN ({', '.join(['%s'] * len(values))})", values
 
 

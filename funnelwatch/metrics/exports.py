@@ -44,6 +44,8 @@ def _lines(table: KeyNumbers) -> list[list[object]]:
             who, team = row.user.username, row.team.name if row.team else ""
         elif row.kind == "team":
             who, team = _("Team total"), row.label
+        elif row.label:  # everything a team lead or a manager may see
+            who, team = _("Total"), row.label
         else:
             who, team = _("Department total"), ""
         out.append([who, team, *[row.cells[m.key].value for m in table.metrics]])

@@ -10,7 +10,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.db.models import F, QuerySet
+from django.db.models import F, QuerySet, prefetch_related_objects
 
 from funnelwatch.accounts.models import Role, Team, User
 from funnelwatch.accounts.visibility import visible_user_ids
@@ -105,21 +105,28 @@ def _groups(viewer: User | None, by: str) -> list[Row]:
     rows: list[Row] = []
     if by == "manager":
         rows += [Row("manager", str(u), user=u, team=u.team, members={u.pk}) for u in users]
-    if by in ("manager", "team"):
-        if everyone:
-            teams = Team.objects.all()
-        elif viewer.role == Role.TEAM_LEAD:
-            teams = Team.objects.filter(pk__in={u.team_id for u in users if u.team_id})
-        else:
-            teams = Team.objects.filter(pk=viewer.team_id)
-        members: dict[int, set[int]] = {}
+    if everyone:
+        teams = Team.objects.all()
+    elif viewer.role == Role.TEAM_LEAD:
+        teams = Team.objects.filter(pk__in={u.team_id for u in users if u.team_id})
+    else:
+        teams = Team.objects.filter(pk=viewer.team_id)
+    members: dict[int, set[int]] = {}
+    if by in ("manager", "team") or not everyone:
         for uid, tid in User.objects.filter(
             is_active=True, role__in=SELLER_ROLES, team__in=teams
         ).values_list("pk", "team_id"):
             members.setdefault(tid, set()).add(uid)
+    if by in ("manager", "team"):
         rows += [Row("team", str(t), team=t, members=members.get(t.pk, set())) for t in teams]
     if everyone:
         rows.append(Row("total", "", members=None))
+    elif by == "none":
+        # The department row of someone who may not see the department: everything they
+        # may see as one row (a team lead's teams, a manager's team, or only themselves).
+        scope = {u.pk for u in users}.union(*members.values())
+        label = ", ".join(str(t) for t in teams) or str(viewer)
+        rows.append(Row("total", label, members=scope))
     return rows
 
 
@@ -204,6 +211,72 @@ def records(metric: Metric, period: Period, ids: set[int] | None, limit: int = 5
         return []
     found = metric.records(period, ids)
     return list(found[:limit])
+
+
+def drill_lines(found: list) -> list[dict]:
+    """The drill-down's lines: what each record is, the deal and the person, the time of
+    the event the number counted, and a link to the record (see ``RecordShape``)."""
+    by_model: dict[type, list] = {}
+    for obj in found:
+        by_model.setdefault(type(obj), []).append(obj)
+    for model, objs in by_model.items():
+        shape = registry.shape_of(model)
+        if shape is not None and shape.related:
+            prefetch_related_objects(objs, *shape.related)
+    lines = [_line(obj) for obj in found]
+    # A person given by id (an annotation such as the owner when a stay ended).
+    ids = {line["who"] for line in lines if isinstance(line["who"], int)}
+    if ids:
+        people = User.objects.in_bulk(ids)
+        for line in lines:
+            if isinstance(line["who"], int):
+                line["who"] = people.get(line["who"])
+    return lines
+
+
+def _line(obj: object) -> dict:
+    shape = registry.shape_of(type(obj))
+    if shape is None:
+        return _guessed_line(obj)
+    return {
+        "obj": obj,
+        "kind": obj._meta.verbose_name,
+        "label": shape.label(obj) if shape.label else obj,
+        "url": shape.link(obj) if shape.link else None,
+        "deal": registry.attr(obj, shape.deal) if shape.deal is not None else None,
+        "contact": registry.attr(obj, shape.contact) if shape.contact is not None else None,
+        "when": _first(obj, shape.when),
+        "who": _first(obj, shape.who),
+        "detail": shape.detail(obj) if shape.detail else "",
+    }
+
+
+def _first(obj: object, paths: str | tuple[str, ...] | None) -> object:
+    """The value at the first of ``paths`` that is set."""
+    for path in (paths,) if isinstance(paths, str) else paths or ():
+        value = registry.attr(obj, path)
+        if value is not None:
+            return value
+    return None
+
+
+def _guessed_line(obj: object) -> dict:
+    """A record no app described: its usual fields, where it has them."""
+
+    def first(*names: str) -> object:
+        return next((v for n in names if (v := getattr(obj, n, None)) is not None), None)
+
+    return {
+        "obj": obj,
+        "kind": obj._meta.verbose_name,
+        "label": obj,
+        "url": None,
+        "deal": getattr(obj, "deal", None),
+        "contact": getattr(obj, "contact", None),
+        "when": first("at", "sent_at", "started_at", "held_at", "done_at", "created_at"),
+        "who": first("owner", "manager", "actor", "assignee", "author"),
+        "detail": "",
+    }
 
 
 def as_json(table: KeyNumbers) -> dict:

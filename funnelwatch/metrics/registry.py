@@ -27,7 +27,9 @@ Because sums, numerators/denominators and samples are stored (never daily median
 daily percentages), any period's value is exact.
 
 ``records(period, manager_ids)`` returns the queryset of records behind the number,
-for drill-down.
+for drill-down. How a drill-down lists each kind of record (the time of the event the
+number counted, the person, the deal, the page that shows the record) is declared once
+per model with :func:`record_shape`, by the app that owns the model.
 """
 
 from __future__ import annotations
@@ -142,3 +144,58 @@ def rolled_metrics() -> list[Metric]:
 
 def by_block(block: str) -> list[Metric]:
     return [m for m in _REGISTRY.values() if m.block == block]
+
+
+@dataclass(frozen=True)
+class RecordShape:
+    """How a drill-down lists one kind of record.
+
+    Attribute paths are dotted (``"recording.call.started_at"``); ``""`` is the record
+    itself (a deal's deal). ``when``: paths of the event's own time, the first one set
+    wins (a call's start, a letter's date, a stay's end; never when it was imported);
+    ``who``: the person the number credits, the first one set (a user or a user's id).
+    """
+
+    when: tuple[str, ...]
+    who: tuple[str, ...] | str | None = None
+    deal: str | None = None
+    contact: str | None = None
+    # The record's own page (or its deal's): a URL or None.
+    link: Callable[[object], str | None] | None = None
+    label: Callable[[object], object] | None = None
+    detail: Callable[[object], object] | None = None
+    # Relations to read with the records, so a page of 500 rows costs a few queries.
+    related: tuple[str, ...] = ()
+
+
+_SHAPES: dict[type, RecordShape] = {}
+
+
+def record_shape(model: type, shape: RecordShape) -> None:
+    _SHAPES[model] = shape
+
+
+def shape_of(model: type) -> RecordShape | None:
+    return _SHAPES.get(model)
+
+
+def attr(obj: object, path: str) -> object:
+    """``obj``'s value at a dotted attribute path (``""``: ``obj``); None past a None."""
+    if not path:
+        return obj
+    for part in path.split("."):
+        if obj is None:
+            return None
+        obj = getattr(obj, part, None)
+    return obj
+
+
+def link_to(url_name: str, path: str = "pk") -> Callable[[object], str | None]:
+    """A ``RecordShape.link``: the page ``url_name`` of the id at ``path``."""
+    from django.urls import reverse
+
+    def link(obj: object) -> str | None:
+        value = attr(obj, path)
+        return None if value is None else reverse(url_name, args=[value])
+
+    return link

@@ -40,22 +40,43 @@ def _period_query(choice: periods.Choice) -> str:
     )
 
 
+def _one_manager(request: HttpRequest) -> User | None:
+    """?manager=N (the alerts link a manager's key numbers so): that manager, if the viewer
+    may see them; None without the parameter; 404 for a manager the viewer may not see or
+    that does not exist (400 for what is no id at all)."""
+    pk = object_id(request.GET, "manager")
+    if pk is None:
+        return None
+    if not can_see_user(request.user, pk):
+        raise Http404(_("No such manager."))
+    return get_object_or_404(User.objects.select_related("team"), pk=pk)
+
+
 @login_required
 def key_numbers(request: HttpRequest) -> HttpResponse:
     choice = periods.from_query(request.GET)
     by = request.GET.get("by", "manager")
     by = by if by in ("manager", "team", "none") else "manager"
     keys = [k for k in request.GET.get("metrics", "").split(",") if k] or None
+    person = _one_manager(request)
     try:
-        table = queries.key_numbers(request.user, choice.period, by=by, metrics=keys)
+        if person is None:
+            table = queries.key_numbers(request.user, choice.period, by=by, metrics=keys)
+        else:
+            by = "manager"
+            table = queries.key_numbers(
+                request.user, choice.period, by=by, metrics=keys, only=person.pk
+            )
     except KeyError:
         raise Http404(_("Unknown metric.")) from None
+    scope_query = f"&manager={person.pk}" if person else ""
     fmt = request.GET.get("format")
     if fmt in ("csv", "xlsx"):
         data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx(table)
         exports.audit_export(table, fmt, by)
         response = HttpResponse(data, content_type=exports.CONTENT_TYPES[fmt])
-        name = f"key-numbers-{choice.period.start}-{choice.last_day}.{fmt}"
+        who = f"-manager-{person.pk}" if person else ""
+        name = f"key-numbers{who}-{choice.period.start}-{choice.last_day}.{fmt}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
     return render(
@@ -65,6 +86,8 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
             "table": table,
             "choice": choice,
             "by": by,
+            "person": person,
+            "scope_query": scope_query,
             "kinds": periods.KINDS,
             "blocks": [(b, BLOCK_LABELS.get(b, b), ms) for b, ms in table.blocks],
             "period_query": _period_query(choice),
@@ -103,61 +126,10 @@ def records(request: HttpRequest, key: str) -> HttpResponse:
             "choice": choice,
             "manager": manager,
             "team": team,
-            "rows": [_describe(r) for r in rows],
+            "rows": queries.drill_lines(rows),
             "limit_hit": len(rows) >= 500,
         },
     )
-
-
-def _describe(obj: object) -> dict:
-    """A drill-down line: what the record is, whose, when, and a link to its deal."""
-    from funnelwatch.crm.models import Deal
-
-    deal = obj if isinstance(obj, Deal) else getattr(obj, "deal", None)
-    when = next(
-        (
-            getattr(obj, f)
-            for f in (
-                "occurred_at",
-                "at",
-                "left_at",
-                "sent_at",
-                "held_at",
-                "done_at",
-                "closed_at",
-                "created_at",
-            )
-            if getattr(obj, f, None)
-        ),
-        None,
-    )
-    who = next(
-        (
-            getattr(obj, f)
-            for f in ("owner", "actor", "assignee", "author")
-            if getattr(obj, f, None) is not None
-        ),
-        None,
-    )
-    detail = ""
-    if isinstance(obj, Deal):
-        detail = obj.lost_reason or obj.junk_reason or obj.get_status_display()
-        if obj.amount:
-            detail = f"{detail} · {obj.amount}"
-    elif hasattr(obj, "to_stage"):
-        detail = obj.to_stage
-    elif hasattr(obj, "object_type"):
-        detail = f"{obj.get_action_display()} {obj.object_type}"
-    elif getattr(obj, "amount", None) is not None:
-        detail = obj.amount
-    return {
-        "obj": obj,
-        "kind": obj._meta.verbose_name,
-        "deal": deal,
-        "when": when,
-        "who": who,
-        "detail": detail,
-    }
 
 
 @login_required

@@ -75,6 +75,16 @@ class Plan(models.Model):
         return self.last_day + dt.timedelta(days=1)
 
     @property
+    def metric_label(self) -> str:
+        """The measure as the key-numbers table names it (the key if it is no metric)."""
+        from funnelwatch.metrics import registry
+
+        try:
+            return str(registry.get(self.metric).label)
+        except KeyError:
+            return self.metric
+
+    @property
     def scope_label(self) -> str:
         if self.manager_id:
             return str(self.manager)

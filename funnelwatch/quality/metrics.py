@@ -15,7 +15,7 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.lib.dates import Period, period_bounds
 from funnelwatch.metrics.common import LocalDay, day_points
-from funnelwatch.metrics.registry import Metric, Point, register
+from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 
 Ids = set[int] | None
 TALKATIVE = 0.65
@@ -172,3 +172,64 @@ register(
         records=reviews,
     )
 )
+
+
+# --- drill-down lines: every quality number counts calls on the day they started ----------
+
+
+def _shapes() -> None:
+    from funnelwatch.quality.models import RecordingAnalysis, Review, ReviewQueueItem
+
+    def call_of(path: str) -> dict:
+        return {
+            "when": (f"{path}.started_at",),
+            "deal": f"{path}.deal",
+            "contact": f"{path}.contact",
+            "link": link_to("quality:call", f"{path}.pk"),
+        }
+
+    def ratio(a: RecordingAnalysis) -> str:
+        flags = ", ".join(a.flag_labels())
+        share = f"{a.talk_ratio * 100:.0f}%" if a.talk_ratio is not None else ""
+        return " · ".join(part for part in (share, flags) if part)
+
+    record_shape(
+        RecordingAnalysis,
+        RecordShape(
+            **call_of("recording.call"),
+            who="recording.call.manager",
+            label=lambda a: a.recording.call,
+            detail=ratio,
+            related=(
+                "recording__call__manager",
+                "recording__call__deal",
+                "recording__call__contact",
+            ),
+        ),
+    )
+    record_shape(
+        Review,
+        RecordShape(
+            **call_of("call"),
+            who="manager",
+            label=lambda r: r.call,
+            detail=lambda r: f"{r.score:.0f}%" if r.score is not None else "",
+            related=("manager", "call__deal", "call__contact"),
+        ),
+    )
+    record_shape(
+        ReviewQueueItem,
+        RecordShape(
+            **call_of("call"),
+            who="manager",
+            label=lambda q: q.call,
+            detail=lambda q: (
+                q.get_reason_display()
+                + (f" · {_('reviewed')}" if getattr(q, "reviewed", False) else "")
+            ),
+            related=("manager", "call__deal", "call__contact"),
+        ),
+    )
+
+
+_shapes()

@@ -26,7 +26,7 @@ from funnelwatch.crm.models import ContactPhone, Deal
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import LocalDay, day_points, owner_at
-from funnelwatch.metrics.registry import Metric, Point, register
+from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
 
@@ -392,4 +392,33 @@ register(
         leads_called_sla_pct,
         records=_lead_records,
     )
+)
+
+
+def _call_label(call: Call) -> str:
+    raw = call.from_raw if call.direction == Direction.IN else call.to_raw
+    number = call.client_number or raw
+    return f"{call.get_direction_display()} {number}".strip()
+
+
+def _call_detail(call: Call) -> str:
+    from funnelwatch.telephony.templatetags.telephony_tags import minsec
+
+    talk = f" · {minsec(call.talk_seconds)}" if call.talk_seconds else ""
+    return f"{call.get_outcome_display()}{talk}"
+
+
+record_shape(
+    Call,
+    RecordShape(
+        when=("started_at",),
+        # A missed call nobody took counts for the client's owner.
+        who=("manager", "contact.owner"),
+        deal="deal",
+        contact="contact",
+        link=link_to("telephony:call"),
+        label=_call_label,
+        detail=_call_detail,
+        related=("manager", "contact__owner", "deal"),
+    ),
 )

@@ -7,6 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.audit.models import Archivable
 from funnelwatch.audit.trail import audited
+from funnelwatch.lib.dates import shown
 
 USER = settings.AUTH_USER_MODEL
 
@@ -129,7 +130,7 @@ class Call(Archivable):
     def __str__(self) -> str:
         return (
             f"{self.get_direction_display()} {self.from_number or self.from_raw} → "
-            f"{self.to_number or self.to_raw} {self.started_at:%Y-%m-%d %H:%M}"
+            f"{self.to_number or self.to_raw} {shown(self.started_at)}"
         )
 
     @property
@@ -263,4 +264,4 @@ class RoutingAssignment(models.Model):
         indexes = [models.Index(fields=["user", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.user_id} {self.reason} {self.at:%Y-%m-%d %H:%M}"
+        return f"{self.user_id} {self.reason} {shown(self.at)}"

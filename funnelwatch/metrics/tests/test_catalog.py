@@ -114,3 +114,16 @@ def test_plan_pct_reads_revenue_plans_pro_rata(sales, world, week):
     )
     got = values("plan_pct", week, world)
     assert got == {"alice": 50.0, "bob": None, "all": round(5000 / 7000 * 100, 2)}
+
+
+@pytest.mark.parametrize("source", ["rollup", "raw"])
+def test_every_metric_answers_for_no_managers(sales, week, source):
+    """A group with nobody in it (a viewer's empty scope, a team with no sellers) reads
+    as no records, from every metric and its drill-down: no error from a query written
+    for an empty list of managers."""
+    keys = [m.key for m in registry.all_metrics()]
+    values = engine.group_values(keys, week, {"nobody": set()}, source)["nobody"]
+    for metric in registry.all_metrics():
+        assert values[metric.key] == engine.finish(metric, 0, 0, None), metric.key
+        if metric.records is not None:
+            assert list(metric.records(week, set())) == [], metric.key

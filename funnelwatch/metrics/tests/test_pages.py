@@ -4,6 +4,7 @@ import csv
 import datetime as dt
 import io
 import json
+from html import unescape
 
 import pytest
 from django.core.management import call_command
@@ -64,6 +65,82 @@ def test_team_lead_sees_the_team(client, sales, world):
     rows = client.get(reverse("metrics:key_numbers") + "?" + WEEK).context["table"].rows
     assert {r.label for r in rows if r.kind == "manager"} == {"Lead", "Alice"}
     assert [r.label for r in rows if r.kind == "team"] == ["North"]
+
+
+@pytest.mark.parametrize(
+    ("who", "label", "leads"),
+    [("head", "", 4), ("lead", "North", 2), ("alice", "North", 2), ("bob", "South", 2)],
+)
+def test_department_rows_for_every_role(client, sales, world, who, label, leads):
+    """Rows "department" (by=none): the department for the head; for a team lead or a
+    manager, everything they may see as one row (it answered 500 for them: no row at
+    all left the unanswered-letters count asking about no managers)."""
+    client.force_login(getattr(world, who))
+    url = reverse("metrics:key_numbers")
+    assert client.get(f"{url}?period=week&by=none").status_code == 200
+    response = client.get(f"{url}?{WEEK}&by=none")
+    assert response.status_code == 200
+    (row,) = response.context["table"].rows
+    assert (row.kind, row.label) == ("total", label)
+    assert row.cells["leads_received"].value == leads
+    if label:
+        assert f"Total: {label}" in response.content.decode()
+    csv_text = client.get(f"{url}?{WEEK}&by=none&format=csv").content.decode("utf-8-sig")
+    assert next(csv.reader(io.StringIO(csv_text.splitlines()[1])))[:2] == (
+        ["Total", label] if label else ["Department total", ""]
+    )
+
+
+def test_department_row_of_a_manager_without_a_team_is_their_own(client, sales, world):
+    client.force_login(world.outsider)
+    url = reverse("metrics:key_numbers")
+    for by in ("none", "team", "manager"):
+        assert client.get(f"{url}?{WEEK}&by={by}").status_code == 200
+    (row,) = client.get(f"{url}?{WEEK}&by=none").context["table"].rows
+    assert row.members == {world.outsider.pk} and row.label == "Outsider"
+
+
+def test_key_numbers_of_one_manager_as_the_alert_links_them(client, sales, world):
+    """An activity-drop alert links "key numbers" with ?manager=N: the page shows that
+    manager's row (the numbers the full table has for them), keeps the manager when the
+    period changes or the table is exported, and refuses anyone the viewer may not see."""
+    from funnelwatch.alerts.messages import links
+    from funnelwatch.alerts.models import Kind
+
+    (url,) = [u for _label, u in links(Kind.ACTIVITY_DROP, {}, world.alice.pk)]
+    client.force_login(world.head)
+    full = client.get(reverse("metrics:key_numbers") + "?" + WEEK).context["table"]
+    expected = next(r for r in full.rows if r.user == world.alice)
+    response = client.get(f"{url}&{WEEK}")
+    assert response.status_code == 200
+    (row,) = response.context["table"].rows
+    assert row.user == world.alice
+    assert {k: c.value for k, c in row.cells.items()} == {
+        k: c.value for k, c in expected.cells.items()
+    }
+    html = unescape(response.content.decode())
+    assert f'name="manager" value="{world.alice.pk}"' in html
+    assert f"&manager={world.alice.pk}&format=csv" in html
+    assert f"date=2026-03-09&by=manager&manager={world.alice.pk}" in html
+    lines = client.get(f"{url}&{WEEK}&format=csv").content.decode("utf-8-sig").splitlines()
+    assert [line.split(",")[0] for line in lines[1:]] == ["alice"]
+    for who, other, status in [
+        (world.lead, world.alice, 200),
+        (world.lead, world.bob, 404),
+        (world.alice, world.alice, 200),
+        (world.alice, world.bob, 404),
+    ]:
+        client.force_login(who)
+        got = client.get(f"{reverse('metrics:key_numbers')}?manager={other.pk}&{WEEK}")
+        assert got.status_code == status, (who, other)
+    client.force_login(world.head)
+    assert client.get(f"{reverse('metrics:key_numbers')}?manager=999999").status_code == 404
+    for bad in ("abc", "-1", "1.5", "0"):  # no id at all: named in a 400
+        response = client.get(f"{reverse('metrics:key_numbers')}?manager={bad}")
+        assert response.status_code == 400 and b"manager" in response.content
+    # An empty choice is no choice: the whole table.
+    rows = client.get(f"{reverse('metrics:key_numbers')}?manager=&{WEEK}").context["table"].rows
+    assert len(rows) == len(full.rows)
 
 
 def test_drill_down_lists_the_records(client, sales, world, django_assert_max_num_queries):

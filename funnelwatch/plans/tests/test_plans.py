@@ -77,6 +77,8 @@ def test_plan_list_visibility(client, world, march_plan):
     client.force_login(world.head)
     content = client.get(reverse("plans:list")).content.decode()
     assert "March revenue" in content and "Bob&#x27;s plan" in content
+    # The measure by its name, not the metric's key.
+    assert "Won amount" in content and "won_amount" not in content
 
 
 def test_only_head_or_team_lead_sets_plans(client, world):
