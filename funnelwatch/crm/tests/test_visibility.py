@@ -41,9 +41,9 @@ def test_deal_page(client, world, deals, viewer, allowed):
         assert b"Alice" not in response.content
 
 
-@pytest.mark.parametrize("page", ["crm:deals", "crm:board"])
-def test_lists_show_only_visible_deals(client, world, deals, page):
-    url = reverse(page) + ("?status=open" if page == "crm:deals" else "")
+@pytest.mark.parametrize("url_name", ["crm:deals", "crm:board"])
+def test_lists_show_only_visible_deals(client, world, deals, url_name):
+    url = reverse(url_name) + ("?status=open" if url_name == "crm:deals" else "")
     content = _get(client, world.alice, url).content
     assert b"Alice&#x27;s deal" in content and b"Bob&#x27;s deal" not in content
     content = _get(client, world.lead, url).content  # North's lead: alice yes, bob no
