@@ -296,9 +296,8 @@ def objects(world, settings, tmp_path):
     )
 
 
-def _caller(world, role: str) -> Client:
-    client = Client()
-    user = {
+def _user(world, role: str):  # noqa: ANN202
+    return {
         "anonymous": None,
         "manager": world.alice,
         "other_manager": world.bob,
@@ -306,6 +305,11 @@ def _caller(world, role: str) -> Client:
         "reviewer": world.reviewer,
         "head": world.head,
     }[role]
+
+
+def _caller(world, role: str) -> Client:
+    client = Client()
+    user = _user(world, role)
     if user is not None:
         client.force_login(user)
     return client
@@ -472,14 +476,7 @@ def test_every_api_operation_has_a_row():
 def _token_caller(world, role: str) -> Client:
     from funnelwatch.accounts.tokens import issue_token
 
-    user = {
-        "anonymous": None,
-        "manager": world.alice,
-        "other_manager": world.bob,
-        "team_lead": world.lead,
-        "reviewer": world.reviewer,
-        "head": world.head,
-    }[role]
+    user = _user(world, role)
     if user is None:
         return Client(enforce_csrf_checks=True)
     return Client(
