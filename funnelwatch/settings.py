@@ -164,6 +164,9 @@ AXES_USERNAME_FORM_FIELD = "username"
 # --- language, time ---
 LANGUAGE_CODE = envstr("LANGUAGE_CODE", "en")
 LANGUAGES = [("en", _("English")), ("ru", _("Russian")), ("mn", _("Mongolian"))]
+# Each language named in itself, for choosing one before signing in (Django names
+# Mongolian in English).
+LANGUAGE_NAMES_LOCAL = {"en": "English", "ru": "Русский", "mn": "Монгол"}
 LOCALE_PATHS = [BASE_DIR / "locale"]
 # The company's reporting time zone: every "day" in a metric is a day here.
 TIME_ZONE = envstr("TIME_ZONE", "Asia/Ulaanbaatar")

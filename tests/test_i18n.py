@@ -61,3 +61,13 @@ def test_every_message_in_the_code_is_in_both_catalogues(tmp_path):
             ["msgcmp", str(catalogue), str(extracted)], capture_output=True, text=True
         )
         assert result.returncode == 0, f"{lang}: missing from the catalogue:\n{result.stderr}"
+
+
+def test_the_login_page_offers_each_language_before_signing_in(client, db):
+    """Someone who cannot read the default language can switch before logging in."""
+    body = client.get(reverse("login"), HTTP_ACCEPT_LANGUAGE="en").content.decode()
+    for name in ("English", "Русский", "Монгол"):
+        assert name in body
+    response = client.post(reverse("set_language"), {"language": "mn", "next": "/login/"})
+    assert response.status_code == 302
+    assert "<h1>Нэвтрэх</h1>" in client.get(reverse("login")).content.decode()

@@ -13,6 +13,7 @@ def navigation_items(request: HttpRequest) -> dict:
     return {
         "nav_items": items,
         "currency": settings.FUNNELWATCH_CURRENCY,
+        "language_names_local": settings.LANGUAGE_NAMES_LOCAL,
         # Controls that change the CRM or letters are shown only to those who may use them.
         "may_write_crm": bool(user and may_change_crm(user)),
     }
