@@ -181,10 +181,13 @@ class BrowserProblems:
 def browser_problems(request):  # noqa: ANN001, ANN201
     """Every test that drives a browser (uses ``page``) fails on what ``BrowserProblems``
     finds; a test may ``take()`` them itself to say on which page they were."""
-    if "page" not in request.fixturenames:
+    from playwright.sync_api import Page
+
+    page = request.getfixturevalue("page") if "page" in request.fixturenames else None
+    if not isinstance(page, Page):  # no browser, or a test parameter that is called page
         yield None
         return
-    problems = BrowserProblems(request.getfixturevalue("page"))
+    problems = BrowserProblems(page)
     yield problems
     left = problems.take()
     assert not left, "the browser met problems:\n" + "\n".join(left)
