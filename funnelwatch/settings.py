@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "funnelwatch.mail",
     "funnelwatch.quality",
     "funnelwatch.metrics",
+    "funnelwatch.reports",
     "funnelwatch.alerts",
 ]
 

@@ -17,7 +17,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("crm/", include("funnelwatch.crm.urls")),
-    path("metrics/", include("funnelwatch.metrics.urls")),
+    path("metrics/", include("funnelwatch.reports.urls")),
     path("telephony/", include("funnelwatch.telephony.urls")),
     path("mail/", include("funnelwatch.mail.urls")),
     path("quality/", include("funnelwatch.quality.urls")),

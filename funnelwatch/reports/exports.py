@@ -11,7 +11,7 @@ from django.utils.translation import gettext as _
 
 from funnelwatch.audit import trail
 from funnelwatch.audit.models import AuditEvent
-from funnelwatch.metrics.queries import KeyNumbers
+from funnelwatch.reports.queries import KeyNumbers
 
 CONTENT_TYPES = {
     "csv": "text/csv; charset=utf-8",

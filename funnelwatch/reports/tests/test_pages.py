@@ -182,7 +182,7 @@ def test_manager_page_row_is_the_key_numbers_row(client, sales, world):
     """The manager page computes only this manager's row: the same numbers the whole
     table shows for them; a manager the viewer may not see has no row."""
     from funnelwatch.lib.dates import Period
-    from funnelwatch.metrics import queries
+    from funnelwatch.reports import queries
 
     week = Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9))
     full = queries.key_numbers(world.head, week, by="manager")
@@ -205,7 +205,8 @@ def test_manager_row_reads_now_metrics_for_the_full_tables_scope(sales, world, m
     left unanswered are found through threads of anyone in it): the one-row table
     computes those for the scope the full table has."""
     from funnelwatch.lib.dates import Period
-    from funnelwatch.metrics import engine, queries
+    from funnelwatch.metrics import engine
+    from funnelwatch.reports import queries
 
     scopes = []
     real = engine._live_points
@@ -328,7 +329,7 @@ def test_rollups_commands(sales, world, capsys):
 
 
 # The cells as the template wrote them before they were built by key_number_cells.
-CELLS_BY_TEMPLATE = """{% load i18n metrics_fw %}{% for row in table.rows %}
+CELLS_BY_TEMPLATE = """{% load i18n reports_fw %}{% for row in table.rows %}
 {% for block, label, ms in blocks %}{% for m in ms %}{% with c=row|cell:m.key %}<td class="num">
 <a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>
 {% if c.change is not None %}<small class="{{ c.tone }}" title="{% translate 'against the previous period' %}">{{ c.change|signed:m }}</small>{% endif %}
@@ -342,8 +343,8 @@ def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
     from django.utils import translation
 
     from funnelwatch.lib.dates import Period
-    from funnelwatch.metrics import queries
-    from funnelwatch.metrics.views import BLOCK_LABELS
+    from funnelwatch.reports import queries
+    from funnelwatch.reports.views import BLOCK_LABELS
 
     table = queries.key_numbers(world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)))
     context = {
@@ -353,7 +354,7 @@ def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
     }
     django_engine = engines["django"]
     built = (
-        "{% load metrics_fw %}{% for row in table.rows %}\n"
+        "{% load reports_fw %}{% for row in table.rows %}\n"
         "{% key_number_cells row blocks %}{% endfor %}"
     )
     with translation.override(language):

@@ -8,7 +8,7 @@ from ninja.errors import HttpError
 from funnelwatch.core.apidocs import errors
 from funnelwatch.core.params import Day, Text
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics import queries
+from funnelwatch.reports import queries
 
 router = Router(tags=["metrics"])
 

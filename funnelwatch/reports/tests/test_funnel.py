@@ -14,7 +14,7 @@ from funnelwatch.crm import services
 from funnelwatch.crm.metrics import cohort
 from funnelwatch.crm.models import Outcome, OwnerChange, Stage, StageChange
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics.funnel import STEPS, funnel
+from funnelwatch.reports.funnel import STEPS, funnel
 
 
 def reference(period: Period, ids: set[int] | None) -> dict:

@@ -13,8 +13,9 @@ from funnelwatch.accounts.models import Team, User
 from funnelwatch.accounts.visibility import can_see_user, visible_user_ids
 from funnelwatch.core.params import object_id
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics import engine, exports, periods, queries, registry
-from funnelwatch.metrics.funnel import funnel as build_funnel
+from funnelwatch.metrics import engine, registry
+from funnelwatch.reports import exports, periods, queries
+from funnelwatch.reports.funnel import funnel as build_funnel
 
 BLOCK_LABELS = {
     "intake": gettext_lazy("New leads"),
@@ -81,7 +82,7 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
         return response
     return render(
         request,
-        "metrics/key_numbers.html",
+        "reports/key_numbers.html",
         {
             "table": table,
             "choice": choice,
@@ -120,7 +121,7 @@ def records(request: HttpRequest, key: str) -> HttpResponse:
     rows = queries.records(metric, choice.period, ids)
     return render(
         request,
-        "metrics/records.html",
+        "reports/records.html",
         {
             "metric": metric,
             "choice": choice,
@@ -160,7 +161,7 @@ def manager(request: HttpRequest, pk: int) -> HttpResponse:
     row = next((r for r in table.rows if r.user and r.user.pk == pk), None)
     return render(
         request,
-        "metrics/manager.html",
+        "reports/manager.html",
         {
             "person": person,
             "series": series,
@@ -197,7 +198,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     }
     return render(
         request,
-        "metrics/funnel.html",
+        "reports/funnel.html",
         {
             "funnel": result,
             "choice": choice,
@@ -232,7 +233,7 @@ def sales(request: HttpRequest) -> HttpResponse:
     }
     return render(
         request,
-        "metrics/sales.html",
+        "reports/sales.html",
         {
             "table": table,
             "choice": choice,

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
-from funnelwatch.metrics import views
+from funnelwatch.reports import views
 
 app_name = "metrics"
 urlpatterns = [

@@ -10,7 +10,7 @@ import sys
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics import exports, queries
+from funnelwatch.reports import exports, queries
 
 
 def _day(value: str) -> dt.date:
