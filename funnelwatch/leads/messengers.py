@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hmac
+import re
 
 import requests
 from django.conf import settings
@@ -28,6 +29,7 @@ from funnelwatch.telephony import conf as telephony_conf
 from funnelwatch.telephony.providers import twilio
 
 TIMEOUT = 15
+BOT_TOKEN = re.compile(r"[0-9]{1,20}:[A-Za-z0-9_-]{20,100}")
 MAX_TEXT = 4096
 
 
@@ -71,7 +73,7 @@ def webhook_url(bot: TelegramBot) -> str:
 def add_bot(*, name: str, token: str, actor: User) -> TelegramBot:
     """Check the token (getMe), store the bot, and point its webhook here (setWebhook)."""
     token = token.strip()
-    if not token or len(token) > 200 or "/" in token:
+    if not BOT_TOKEN.fullmatch(token):
         raise DealError(_("Enter the token BotFather gave."), "token")
     me = bot_api(token, "getMe", {})
     with acting_as(actor):

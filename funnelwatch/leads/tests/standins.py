@@ -10,7 +10,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs
 
-TOKEN = "123456:TEST-token"
+TOKEN = "123456:TEST-token-AAAAAAAAAAAAAAAAAAAA"
 
 
 class StandIn:

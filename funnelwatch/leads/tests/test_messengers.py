@@ -8,6 +8,7 @@ from funnelwatch.alerts import engine
 from funnelwatch.alerts.models import Alert, Kind, Status
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.crm.models import Deal
+from funnelwatch.crm.services import DealError
 from funnelwatch.leads import messengers
 from funnelwatch.leads.models import ChatMessage, SourceKind, TelegramBot
 from funnelwatch.leads.tests.standins import TOKEN
@@ -57,7 +58,9 @@ def test_connecting_a_bot_checks_the_token_and_sets_the_webhook(bot, standin):
 
 def test_a_wrong_token_is_refused_and_nothing_stored(world, standin):
     with pytest.raises(messengers.ChannelError):
-        messengers.add_bot(name="x", token="1:wrong", actor=world.head)
+        messengers.add_bot(name="x", token="1:wrong-token-BBBBBBBBBBBBBBBBBBBB", actor=world.head)
+    with pytest.raises(DealError):
+        messengers.add_bot(name="x", token="1:/../x", actor=world.head)
     assert not TelegramBot.objects.exists()
 
 
