@@ -240,7 +240,9 @@ def twilio_signature_ok(url: str, params: dict[str, str], given: str) -> bool:
     return twilio.verify(telephony_conf.twilio_auth_token(), url, params, given)
 
 
-def whatsapp_message(params: dict[str, str]) -> tuple[str, ChatMessage | None]:
+def whatsapp_message(
+    params: dict[str, str], at: dt.datetime | None = None
+) -> tuple[str, ChatMessage | None]:
     sender = params.get("From", "")
     if not sender.startswith("whatsapp:"):
         raise BadUpdate(_("Expected whatsapp:+number."), "From")
@@ -256,7 +258,7 @@ def whatsapp_message(params: dict[str, str]) -> tuple[str, ChatMessage | None]:
         text = _("(a message without text)")
     name = params.get("ProfileName", "")[:100]
     return _incoming(
-        SourceKind.WHATSAPP, f"wa:{sid}", phone, text, timezone.now(), name=name, phone=phone
+        SourceKind.WHATSAPP, f"wa:{sid}", phone, text, at or timezone.now(), name=name, phone=phone
     )
 
 

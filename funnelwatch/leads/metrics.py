@@ -161,3 +161,10 @@ register(
         description=_("Amount of the passed-on deals won in the period."),
     )
 )
+
+# The rolled-up lead metrics (the demo rebuilds them after marking its leads' origins).
+LEAD_KEYS = [
+    f"{prefix}_{kind}{suffix}"
+    for kind in SourceKind.values
+    for prefix, suffix in (("leads", ""), ("won", "_pct"))
+]
