@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from funnelwatch.api import api
 from funnelwatch.core import views as core_views
+from funnelwatch.leads import views as leads_views
 from funnelwatch.ops import views as ops_views
 
 urlpatterns = [
@@ -23,6 +24,9 @@ urlpatterns = [
     path("quality/", include("funnelwatch.quality.urls")),
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
+    path("leads/", include("funnelwatch.leads.urls")),
+    # Web forms on the company's sites post here (public, see docs/leads.md).
+    path("f/<str:key>/", leads_views.form_submit, name="lead_form"),
     path("ops/", include("funnelwatch.ops.urls")),
 ]
 

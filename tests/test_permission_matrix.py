@@ -141,6 +141,21 @@ PAGES: dict[str, Row] = {
     "alerts:thresholds": Row("LDDDDO"),
     "plans:list": Row("LOOOOO"),
     "plans:create": Row("LDDODO"),
+    # Leads: the list and referrers for everyone (narrowed to what each sees); channels and
+    # web forms are the head's; answers and referrers on a deal for those who may change it;
+    # the public form and messenger webhooks answer anyone, by their own checks.
+    "leads:list": Row("LOOOOO"),
+    "leads:channels": Row("LDDDDO", data={"name": "Promo"}),
+    "leads:bot_add": Row("LMMMMM", "LDDDDO", data={"token": "not-a-token"}),  # back, with why
+    "leads:referrers": Row("LOOOOO"),
+    "leads:referrer": Row("LOHOOO", kwargs={"pk": "@alice"}),
+    "leads:reply": Row("LMMMMM", "LBHBDB", kwargs={"pk": "@deal"}, data={"text": "Hi"}),
+    "leads:set_referrer": Row(
+        "LMMMMM", "LOHODO", kwargs={"pk": "@deal"}, data={"referrer": "@alice"}
+    ),
+    "lead_form": Row("HHHHHH", kwargs={"key": "no-such-form"}),
+    "leads:telegram_hook": Row("MMMMMM", "DDDDDD", kwargs={"pk": 1}),
+    "leads:whatsapp_hook": Row("MMMMMM", "DDDDDD"),
     # Operations: the load balancer's check, the head's status page, the administrator's
     # recording retention, Prometheus (off without FUNNELWATCH_METRICS_TOKEN: 404)
     "healthz": Row("OOOOOO", "MMMMMM"),

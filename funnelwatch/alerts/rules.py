@@ -318,6 +318,12 @@ def _outbound_times(
     return out
 
 
+# Other first contacts with a new lead than an outbound call (a reply in a messenger, a
+# letter): functions taking the leads and answering {deal id: first contact or None} for
+# the leads they know how to reach; a lead they answer for is checked even without a phone.
+FIRST_CONTACT_SOURCES: list = []
+
+
 def lead_not_called(ctx: Context) -> list[Finding] | None:
     call = call_model()
     if call is None:
@@ -333,10 +339,15 @@ def lead_not_called(ctx: Context) -> list[Finding] | None:
         phones[contact_id].add(number)
     calls = _outbound_times(call, set().union(*phones.values()) if phones else set(), since)
     sla = conf.sla_minutes()
+    other: dict[int, dt.datetime | None] = {}
+    for source in FIRST_CONTACT_SOURCES:
+        other.update(source(leads))
     findings = []
     for deal in leads:
-        numbers = phones.get(deal.contact_id)
-        if not numbers:
+        numbers = phones.get(deal.contact_id) or set()
+        if not numbers and deal.pk not in other:
+            continue
+        if other.get(deal.pk) is not None:
             continue
         if any(t >= deal.created_at for n in numbers for t in calls.get(n, [])):
             continue
