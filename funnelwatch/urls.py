@@ -23,6 +23,7 @@ urlpatterns = [
     path("quality/", include("funnelwatch.quality.urls")),
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
+    path("clients/", include("funnelwatch.clients.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
 ]
 
