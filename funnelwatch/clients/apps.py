@@ -11,6 +11,5 @@ class ClientsConfig(AppConfig):
         from funnelwatch.clients import periodic  # noqa: F401  (registers the nightly job)
         from funnelwatch.core import navigation
 
+        # One item: the page links to the companies, retention and lost reasons beside it.
         navigation.add(_("Client base"), "clients:base", 55)
-        navigation.add(_("Retention"), "clients:retention", 56)
-        navigation.add(_("Lost reasons"), "clients:reasons", 57)
