@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from decimal import Decimal
 
+from django.conf import settings
 from django.utils import timezone
 
 from funnelwatch.alerts import engine
@@ -23,19 +24,26 @@ from funnelwatch.lib.dates import local_date
 
 MILLION = Decimal(1_000_000)
 
-# name, [(days before now, amount in millions)] of its wins; none: an open lead only
-PLANTED = [
-    ("Tavan Bogd Trade", [(150, 60), (135, 35), (122, 60), (110, 60)]),
-    ("Zuun Kharaa Foods", [(100, 12)]),
-    ("Khuvsgul Tours", [(10, 20)]),
-    ("Uvs Water", []),
-]
+
+def _planted(ctx) -> list[tuple[str, list[tuple[int, int]]]]:  # noqa: ANN001
+    """name, [(days before now, amount in millions)] of its wins (none: an open lead only).
+    The big client's last win is exactly the sleeping age ago: it was active at the end of
+    last month and is sleeping now, so the month's movement and the alert show it."""
+    today = local_date(ctx.now, timezone.get_current_timezone())
+    months = settings.FUNNELWATCH_CLIENT_SLEEPING_MONTHS
+    edge = (today - segments.add_months(today, -months)).days
+    return [
+        ("Tavan Bogd Trade", [(edge + 40, 60), (edge + 25, 35), (edge + 12, 60), (edge, 60)]),
+        ("Zuun Kharaa Foods", [(edge + 10, 12)]),
+        ("Khuvsgul Tours", [(10, 20)]),
+        ("Uvs Water", []),
+    ]
 
 
 def _plant(ctx) -> dict[str, Company]:  # noqa: ANN001
     rng = ctx.rng_for("clients")
     made = {}
-    for i, (name, wins) in enumerate(PLANTED):
+    for i, (name, wins) in enumerate(_planted(ctx)):
         manager = ctx.managers[i % len(ctx.managers)]
         first_at = ctx.now - dt.timedelta(days=(wins[0][0] if wins else 5) + 7)
         company = Company.objects.create(name=name, owner=manager, created_at=first_at)
@@ -49,6 +57,10 @@ def _plant(ctx) -> dict[str, Company]:  # noqa: ANN001
         )
         for days, millions in wins:
             won_at = ctx.now - dt.timedelta(days=days)
+            if days > 0:  # at noon, so the local day is the one intended
+                won_at = won_at.astimezone(timezone.get_current_timezone()).replace(
+                    hour=12, minute=0
+                )
             amount = millions * MILLION
             deal = services.create_lead(
                 actor=manager,
