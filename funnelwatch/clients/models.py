@@ -11,6 +11,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 from funnelwatch.audit.trail import audited
 from funnelwatch.crm.models import money_field, money_in_range
@@ -31,11 +32,11 @@ class Xyz(models.TextChoices):
 
 
 class Lifecycle(models.TextChoices):
-    POTENTIAL = "potential", _("potential")
-    NEW = "new", _("new")
-    ACTIVE = "active", _("active")
-    SLEEPING = "sleeping", _("sleeping")
-    LOST = "lost", _("lost")
+    POTENTIAL = "potential", pgettext_lazy("client lifecycle", "potential")
+    NEW = "new", pgettext_lazy("client lifecycle", "new")
+    ACTIVE = "active", pgettext_lazy("client lifecycle", "active")
+    SLEEPING = "sleeping", pgettext_lazy("client lifecycle", "sleeping")
+    LOST = "lost", pgettext_lazy("client lifecycle", "lost")
 
 
 class SegmentSnapshot(models.Model):
