@@ -212,3 +212,39 @@ def test_lost_reasons_with_revived_share(world):
     assert [(r["reason"], r["count"]) for r in junked["reasons"]] == [("Wrong number", 1)]
     # Bob sees his own losses only.
     assert queries.reasons(world.bob, start, end, "lost", "manager")["total"] == 1
+
+
+@pytest.mark.parametrize(
+    "url,query,field",
+    [
+        ("clients:base", {"month": "0001-01"}, "month"),
+        ("clients:base", {"month": "9999-12"}, "month"),
+        ("clients:base", {"month": "2026-1"}, "month"),
+        ("clients:companies", {"month": "tomorrow"}, "month"),
+        ("clients:companies", {"q": "a\x00b"}, "q"),
+        ("clients:companies", {"lifecycle": "a\x00b"}, "lifecycle"),
+        ("clients:retention", {"from": "0001-01-01"}, "from"),
+        ("clients:retention", {"to": "3000-01-01"}, "to"),
+        ("clients:retention", {"from": "2026-03-10", "to": "2026-03-01"}, "to"),
+        ("clients:reasons", {"from": "2026-02-30"}, "from"),
+        ("clients:reasons", {"kind": "won"}, "kind"),
+    ],
+)
+def test_bad_query_values_are_400_naming_them(world, client, url, query, field):
+    client.force_login(world.head)
+    response = client.get(reverse(url), query)
+    assert response.status_code == 400
+    assert field in response.content.decode()
+
+
+def test_edge_values_that_are_fine(book, world, client):
+    client.force_login(world.head)
+    wide = {"from": "1900-01-01", "to": "2999-12-31"}
+    assert client.get(reverse("clients:retention"), wide).status_code == 200
+    assert client.get(reverse("clients:reasons"), wide).status_code == 200
+    assert client.get(reverse("clients:base"), {"month": "1900-01"}).status_code == 200
+    assert client.get(reverse("clients:companies"), {"page": "99999"}).status_code == 200
+    for pk in (2**63, 2**64):
+        url = reverse("clients:company", args=[pk])
+        assert client.get(url).status_code == 404
+        assert client.post(reverse("clients:wake", args=[pk])).status_code == 404
