@@ -32,7 +32,7 @@ from fractions import Fraction
 
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -291,12 +291,24 @@ def compute(as_of: dt.date, thresholds: Thresholds | None = None) -> list[Segmen
     return sorted(segments.values(), key=lambda s: (-s.revenue, s.company.lower(), s.company_id))
 
 
-@transaction.atomic
 def store(as_of: dt.date, *, by=None, segments: list[Segment] | None = None) -> SegmentRun:  # noqa: ANN001
     """Compute (unless given) and keep the segments as the snapshot of ``as_of``'s month,
-    replacing that month's earlier snapshot whole."""
-    if segments is None:
-        segments = compute(as_of)
+    replacing that month's earlier snapshot whole.
+
+    Two computations of one month at once (the nightly job and a click) could both insert
+    after both deleted: the second then meets the unique (company, month) constraint, and
+    is run again after the first committed, so the month is written whole, once."""
+    for attempt in range(3):
+        try:
+            return _store(as_of, by, segments if segments is not None else compute(as_of))
+        except IntegrityError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _store(as_of: dt.date, by, segments: list[Segment]) -> SegmentRun:  # noqa: ANN001
     month = month_of(as_of)
     now = timezone.now()
     SegmentSnapshot.objects.filter(month=month).delete()
@@ -336,13 +348,8 @@ def refresh(today: dt.date) -> list[SegmentRun]:
     closed as of its last day when it was not yet. Safe to run any number of times."""
     runs = []
     previous = month_of(add_months(month_of(today), -1))
-    closed = SegmentSnapshot.objects.filter(month=previous, as_of=month_end(previous)).exists()
-    if (
-        not closed
-        and Deal.objects.filter(
-            created_at__lt=day_start(today, timezone.get_current_timezone())
-        ).exists()
-    ):
+    closed = SegmentRun.objects.filter(month=previous, as_of=month_end(previous), by__isnull=True)
+    if not closed.exists():
         runs.append(store(month_end(previous)))
     if not SegmentRun.objects.filter(month=month_of(today), as_of=today, by__isnull=True).exists():
         runs.append(store(today))

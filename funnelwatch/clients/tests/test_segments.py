@@ -262,3 +262,21 @@ def test_segment_filter_on_the_deal_and_contact_lists(base, world, client):
     assert client.get(reverse("crm:deals"), {"abc": "D"}).status_code == 400
     assert client.get(reverse("crm:contacts"), {"lifecycle": "asleep"}).status_code == 400
     assert client.get(reverse("crm:contacts"), {"lifecycle": "sleeping"}).status_code == 200
+
+
+def test_a_month_written_at_the_same_time_elsewhere_is_written_again_whole(base, monkeypatch):
+    from django.db import IntegrityError
+
+    real = SegmentSnapshot.objects.bulk_create
+    calls = []
+
+    def clash(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("UNIQUE constraint failed: uniq_segment_month")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(SegmentSnapshot.objects, "bulk_create", clash)
+    run = segments.store(AS_OF)
+    assert len(calls) == 2 and run.companies == 8
+    assert SegmentSnapshot.objects.count() == 8 and SegmentRun.objects.count() == 1
