@@ -27,6 +27,7 @@ urlpatterns = [
     path("leads/", include("funnelwatch.leads.urls")),
     # Web forms on the company's sites post here (public, see docs/leads.md).
     path("f/<str:key>/", leads_views.form_submit, name="lead_form"),
+    path("clients/", include("funnelwatch.clients.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
 ]
 

@@ -156,6 +156,14 @@ PAGES: dict[str, Row] = {
     "lead_form": Row("HHHHHH", kwargs={"key": "no-such-form"}),
     "leads:telegram_hook": Row("MMMMMM", "DDDDDD", kwargs={"pk": 1}),
     "leads:whatsapp_hook": Row("MMMMMM", "DDDDDD"),
+    # Client base
+    "clients:base": Row("LOOOOO"),
+    "clients:recompute": Row("LMMMMM", "LDDDDO"),
+    "clients:companies": Row("LOOOOO"),
+    "clients:company": Row("LOHOOO", kwargs={"pk": "@company"}),
+    "clients:wake": Row("LMMMMM", "LOHODO", kwargs={"pk": "@company"}),
+    "clients:retention": Row("LOOOOO"),
+    "clients:reasons": Row("LOOOOO"),
     # Operations: the load balancer's check, the head's status page, the administrator's
     # recording retention, Prometheus (off without FUNNELWATCH_METRICS_TOKEN: 404)
     "healthz": Row("OOOOOO", "MMMMMM"),
@@ -227,7 +235,9 @@ def url_names() -> list[str]:
 @pytest.fixture
 def objects(world, settings, tmp_path):
     from funnelwatch.alerts.models import DigestCopy
+    from funnelwatch.clients import segments
     from funnelwatch.crm import services as crm
+    from funnelwatch.crm.models import Company
     from funnelwatch.mail import services as mail
     from funnelwatch.mail.ingest import Incoming, store
     from funnelwatch.mail.models import Attachment, Message, Security
@@ -289,6 +299,17 @@ def objects(world, settings, tmp_path):
     digest = DigestCopy.objects.create(
         kind="daily", day=now.date(), recipient=world.head, subject="Day", text="t", html="h"
     )
+    # A client of alice's that stopped buying: sleeping, to be woken up.
+    company = Company.objects.create(name="Sleepy", owner=world.alice)
+    old = crm.create_lead(
+        actor=world.alice,
+        title="Old order",
+        owner=world.alice,
+        company=company,
+        at=now - dt.timedelta(days=200),
+    )
+    crm.win(old, actor=world.alice, at=now - dt.timedelta(days=190))
+    segments.store(timezone.localdate())
     letter_row = Message.objects.get(subject="Question")
     sent_row = Message.objects.get(subject="Offer")
     if sent_row.deal_id is None:
@@ -308,6 +329,7 @@ def objects(world, settings, tmp_path):
         sent_letter=sent_row,
         attachment=Attachment.objects.get(message=letter_row),
         digest=digest,
+        company=company,
     )
 
 
