@@ -59,6 +59,8 @@ INSTALLED_APPS = [
     "funnelwatch.quality",
     "funnelwatch.metrics",
     "funnelwatch.alerts",
+    "funnelwatch.motivation",
+    "funnelwatch.skills",
 ]
 
 MIDDLEWARE = [

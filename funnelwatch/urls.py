@@ -23,6 +23,8 @@ urlpatterns = [
     path("quality/", include("funnelwatch.quality.urls")),
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
+    path("motivation/", include("funnelwatch.motivation.urls")),
+    path("skills/", include("funnelwatch.skills.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
 ]
 
