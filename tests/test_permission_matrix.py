@@ -141,6 +141,33 @@ PAGES: dict[str, Row] = {
     "alerts:thresholds": Row("LDDDDO"),
     "plans:list": Row("LOOOOO"),
     "plans:create": Row("LDDODO"),
+    # Motivation: money is for the people it concerns and their leaders, not reviewers
+    "motivation:statements": Row("LOOODO", "LMMMMM"),
+    "motivation:statement": Row(
+        "LOHODO", "LMMMMM", kwargs={"manager_id": "@alice", "month": "2026-03"}
+    ),
+    "motivation:approve": Row(
+        "LMMMMM", "LDDDDO", kwargs={"manager_id": "@alice", "month": "2026-03"}
+    ),
+    "motivation:export": Row("LDDDDO", "LMMMMM", query="?month=2026-03&format=csv"),
+    "motivation:schemes": Row("LOOODO", "LMMMMM"),
+    "motivation:board": Row("LOOOOO", "LMMMMM"),
+    # Skills: managers take their tests; reviewers write the bank and grade; leaders assign
+    "skills:index": Row("LOOOOO", "LMMMMM"),
+    "skills:assign": Row(
+        "LMMMMM",
+        "LDDODO",
+        data={"test": "@skill_test", "managers": "@alice", "due_date": "2026-04-30"},
+    ),
+    "skills:assignment": Row("LOHOOO", "LOHDDD", kwargs={"pk": "@test_assignment"}),
+    "skills:grade": Row("LMMMMM", "LDDOOO", kwargs={"pk": "@taken_assignment"}),
+    "skills:questions": Row(
+        "LDDOOO", "LDDDOO", data={"topic": "product", "kind": "open", "text": "Why us?"}
+    ),
+    "skills:tests": Row(
+        "LDDOOO", "LDDDOO", data={"title": "Matrix", "questions": "@skill_question"}
+    ),
+    "skills:mystery": Row("LOOOOO", "LDDOOO", data={"call": "@call"}),
     # Operations: the load balancer's check, the head's status page, the administrator's
     # recording retention, Prometheus (off without FUNNELWATCH_METRICS_TOKEN: 404)
     "healthz": Row("OOOOOO", "MMMMMM"),
@@ -274,6 +301,24 @@ def objects(world, settings, tmp_path):
     digest = DigestCopy.objects.create(
         kind="daily", day=now.date(), recipient=world.head, subject="Day", text="t", html="h"
     )
+    from funnelwatch.skills import services as skills
+
+    question = skills.create_question(
+        topic="objections", kind="open", text="Too expensive?", options="", points=2, by=world.head
+    )
+    skill_test = skills.create_test(
+        title="Objections", pass_pct=70, question_ids=[str(question.pk)], by=world.head
+    )
+    (test_assignment,) = skills.assign(
+        test=skill_test, managers=[world.alice], due_date=now.date(), by=world.head
+    )
+    (taken,) = skills.assign(
+        test=skill_test,
+        managers=[world.alice],
+        due_date=now.date() - dt.timedelta(days=7),
+        by=world.head,
+    )
+    skills.submit(taken, world.alice, {question.pk: {"text": "Compare the yearly cost."}})
     letter_row = Message.objects.get(subject="Question")
     sent_row = Message.objects.get(subject="Offer")
     if sent_row.deal_id is None:
@@ -293,6 +338,10 @@ def objects(world, settings, tmp_path):
         sent_letter=sent_row,
         attachment=Attachment.objects.get(message=letter_row),
         digest=digest,
+        skill_question=question,
+        skill_test=skill_test,
+        test_assignment=test_assignment,
+        taken_assignment=taken,
     )
 
 
