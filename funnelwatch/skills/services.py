@@ -254,7 +254,7 @@ def _finish(attempt: Attempt) -> None:
         (earned / possible * 100).quantize(TENTH, rounding=ROUND_HALF_UP) if possible else None
     )
     attempt.graded_at = timezone.now()
-    attempt.save()
+    attempt.save(update_fields=["score_pct", "graded_at"])
 
 
 def failed_topics(attempt: Attempt) -> list[TopicScore]:

@@ -42,6 +42,8 @@ def index(request: HttpRequest) -> HttpResponse:
         TestAssignment.objects.select_related("test", "manager", "attempt"),
         "manager",
     ).order_by("-due_date", "manager__first_name")[:200]
+    for item in assignments:
+        item.taken = getattr(item, "attempt", None)
     return render(
         request,
         "skills/index.html",
