@@ -141,6 +141,15 @@ PAGES: dict[str, Row] = {
     "alerts:thresholds": Row("LDDDDO"),
     "plans:list": Row("LOOOOO"),
     "plans:create": Row("LDDODO"),
+    "plans:step_add": Row(
+        "LMMMMM",
+        "LDHODO",
+        kwargs={"plan_id": "@plan"},
+        data={"title": "Call ten clients", "owner": "@alice", "due_date": "2099-01-31"},
+    ),
+    "plans:step_progress": Row(
+        "LMMMMM", "LOHODO", kwargs={"pk": "@plan_step"}, data={"progress": "50"}
+    ),
     # Motivation: money is for the people it concerns and their leaders, not reviewers
     "motivation:statements": Row("LOOODO", "LMMMMM"),
     "motivation:statement": Row(
@@ -301,7 +310,19 @@ def objects(world, settings, tmp_path):
     digest = DigestCopy.objects.create(
         kind="daily", day=now.date(), recipient=world.head, subject="Day", text="t", html="h"
     )
+    from funnelwatch.plans.models import Plan, PlanStep
     from funnelwatch.skills import services as skills
+
+    plan = Plan.objects.create(
+        title="Alice's month",
+        target=1000,
+        manager=world.alice,
+        first_day=now.date(),
+        last_day=now.date() + dt.timedelta(days=30),
+    )
+    plan_step = PlanStep.objects.create(
+        plan=plan, title="Call ten clients", owner=world.alice, due_date=now.date()
+    )
 
     question = skills.create_question(
         topic="objections", kind="open", text="Too expensive?", options="", points=2, by=world.head
@@ -338,6 +359,8 @@ def objects(world, settings, tmp_path):
         sent_letter=sent_row,
         attachment=Attachment.objects.get(message=letter_row),
         digest=digest,
+        plan=plan,
+        plan_step=plan_step,
         skill_question=question,
         skill_test=skill_test,
         test_assignment=test_assignment,
