@@ -304,9 +304,11 @@ def history(manager_ids: set[int] | None) -> dict:
     return {"months": months, "rows": rows}
 
 
-def mark_mystery(
-    call, by: User, note: str = "", source: str = MysteryCall.Source.REVIEWER
-) -> MysteryCall:  # noqa: ANN001
+def mark_mystery(  # noqa: ANN001
+    call, by: User | None, note: str = "", source: str = MysteryCall.Source.REVIEWER
+) -> MysteryCall:
+    """Mark ``call`` as a mystery shopper's; by a reviewer, or by an import (``by`` None,
+    recorded as the system's)."""
     if len(note) > 300:
         raise SkillsError(_("The note is longer than 300 characters."), "note")
     with transaction.atomic(), acting_as(by):

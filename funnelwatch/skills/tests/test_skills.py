@@ -203,3 +203,28 @@ def test_mystery_call_scored_apart(client, world):
     # Test calls 40 (1) against ordinary reviews 85 (2).
     assert '40.0 <span class="muted">(1)</span>' in page
     assert '85.0 <span class="muted">(2)</span>' in page
+
+
+def test_import_flag_command(world):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    from funnelwatch.telephony.models import Call
+
+    call = Call.objects.create(
+        provider="asterisk",
+        external_id="1700000000.42",
+        direction="in",
+        started_at=timezone.now(),
+        duration_s=60,
+        outcome="answered",
+        manager=world.alice,
+    )
+    out = StringIO()
+    call_command("mystery-calls", "--provider", "asterisk", "1700000000.42", stdout=out)
+    assert MysteryCall.objects.get().call == call
+    assert MysteryCall.objects.get().source == "import"
+    with pytest.raises(CommandError):
+        call_command("mystery-calls", "--provider", "asterisk", "1700000000.42", "nope", stdout=out)
+    assert MysteryCall.objects.count() == 1
