@@ -16,6 +16,7 @@ from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.audit.trail import acting_as
@@ -40,6 +41,13 @@ FIXED, COMMISSION, TIER_BONUS, REFERRAL, KPI_BONUS = (
     "kpi_bonus",
 )
 PLAN_METRICS = ("won_amount", "revenue")
+KIND_LABELS = {
+    FIXED: gettext_lazy("fixed part"),
+    COMMISSION: gettext_lazy("commission"),
+    TIER_BONUS: gettext_lazy("tier bonus"),
+    REFERRAL: gettext_lazy("deal passed"),
+    KPI_BONUS: gettext_lazy("KPI bonus"),
+}
 
 
 class PayoutError(Exception):

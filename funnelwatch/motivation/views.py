@@ -98,7 +98,11 @@ def statement(request: HttpRequest, manager_id: int, month: str) -> HttpResponse
     first = _month(month)
     result = payouts.payout(manager, first)
     lines = [
-        {"line": line, "sources": source_links(line.source, first, manager.pk)}
+        {
+            "line": line,
+            "kind": payouts.KIND_LABELS.get(line.kind, line.kind),
+            "sources": source_links(line.source, first, manager.pk),
+        }
         for line in result.lines
     ]
     may_approve = (
