@@ -317,4 +317,9 @@ def mark_mystery(  # noqa: ANN001
         )
     if not created:
         raise SkillsError(_("This call is marked as a test call already."), "call")
+    # Its reviews leave the ordinary review score of the call's day.
+    from funnelwatch.metrics import refresh
+    from funnelwatch.metrics.common import local_day
+
+    refresh.mark([call.manager_id], [local_day(call.started_at)], ["quality_review_score"])
     return item

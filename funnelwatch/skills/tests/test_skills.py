@@ -166,7 +166,7 @@ def test_pages(client, world, quiz):
     assert bad.status_code == 403  # submitted already
 
 
-def test_mystery_call_scored_apart(client, world):
+def test_mystery_call_scored_apart(client, world, django_capture_on_commit_callbacks):
     from funnelwatch.quality.models import Checklist, Review
     from funnelwatch.telephony.models import Call
 
@@ -194,7 +194,8 @@ def test_mystery_call_scored_apart(client, world):
     client.force_login(world.alice)
     assert client.post(reverse("skills:mystery"), {"call": calls[0].pk}).status_code == 403
     client.force_login(world.reviewer)
-    client.post(reverse("skills:mystery"), {"call": calls[0].pk, "note": "Shopper A"})
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(reverse("skills:mystery"), {"call": calls[0].pk, "note": "Shopper A"})
     assert MysteryCall.objects.get().call == calls[0]
     client.post(reverse("skills:mystery"), {"call": calls[0].pk})
     assert MysteryCall.objects.count() == 1
@@ -203,6 +204,14 @@ def test_mystery_call_scored_apart(client, world):
     # Test calls 40 (1) against ordinary reviews 85 (2).
     assert '40.0 <span class="muted">(1)</span>' in page
     assert '85.0 <span class="muted">(2)</span>' in page
+    # The key numbers' review score is the ordinary calls' only.
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import engine
+
+    today = timezone.localdate()
+    period = Period(today, today + dt.timedelta(days=1))
+    value = engine.group_values(["quality_review_score"], period, {"a": {world.alice.pk}})
+    assert value["a"]["quality_review_score"] == pytest.approx(85.0)
 
 
 def test_import_flag_command(world):
