@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "funnelwatch.alerts",
     "funnelwatch.leads",
     "funnelwatch.clients",
+    "funnelwatch.motivation",
+    "funnelwatch.skills",
 ]
 
 MIDDLEWARE = [

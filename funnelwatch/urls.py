@@ -28,6 +28,8 @@ urlpatterns = [
     # Web forms on the company's sites post here (public, see docs/leads.md).
     path("f/<str:key>/", leads_views.form_submit, name="lead_form"),
     path("clients/", include("funnelwatch.clients.urls")),
+    path("motivation/", include("funnelwatch.motivation.urls")),
+    path("skills/", include("funnelwatch.skills.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
 ]
 

@@ -164,6 +164,42 @@ PAGES: dict[str, Row] = {
     "clients:wake": Row("LMMMMM", "LOHODO", kwargs={"pk": "@company"}),
     "clients:retention": Row("LOOOOO"),
     "clients:reasons": Row("LOOOOO"),
+    "plans:step_add": Row(
+        "LMMMMM",
+        "LDHODO",
+        kwargs={"plan_id": "@plan"},
+        data={"title": "Call ten clients", "owner": "@alice", "due_date": "2099-01-31"},
+    ),
+    "plans:step_progress": Row(
+        "LMMMMM", "LOHODO", kwargs={"pk": "@plan_step"}, data={"progress": "50"}
+    ),
+    # Motivation: money is for the people it concerns and their leaders, not reviewers
+    "motivation:statements": Row("LOOODO", "LMMMMM"),
+    "motivation:statement": Row(
+        "LOHODO", "LMMMMM", kwargs={"manager_id": "@alice", "month": "2026-03"}
+    ),
+    "motivation:approve": Row(
+        "LMMMMM", "LDDDDO", kwargs={"manager_id": "@alice", "month": "2026-03"}
+    ),
+    "motivation:export": Row("LDDDDO", "LMMMMM", query="?month=2026-03&format=csv"),
+    "motivation:schemes": Row("LOOODO", "LMMMMM"),
+    "motivation:board": Row("LOOOOO", "LMMMMM"),
+    # Skills: managers take their tests; reviewers write the bank and grade; leaders assign
+    "skills:index": Row("LOOOOO", "LMMMMM"),
+    "skills:assign": Row(
+        "LMMMMM",
+        "LDDODO",
+        data={"test": "@skill_test", "managers": "@alice", "due_date": "2026-04-30"},
+    ),
+    "skills:assignment": Row("LOHOOO", "LOHDDD", kwargs={"pk": "@test_assignment"}),
+    "skills:grade": Row("LMMMMM", "LDDOOO", kwargs={"pk": "@taken_assignment"}),
+    "skills:questions": Row(
+        "LDDOOO", "LDDDOO", data={"topic": "product", "kind": "open", "text": "Why us?"}
+    ),
+    "skills:tests": Row(
+        "LDDOOO", "LDDDOO", data={"title": "Matrix", "questions": "@skill_question"}
+    ),
+    "skills:mystery": Row("LOOOOO", "LDDOOO", data={"call": "@call"}),
     # Operations: the load balancer's check, the head's status page, the administrator's
     # recording retention, Prometheus (off without FUNNELWATCH_METRICS_TOKEN: 404)
     "healthz": Row("OOOOOO", "MMMMMM"),
@@ -310,6 +346,36 @@ def objects(world, settings, tmp_path):
     )
     crm.win(old, actor=world.alice, at=now - dt.timedelta(days=190))
     segments.store(timezone.localdate())
+    from funnelwatch.plans.models import Plan, PlanStep
+    from funnelwatch.skills import services as skills
+
+    plan = Plan.objects.create(
+        title="Alice's month",
+        target=1000,
+        manager=world.alice,
+        first_day=now.date(),
+        last_day=now.date() + dt.timedelta(days=30),
+    )
+    plan_step = PlanStep.objects.create(
+        plan=plan, title="Call ten clients", owner=world.alice, due_date=now.date()
+    )
+
+    question = skills.create_question(
+        topic="objections", kind="open", text="Too expensive?", options="", points=2, by=world.head
+    )
+    skill_test = skills.create_test(
+        title="Objections", pass_pct=70, question_ids=[str(question.pk)], by=world.head
+    )
+    (test_assignment,) = skills.assign(
+        test=skill_test, managers=[world.alice], due_date=now.date(), by=world.head
+    )
+    (taken,) = skills.assign(
+        test=skill_test,
+        managers=[world.alice],
+        due_date=now.date() - dt.timedelta(days=7),
+        by=world.head,
+    )
+    skills.submit(taken, world.alice, {question.pk: {"text": "Compare the yearly cost."}})
     letter_row = Message.objects.get(subject="Question")
     sent_row = Message.objects.get(subject="Offer")
     if sent_row.deal_id is None:
@@ -330,6 +396,12 @@ def objects(world, settings, tmp_path):
         attachment=Attachment.objects.get(message=letter_row),
         digest=digest,
         company=company,
+        plan=plan,
+        plan_step=plan_step,
+        skill_question=question,
+        skill_test=skill_test,
+        test_assignment=test_assignment,
+        taken_assignment=taken,
     )
 
 
