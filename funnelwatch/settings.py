@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "funnelwatch.quality",
     "funnelwatch.metrics",
     "funnelwatch.alerts",
+    "funnelwatch.handoffs",
 ]
 
 MIDDLEWARE = [
@@ -74,6 +75,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Department staff (accounting, warehouse…) reach only their requests and calendar.
+    "funnelwatch.handoffs.middleware.DepartmentStaffMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "funnelwatch.audit.middleware.AuditActorMiddleware",
@@ -222,6 +225,17 @@ FUNNELWATCH_WORKDAYS = [int(d) for d in envlist("FUNNELWATCH_WORKDAYS", ["0", "1
 FUNNELWATCH_CALL_SLA_MINUTES = envint("FUNNELWATCH_CALL_SLA_MINUTES", 15)
 # Monthly cost of the sales system (salaries, telephony, software), for cost_of_sales_pct.
 FUNNELWATCH_MONTHLY_SALES_COST = envstr("FUNNELWATCH_MONTHLY_SALES_COST", "0")
+# Alerts and digests by Telegram (each user chooses in "My calendar"): the bot's token
+# and the Bot API's address.
+FUNNELWATCH_TELEGRAM_BOT_TOKEN = envsecret("FUNNELWATCH_TELEGRAM_BOT_TOKEN")
+FUNNELWATCH_TELEGRAM_API_BASE = envstr("FUNNELWATCH_TELEGRAM_API_BASE", "https://api.telegram.org")
+# Click-to-call through the Asterisk Manager Interface (empty host: off).
+FUNNELWATCH_AMI_HOST = envstr("FUNNELWATCH_AMI_HOST")
+FUNNELWATCH_AMI_PORT = envint("FUNNELWATCH_AMI_PORT", 5038)
+FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
+FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
+FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
+FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 

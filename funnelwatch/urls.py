@@ -24,6 +24,8 @@ urlpatterns = [
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
+    path("handoffs/", include("funnelwatch.handoffs.urls")),
+    path("calendar/", include("funnelwatch.handoffs.calendar_urls")),
 ]
 
 # A page's bad query-string value is answered 400 with the parameter named.
