@@ -161,9 +161,7 @@ PAGES: dict[str, Row] = {
     "handoffs:list": Row("LOOOOO", dept="O"),
     "handoffs:kpis": Row("LOOOOO", dept="O"),
     "handoffs:detail": Row("LOHOOO", "LMMMMM", kwargs={"pk": "@handoff"}, dept="OM"),
-    "handoffs:act": Row(
-        "LMMMMM", "LDHDDD", kwargs={"pk": "@handoff", "action": "take"}, dept="MO"
-    ),
+    "handoffs:act": Row("LMMMMM", "LDHDDD", kwargs={"pk": "@handoff", "action": "take"}, dept="MO"),
     "handoffs:create": Row(
         "LMMMMM",
         "LOHODO",

@@ -8,12 +8,11 @@ class HandoffsConfig(AppConfig):
     verbose_name = _("Hand-offs and calendar")
 
     def ready(self) -> None:
+        from funnelwatch.alerts.digests import DELIVERY_HOOKS
         from funnelwatch.alerts.models import Kind
         from funnelwatch.alerts.rules import RULES
         from funnelwatch.core import navigation
         from funnelwatch.handoffs.alerts import handoff_overdue
-
-        from funnelwatch.alerts.digests import DELIVERY_HOOKS
         from funnelwatch.handoffs.notify import digest_channels
 
         RULES[Kind.HANDOFF_OVERDUE] = handoff_overdue

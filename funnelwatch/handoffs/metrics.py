@@ -37,7 +37,8 @@ def _rows(
 
 
 def requests_made(period: Period, ids: set[int] | None, credit: str = "requester") -> list[Point]:
-    return day_points(_rows("created_at", period, ids, credit), CREDIT[credit], "created_at", period)
+    qs = _rows("created_at", period, ids, credit)
+    return day_points(qs, CREDIT[credit], "created_at", period)
 
 
 def take_minutes(period: Period, ids: set[int] | None, credit: str = "requester") -> list[Point]:

@@ -210,6 +210,9 @@ class NoticeSent(models.Model):
             models.UniqueConstraint(fields=["alert", "user"], name="uniq_notice_alert_user")
         ]
 
+    def __str__(self) -> str:
+        return f"alert {self.alert_id} → user {self.user_id}"
+
 
 @audited()
 class ClickToCall(models.Model):

@@ -95,9 +95,7 @@ def deliver(user: User, subject: str, text: str) -> tuple[list[str], list[str]]:
 def recipients_of(alert: Alert) -> list[User]:
     """The manager it is about, their team lead, the heads; for a hand-off past due, the
     department's head too."""
-    ids = set(
-        User.objects.filter(is_active=True, role=Role.HEAD).values_list("pk", flat=True)
-    )
+    ids = set(User.objects.filter(is_active=True, role=Role.HEAD).values_list("pk", flat=True))
     if alert.manager_id:
         ids.add(alert.manager_id)
         lead = User.objects.filter(pk=alert.manager_id).values_list("team__lead_id", flat=True)

@@ -117,9 +117,7 @@ def may_work_on(user: User, handoff: Handoff) -> bool:
 def _locked(handoff: Handoff, actor: User) -> Handoff:
     row = Handoff.objects.select_for_update().select_related("department").get(pk=handoff.pk)
     if not may_work_on(actor, row):
-        raise HandoffError(
-            _("Only the department's people work on its requests."), forbidden=True
-        )
+        raise HandoffError(_("Only the department's people work on its requests."), forbidden=True)
     return row
 
 

@@ -228,7 +228,9 @@ def kpis(request: HttpRequest) -> HttpResponse:
                 "late": open_now[d.pk][1],
                 "people": [
                     (u, [by_person.get(u.pk, {}).get(k) for k in keys])
-                    for u in User.objects.filter(pk__in={m.pk for m in d.members.all()} | {d.head_id})
+                    for u in User.objects.filter(
+                        pk__in={m.pk for m in d.members.all()} | {d.head_id}
+                    )
                 ],
             }
         )
