@@ -13,7 +13,7 @@ from funnelwatch.handoffs.models import Department, Kind, NotificationChoice
 
 class RequestForm(forms.Form):
     department = forms.ModelChoiceField(
-        Department.objects.filter(active=True), label=_("Department")
+        Department.objects.filter(active=True), label=_("Department"), empty_label=_("Department")
     )
     kind = forms.ChoiceField(label=_("Kind"), choices=Kind.choices)
     text = forms.CharField(

@@ -11,6 +11,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotAllow
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_POST
 
 from funnelwatch.accounts.models import Role, User
@@ -35,7 +36,7 @@ from funnelwatch.handoffs.models import (
 from funnelwatch.handoffs.notify import choice_of
 from funnelwatch.handoffs.queries import departments_of, requests_for
 from funnelwatch.lib import phones
-from funnelwatch.metrics import periods
+from funnelwatch.metrics import periods, registry
 
 LEADERS = (Role.HEAD, Role.TEAM_LEAD, Role.ADMIN)
 
@@ -178,6 +179,22 @@ KPI_FUNCS = (
     ("handoff_within_sla", metrics.within_sla, "pct"),
     ("handoff_returns", metrics.returns, "sum"),
 )
+# The KPI page's column headings (the metrics' own labels are for the key numbers).
+KPI_HEADINGS = (
+    gettext_lazy("Requests"),
+    gettext_lazy("Minutes to take"),
+    gettext_lazy("Minutes to done"),
+    gettext_lazy("Done in time"),
+    gettext_lazy("Returned"),
+)
+
+
+def shown_kpi(value: float | None, how: str) -> str:
+    if value is None:
+        return "—"
+    if how == "sum":
+        return f"{value:.0f}"
+    return f"{value:.1f}%" if how == "pct" else f"{value:.1f}"
 
 
 def kpi_values(period, credit: str, ids: set[int] | None = None) -> dict[int, dict[str, float]]:  # noqa: ANN001
@@ -218,24 +235,27 @@ def kpis(request: HttpRequest) -> HttpResponse:
         open_now[dept_id][0] += 1
         open_now[dept_id][1] += due_at < now
     keys = [key for key, _f, _h in KPI_FUNCS]
+    hows = [how for _k, _f, how in KPI_FUNCS]
+
+    def cells(values: dict) -> list[str]:
+        return [shown_kpi(values.get(k), how) for k, how in zip(keys, hows, strict=True)]
+
     rows = []
     for d in departments:
         rows.append(
             {
                 "department": d,
-                "values": [by_department.get(d.pk, {}).get(k) for k in keys],
+                "values": cells(by_department.get(d.pk, {})),
                 "open": open_now[d.pk][0],
                 "late": open_now[d.pk][1],
                 "people": [
-                    (u, [by_person.get(u.pk, {}).get(k) for k in keys])
+                    (u, cells(by_person.get(u.pk, {})))
                     for u in User.objects.filter(
                         pk__in={m.pk for m in d.members.all()} | {d.head_id}
                     )
                 ],
             }
         )
-    from funnelwatch.metrics import registry
-
     return render(
         request,
         "handoffs/kpis.html",
@@ -243,7 +263,7 @@ def kpis(request: HttpRequest) -> HttpResponse:
             "choice": choice,
             "kinds": periods.KINDS,
             "rows": rows,
-            "labels": [registry.get(k).label for k in keys],
+            "labels": list(zip(KPI_HEADINGS, [registry.get(k).label for k in keys], strict=True)),
         },
     )
 

@@ -4,7 +4,7 @@ The meeting's week starts on a Monday (``week``). It shows:
 - last week (the 7 days before ``week``) against plan: each plan that ran during it, the
   fact at its end, and where a steady pace would have been;
 - each manager's numbers of last week, with the usual of the four weeks before, and
-  the alerts opened during it;
+  the alerts opened since last week began;
 - the meeting's week: planned meetings, and deals with tasks due;
 - hand-off requests past due;
 - the actions agreed at the meeting (each a task for someone, with a due time).
@@ -74,7 +74,7 @@ def build(viewer: User, week: dt.date) -> WeekPage:
     rows = digests.build_rows(digests.WEEKLY, last_sunday, people)
     alerts = list(
         limit_to_owner(viewer, Alert.objects.all(), "manager")
-        .filter(opened_at__gte=day_start(last_week, tz), opened_at__lt=day_start(week, tz))
+        .filter(opened_at__gte=day_start(last_week, tz), opened_at__lt=day_start(next_end, tz))
         .select_related("manager")[:200]
     )
     tasks_due = list(

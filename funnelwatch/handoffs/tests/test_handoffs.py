@@ -226,7 +226,7 @@ def test_kpi_page_shows_the_numbers(world, depts, three, client):
     page = client.get(reverse("handoffs:kpis") + "?period=custom&from=2026-03-02&to=2026-03-04")
     text = page.content.decode()
     assert page.status_code == 200 and "Accounting" in text and "Warehouse" not in text
-    assert ">210.0<" in text and ">50.0<" in text
+    assert ">210.0<" in text and ">50.0%<" in text and ">2<" in text
     client.force_login(world.alice)
     text = client.get(
         reverse("handoffs:kpis") + "?period=custom&from=2026-03-02&to=2026-03-04"
