@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "funnelwatch.clients",
     "funnelwatch.motivation",
     "funnelwatch.skills",
+    "funnelwatch.handoffs",
 ]
 
 MIDDLEWARE = [
@@ -79,6 +80,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Department staff (accounting, warehouse…) reach only their requests and calendar.
+    "funnelwatch.handoffs.middleware.DepartmentStaffMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "funnelwatch.audit.middleware.AuditActorMiddleware",
@@ -240,6 +243,17 @@ FUNNELWATCH_XYZ_Y_MAX_PCT = envint("FUNNELWATCH_XYZ_Y_MAX_PCT", 100)
 FUNNELWATCH_CLIENT_NEW_MONTHS = envint("FUNNELWATCH_CLIENT_NEW_MONTHS", 3)
 FUNNELWATCH_CLIENT_SLEEPING_MONTHS = envint("FUNNELWATCH_CLIENT_SLEEPING_MONTHS", 3)
 FUNNELWATCH_CLIENT_LOST_MONTHS = envint("FUNNELWATCH_CLIENT_LOST_MONTHS", 12)
+# Alerts and digests by Telegram (each user chooses in "My calendar"): the bot's token
+# and the Bot API's address.
+FUNNELWATCH_TELEGRAM_BOT_TOKEN = envsecret("FUNNELWATCH_TELEGRAM_BOT_TOKEN")
+FUNNELWATCH_TELEGRAM_API_BASE = envstr("FUNNELWATCH_TELEGRAM_API_BASE", "https://api.telegram.org")
+# Click-to-call through the Asterisk Manager Interface (empty host: off).
+FUNNELWATCH_AMI_HOST = envstr("FUNNELWATCH_AMI_HOST")
+FUNNELWATCH_AMI_PORT = envint("FUNNELWATCH_AMI_PORT", 5038)
+FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
+FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
+FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
+FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 

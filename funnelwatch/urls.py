@@ -31,6 +31,8 @@ urlpatterns = [
     path("motivation/", include("funnelwatch.motivation.urls")),
     path("skills/", include("funnelwatch.skills.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
+    path("handoffs/", include("funnelwatch.handoffs.urls")),
+    path("calendar/", include("funnelwatch.handoffs.calendar_urls")),
 ]
 
 # A page's bad query-string value is answered 400 with the parameter named.

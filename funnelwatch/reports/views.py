@@ -28,6 +28,7 @@ BLOCK_LABELS = {
     "telephony": gettext_lazy("Telephony"),
     "quality": gettext_lazy("Call quality"),
     "mail": gettext_lazy("E-mail"),
+    "handoffs": gettext_lazy("Hand-offs"),
 }
 
 

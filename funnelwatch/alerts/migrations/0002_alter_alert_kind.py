@@ -13,6 +13,6 @@ class Migration(migrations.Migration):
         migrations.AlterField(
             model_name='alert',
             name='kind',
-            field=models.CharField(choices=[('activity_drop', 'Activity drop'), ('stalled_deal', 'Stalled deal'), ('lead_not_called', 'Lead not called'), ('missed_call_not_returned', 'Missed call not returned'), ('meeting_without_proposal', 'Meeting without proposal'), ('plan_at_risk', 'Plan at risk'), ('crm_hygiene', 'CRM hygiene'), ('a_client_sleeping', 'A client sleeping')], db_index=True, max_length=40, verbose_name='kind'),
+            field=models.CharField(choices=[('activity_drop', 'Activity drop'), ('stalled_deal', 'Stalled deal'), ('lead_not_called', 'Lead not called'), ('missed_call_not_returned', 'Missed call not returned'), ('meeting_without_proposal', 'Meeting without proposal'), ('plan_at_risk', 'Plan at risk'), ('crm_hygiene', 'CRM hygiene'), ('a_client_sleeping', 'A client sleeping'), ('handoff_overdue', 'Hand-off past due')], db_index=True, max_length=40, verbose_name='kind'),
         ),
     ]
