@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "funnelwatch.quality",
     "funnelwatch.metrics",
     "funnelwatch.alerts",
+    "funnelwatch.imports",
 ]
 
 MIDDLEWARE = [
