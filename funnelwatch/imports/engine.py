@@ -597,7 +597,10 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
         report.reject(row, "the deal was deleted in the source")
         return None
     stage = ctx.stage(stage_name, row) if stage_name else None
+    reached = None  # the open stage a deal was closed from, when a status column closes it
     if outcome in ("won", "lost") and (stage is None or stage.outcome != outcome):
+        if stage is not None and stage.outcome == Outcome.OPEN and stage.pk != ctx.first.pk:
+            reached = stage_name
         stage = ctx._closing(outcome)
     if stage is None:
         stage = history and ctx.stage(history[-1][0], row) or ctx.first
@@ -622,6 +625,9 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
             "no creation date: "
             + ("the row's earliest date used" if known else "the import time used"),
         )
+    if reached and not any(h[0] == reached for h in history):
+        history.append((reached, dates["stage_at"] or created, ""))
+        history.sort(key=lambda h: h[1])
     closed = None
     if outcome != Outcome.OPEN:
         closed = (
@@ -980,7 +986,18 @@ def _contacts(
     pending_email: dict[str, str] = {}
     for person in people:
         key = person.key
-        if key in out or key in new or key in aliases:
+        if key in out:
+            continue
+        if key in new or key in aliases:
+            # Another row of the same person: its phones and e-mails join the new contact.
+            holder_key = aliases.get(key, key)
+            holder = new[holder_key][0]
+            holder.phones += [p for p in person.phones if p not in holder.phones]
+            holder.emails += [e for e in person.emails if e not in holder.emails]
+            for n, _r in person.phones:
+                pending_phone.setdefault(n, holder_key)
+            for e in person.emails:
+                pending_email.setdefault(e, holder_key)
             continue
         hit = next((by_phone[n] for n, _r in person.phones if n in by_phone), None)
         hit = hit or next((by_email[e] for e in person.emails if e in by_email), None)

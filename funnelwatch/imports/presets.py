@@ -229,7 +229,7 @@ PIPEDRIVE = Preset(
         "amount": ("value",),
         "currency": ("currency of value", "currency"),
         "owner": ("owner", "deal owner"),
-        "company": ("organization", "organization - name"),
+        "company": ("organization", "organization - name", "person - organization"),
         "contact": ("contact person", "person - name"),
         "stage": ("stage",),
         "status": ("status",),

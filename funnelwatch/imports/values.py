@@ -89,7 +89,7 @@ def parse_amount(value: object) -> Decimal | None:
     raw = str(value).strip()
     if not raw:
         return None
-    text = _CURRENCY.sub("", raw.replace("\u00a0", "").replace("\u202f", ""))
+    text = _CURRENCY.sub("", raw.replace("\u00a0", "").replace("\u202f", "")).strip(".,")
     if not re.search(r"\d", text) or text.count("-") > 1 or "-" in text[1:]:
         raise BadValue(f"{raw!r} is not an amount")
     if "," in text and "." in text:
