@@ -215,8 +215,10 @@ def test_pipedrive_deals_and_persons(tmp_path):
 
 HUBSPOT = (
     '"Record ID","Deal Name","Deal Stage","Amount","Close Date","Create Date","Deal owner",'
-    '"Pipeline","Associated Company (Primary)","Date entered ""Appointment Scheduled (Sales Pipeline)""",'
-    '"Date entered ""Contract Sent (Sales Pipeline)""","Date entered ""Closed Won (Sales Pipeline)"""\n'
+    '"Pipeline","Associated Company (Primary)",'
+    '"Date entered ""Appointment Scheduled (Sales Pipeline)""",'
+    '"Date entered ""Contract Sent (Sales Pipeline)""",'
+    '"Date entered ""Closed Won (Sales Pipeline)"""\n'
     '"9001","Annual plan","Closed Won","45362.12","2021-06-30 14:00","2021-06-01 09:00","Jane Roe",'
     '"Sales Pipeline","Umbrella Corp","2021-06-02 10:00","2021-06-20 10:00","2021-06-30 14:00"\n'
     '"9002","Pilot","Appointment Scheduled","","","","Jane Roe","Sales Pipeline","",'
