@@ -24,6 +24,7 @@ urlpatterns = [
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
+    path("imports/", include("funnelwatch.imports.urls")),
 ]
 
 # A page's bad query-string value is answered 400 with the parameter named.

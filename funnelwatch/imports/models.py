@@ -10,7 +10,7 @@ from funnelwatch.audit.trail import audited
 USER = settings.AUTH_USER_MODEL
 
 
-@audited("progress")
+@audited("progress", "preview", "report", "dry_report")
 class ImportBatch(models.Model):
     """One import of one or more files: who, when, what came in, and whether it was undone."""
 
@@ -42,6 +42,9 @@ class ImportBatch(models.Model):
     # The full summary (rejected rows with their lines and values, warnings, owners).
     report = models.JSONField(default=dict, blank=True)
     dry_report = models.JSONField(default=dict, blank=True)
+    # What the page shows before the run: each file's reader, encoding, first rows, and the
+    # distinct stages and owners its columns hold.
+    preview = models.JSONField(default=dict, blank=True)
     error = models.TextField(_("error"), blank=True)
     # Local days and owners the import wrote history for (undo rebuilds the same days).
     first_day = models.DateField(null=True, blank=True)

@@ -355,9 +355,11 @@ def generic_columns(mapping: dict, headers: list[str]) -> Columns:
 
 def detect(headers: list[str]) -> str:
     """The preset whose columns a file's headers fit best; ``generic`` when none fits."""
-    best, score = "generic", 2
+    best, score = "generic", 4
     for preset in PRESETS.values():
         cols = columns_for(preset, headers)
+        if "title" not in cols.found:
+            continue
         points = len(cols.found) + 2 * len(cols.stage_dates)
         lowered = " ".join(h.casefold() for h in headers)
         if preset.name == "pipedrive" and "deal - " in lowered:
