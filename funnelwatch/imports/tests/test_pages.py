@@ -44,7 +44,7 @@ def test_generic_upload_map_dry_run_run_and_undo(head, world, django_capture_on_
     batch = _upload(head, GENERIC.encode("cp1251"))
     assert batch.format == "generic" and batch.encoding == "utf-8"
     page = head.get(reverse("imports:batch", args=[batch.pk])).content.decode()
-    assert "Printers" in page and "separator ;" in page
+    assert "Printers" in page and "separator “;”" in page
     columns = {
         "col_external_id": "id",
         "col_owner": "who",
