@@ -111,3 +111,28 @@ def test_undo_removes_what_the_batch_created(tmp_path, world):
         engine.undo(batch, world.head)
     # After an undo the same file imports anew.
     assert _import(tmp_path)["created"] == 40
+
+
+def test_rollups_show_the_imported_past_and_forget_it_on_undo(tmp_path, world):
+    from funnelwatch.imports import engine
+    from funnelwatch.metrics.models import DailyValue
+
+    files = _files(tmp_path, n=60)
+    won, _stages = _expected(files["sales_pipeline.csv"])
+    _import(tmp_path)
+    counts = {
+        User.objects.get(pk=row["manager"]).get_full_name(): int(row["n"])
+        for row in DailyValue.objects.filter(metric="won_count")
+        .values("manager")
+        .annotate(n=Sum("value"))
+    }
+    amounts = {
+        User.objects.get(pk=row["manager"]).get_full_name(): row["total"]
+        for row in DailyValue.objects.filter(metric="won_amount")
+        .values("manager")
+        .annotate(total=Sum("value"))
+    }
+    assert counts == {a: len(v) for a, v in won.items()}
+    assert amounts == {a: sum(v) for a, v in won.items()}
+    engine.undo(ImportBatch.objects.get(), world.head)
+    assert not DailyValue.objects.filter(metric__in=["won_count", "won_amount"]).exists()
