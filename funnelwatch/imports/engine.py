@@ -29,6 +29,7 @@ from django.contrib.auth.hashers import make_password
 from django.db import transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.audit.models import AuditEvent
@@ -124,51 +125,60 @@ class Row:
 def validate_mapping(mapping: dict, fmt: str) -> dict:
     """The mapping as given, or ImportFailed naming what is wrong in it."""
     if not isinstance(mapping, dict):
-        raise ImportFailed("the mapping must be a JSON object")
+        raise ImportFailed(_("the mapping must be a JSON object"))
     allowed = {"columns", "stages", "date_format", "owners", "owner_map", "pipeline", "source"}
     unknown = set(mapping) - allowed
     if unknown:
-        raise ImportFailed(f"mapping: unknown keys {sorted(unknown)}")
+        raise ImportFailed(
+            _("mapping: unknown keys %(keys)s") % {"keys": ", ".join(sorted(unknown))}
+        )
     columns = mapping.get("columns", {})
     if not isinstance(columns, dict):
-        raise ImportFailed("mapping: columns must be an object of field -> column")
+        raise ImportFailed(_("mapping: columns must be an object of field -> column"))
     for fld, col in columns.items():
         if fld not in presets.GENERIC_FIELDS:
             raise ImportFailed(
-                f"mapping: columns: unknown field {fld!r} "
-                f"(one of {', '.join(presets.GENERIC_FIELDS)})"
+                _("mapping: columns: unknown field %(field)s (one of %(fields)s)")
+                % {"field": repr(fld), "fields": ", ".join(presets.GENERIC_FIELDS)}
             )
         if not (
             isinstance(col, str) or (isinstance(col, list) and all(isinstance(c, str) for c in col))
         ):
-            raise ImportFailed(f"mapping: columns: {fld} must name a column")
+            raise ImportFailed(_("mapping: columns: %(field)s must name a column") % {"field": fld})
     if fmt == "generic" and not columns:
-        raise ImportFailed("the generic format needs a mapping with columns (--mapping)")
+        raise ImportFailed(_("the generic format needs a mapping with columns (--mapping)"))
     stages = mapping.get("stages", {})
     if not isinstance(stages, dict) or not all(
         isinstance(k, str) and isinstance(v, str) and v.strip() for k, v in stages.items()
     ):
         raise ImportFailed(
-            "mapping: stages must be an object of source stage -> won|lost|open|stage name"
+            _("mapping: stages must be an object of source stage -> won|lost|open|stage name")
         )
     if mapping.get("owners", "create") not in ("create", "match"):
-        raise ImportFailed("mapping: owners must be create or match")
+        raise ImportFailed(_("mapping: owners must be create or match"))
     owner_map = mapping.get("owner_map", {})
     if not isinstance(owner_map, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in owner_map.items()
     ):
-        raise ImportFailed("mapping: owner_map must be an object of name in the file -> username")
+        raise ImportFailed(
+            _("mapping: owner_map must be an object of name in the file -> username")
+        )
     date_format = mapping.get("date_format")
     if date_format is not None:
         if not isinstance(date_format, str) or "%" not in date_format:
-            raise ImportFailed("mapping: date_format must be a strptime format such as %m/%d/%Y")
+            raise ImportFailed(
+                _("mapping: date_format must be a strptime format such as %(example)s")
+                % {"example": "%m/%d/%Y"}
+            )
         try:
             dt.datetime(2017, 3, 1).strftime(date_format)
         except ValueError:
-            raise ImportFailed(f"mapping: date_format {date_format!r} is not a format") from None
+            raise ImportFailed(
+                _("mapping: date_format %(format)s is not a format") % {"format": repr(date_format)}
+            ) from None
     for key in ("pipeline", "source"):
         if key in mapping and (not isinstance(mapping[key], str) or not mapping[key].strip()):
-            raise ImportFailed(f"mapping: {key} must be a name")
+            raise ImportFailed(_("mapping: %(key)s must be a name") % {"key": key})
     return mapping
 
 
@@ -211,8 +221,8 @@ def read_files(
             ]
             if missing:
                 raise ImportFailed(
-                    f"{name}: the mapping names columns the file does not have: "
-                    + ", ".join(missing)
+                    _("%(file)s: the mapping names columns the file does not have: %(columns)s")
+                    % {"file": name, "columns": ", ".join(missing)}
                 )
         else:
             cols = presets.columns_for(preset, table.headers)
@@ -228,13 +238,22 @@ def read_files(
                     kind = "contact"
                 elif "company" not in cols.single:
                     raise ImportFailed(
-                        f"{name}: no columns of a {fmt} export of deals, contacts or stage "
-                        f"history (found: {', '.join(h for h in table.headers if h)[:300]})"
+                        _(
+                            "%(file)s: no columns of a %(format)s export of deals, contacts or "
+                            "stage history (found: %(headers)s)"
+                        )
+                        % {
+                            "file": name,
+                            "format": fmt,
+                            "headers": ", ".join(h for h in table.headers if h)[:300],
+                        }
                     )
                 else:
                     kind = "contact"
         if kind == "deal" and not ({"title", "external_id", "company", "contact"} & cols.found):
-            raise ImportFailed(f"{name}: no column gives the deal's title or id")
+            raise ImportFailed(
+                _("%(file)s: no column gives the deal's title or id") % {"file": name}
+            )
         described.append(
             {
                 "name": name,
@@ -340,11 +359,17 @@ class Context:
             self.warn_once(
                 row,
                 f"stage:{key}",
-                f"stage {name!r} is not in the mapping: put in {self.first.name}",
+                _("stage %(name)s is not in the mapping: put in %(stage)s")
+                % {"name": repr(name), "stage": self.first.name},
             )
             return self.first
         stage = self._new_stage(name.strip()[:100])
-        self.warn_once(row, f"stage:{key}", f"new stage {stage.name!r} added to {self.pipeline}")
+        self.warn_once(
+            row,
+            f"stage:{key}",
+            _("new stage %(stage)s added to %(pipeline)s")
+            % {"stage": repr(stage.name), "pipeline": self.pipeline},
+        )
         return stage
 
     def _closing(self, outcome: str) -> Stage:
@@ -388,7 +413,9 @@ class Context:
         if wanted:
             user = self._user_index.get(wanted.strip().casefold())
             if user is None:
-                raise ImportFailed(f"mapping: owner_map: no user {wanted!r}")
+                raise ImportFailed(
+                    _("mapping: owner_map: no user %(user)s") % {"user": repr(wanted)}
+                )
         else:
             user = self._user_index.get(key) or self._user_index.get(values.person_key(name))
         if user is None:
@@ -517,14 +544,18 @@ def _contact_plan(row: Row, ctx: Context, name_fallback: str) -> ContactPlan | N
         try:
             numbers.append((phones.normalize(raw, ctx.region), raw[:40]))
         except phones.InvalidPhone as exc:
-            ctx.report.warn(row, f"phone {raw!r} left out: {exc}")
+            ctx.report.warn(
+                row, _("phone %(phone)s left out: %(error)s") % {"phone": repr(raw), "error": exc}
+            )
     emails = []
     for raw in row.v.get("email", []) or []:
         text = raw.strip().lower()
         if EMAIL.match(text) and len(text) <= 254:
             emails.append(text)
         else:
-            ctx.report.warn(row, f"e-mail {raw!r} left out: not an address")
+            ctx.report.warn(
+                row, _("e-mail %(email)s left out: not an address") % {"email": repr(raw)}
+            )
     if not name and not numbers and not emails:
         return None
     company_name = row.v.get("company", "")
@@ -548,24 +579,31 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
     if not title:
         title = company_name or contact_name or (f"#{ext}" if ext else "")
     if not title:
-        report.reject(row, "no title: the row names no deal, company or contact")
+        report.reject(row, _("no title: the row names no deal, company or contact"))
         return None
     owner_name = (v.get("owner") or "").strip()
     if not owner_name:
-        report.reject(row, "no owner")
+        report.reject(row, _("no owner"))
         return None
     owner = ctx.owner(owner_name, row)
     if owner is None:
-        report.reject(row, f"owner {owner_name!r} is not a user here (owners: match)")
+        report.reject(
+            row,
+            _("owner %(owner)s is not a user here (owners: match)") % {"owner": repr(owner_name)},
+        )
         return None
     try:
         amount = values.parse_amount(v.get("amount"))
     except values.BadValue as exc:
-        report.reject(row, f"amount: {exc}")
+        report.reject(row, _("amount: %(error)s") % {"error": exc})
         return None
     amount = amount or Decimal("0")
     if amount < 0 or amount >= MONEY_LIMIT:
-        report.reject(row, f"amount: {amount} is outside 0 … {MONEY_LIMIT - 1}")
+        report.reject(
+            row,
+            _("amount: %(amount)s is outside 0 … %(limit)s")
+            % {"amount": amount, "limit": MONEY_LIMIT - 1},
+        )
         return None
     amount = amount.quantize(Decimal("0.01"))
     dates = {}
@@ -573,14 +611,16 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
         try:
             dates[fld] = ctx.when(v.get(fld, ""), row, fld)
         except values.BadValue as exc:
-            report.reject(row, f"{fld}: {exc}")
+            report.reject(row, "%s: %s" % (fld, exc))  # noqa: UP031
             return None
     stage_dates = []
     for name, text in row.stage_dates:
         try:
             at = values.parse_when(text, ctx.tz, ctx.date_format)
         except values.BadValue as exc:
-            report.reject(row, f"date entered {name!r}: {exc}")
+            report.reject(
+                row, _("date entered %(stage)s: %(error)s") % {"stage": repr(name), "error": exc}
+            )
             return None
         if at is not None:
             stage_dates.append((name, at, owner_name))
@@ -594,7 +634,7 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
         mapped = ctx.stage_map.get(status_text.casefold())
         outcome = mapped if mapped in ("won", "lost", "open") else None
     if status_text.casefold() == "deleted":
-        report.reject(row, "the deal was deleted in the source")
+        report.reject(row, _("the deal was deleted in the source"))
         return None
     stage = ctx.stage(stage_name, row) if stage_name else None
     reached = None  # the open stage a deal was closed from, when a status column closes it
@@ -622,8 +662,9 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
         created = min(known) if known else ctx.now
         report.warn(
             row,
-            "no creation date: "
-            + ("the row's earliest date used" if known else "the import time used"),
+            _("no creation date: the row's earliest date used")
+            if known
+            else _("no creation date: the import time used"),
         )
     if reached and not any(h[0] == reached for h in history):
         history.append((reached, dates["stage_at"] or created, ""))
@@ -638,9 +679,9 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
         )
         if closed is None:
             closed = created
-            report.warn(row, "closed without a closing date: the creation date used")
+            report.warn(row, _("closed without a closing date: the creation date used"))
         if closed < created:
-            report.warn(row, "closed before it was created: the creation date used for both")
+            report.warn(row, _("closed before it was created: the creation date used for both"))
             closed = created
 
     # History: the first stage at creation, the stages the source dates, the stage now.
@@ -699,7 +740,7 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
         "source_id": (s.pk if (s := ctx.lead_source(v.get("source", ""))) else None),
     }
     if v.get("note"):
-        ctx.warn_once(row, "notes", "notes are not imported (see docs/import.md)")
+        ctx.warn_once(row, "notes", _("notes are not imported (see docs/import.md)"))
     source_id = (
         ext
         or "row:"
@@ -749,7 +790,10 @@ def run(
     """Import ``files`` (name, content) of format ``fmt``. Returns the report and the
     batch (None for a dry run). Raises ImportFailed for what stops the whole import."""
     if fmt not in presets.FORMATS:
-        raise ImportFailed(f"unknown format {fmt!r} (one of {', '.join(presets.FORMATS)})")
+        raise ImportFailed(
+            _("unknown format %(format)s (one of %(formats)s)")
+            % {"format": repr(fmt), "formats": ", ".join(presets.FORMATS)}
+        )
     mapping = validate_mapping(mapping or {}, fmt)
     rows, described = read_files(files, fmt, mapping)
     report = Report(rows=len(rows), files=described)
@@ -811,11 +855,11 @@ def _write(
         try:
             at = values.parse_when(row.v.get("stage_at", ""), ctx.tz, ctx.date_format)
         except values.BadValue as exc:
-            report.reject(row, f"stage_at: {exc}")
+            report.reject(row, "stage_at: %s" % exc)  # noqa: UP031
             continue
         ext, stage = row.v.get("external_id", "").strip(), row.v.get("stage", "").strip()
         if not ext or not stage or at is None:
-            report.reject(row, "a history row needs the deal's id, a stage and a date")
+            report.reject(row, _("a history row needs the deal's id, a stage and a date"))
             continue
         history.setdefault(ext, []).append((stage, at, row.v.get("owner", "").strip()))
 
@@ -828,7 +872,9 @@ def _write(
             if plan is not None:
                 if plan.source_id in seen:
                     report.reject(
-                        row, f"the same deal id {plan.source_id!r} as line {seen[plan.source_id]}"
+                        row,
+                        _("the same deal id %(id)s as line %(line)s")
+                        % {"id": repr(plan.source_id), "line": seen[plan.source_id]},
                     )
                 else:
                     seen[plan.source_id] = row.line
@@ -836,7 +882,7 @@ def _write(
         elif row.kind == "contact":
             contact = _contact_plan(row, ctx, row.v.get("company", ""))
             if contact is None:
-                report.reject(row, "no contact name, phone or e-mail")
+                report.reject(row, _("no contact name, phone or e-mail"))
             else:
                 contact_rows.append(contact)
         if progress and i % 2000 == 0:
@@ -1272,7 +1318,7 @@ def undo(batch: ImportBatch, user: User | None) -> dict:
     with transaction.atomic(), refresh.suspended():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.state != ImportBatch.State.DONE:
-            raise UndoRefused("only a finished import can be undone")
+            raise UndoRefused(_("only a finished import can be undone"))
         records = ImportedRecord.objects.filter(batch=batch)
         deal_ids = list(
             records.filter(kind="deal", deal__isnull=False).values_list("deal_id", flat=True)

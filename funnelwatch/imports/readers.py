@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
 
+from django.utils.translation import gettext as _
+
 
 class UnreadableFile(ValueError):
     """The file is not a table we can read; the message says why."""
@@ -59,12 +61,13 @@ def detect_delimiter(text: str) -> str:
 
 def read(name: str, data: bytes) -> Table:
     if not data.strip():
-        raise UnreadableFile(f"{name}: the file is empty")
+        raise UnreadableFile(_("%(file)s: the file is empty") % {"file": name})
     if data.startswith(b"PK\x03\x04"):
         return _read_xlsx(name, data)
     if data.startswith(b"\xd0\xcf\x11\xe0"):
         raise UnreadableFile(
-            f"{name}: an old binary Excel file (.xls); save it as .xlsx or CSV and upload again"
+            _("%(file)s: an old binary Excel file (.xls); save it as .xlsx or CSV and upload again")
+            % {"file": name}
         )
     encoding = detect_encoding(data)
     text = data.decode(encoding, errors="replace")
@@ -83,9 +86,11 @@ def _read_csv(name: str, text: str, encoding: str) -> Table:
     try:
         headers = [clean_header(h) for h in next(reader)]
     except StopIteration:
-        raise UnreadableFile(f"{name}: the file is empty") from None
+        raise UnreadableFile(_("%(file)s: the file is empty") % {"file": name}) from None
     except csv.Error as exc:
-        raise UnreadableFile(f"{name}: line 1: {exc}") from None
+        raise UnreadableFile(
+            _("%(file)s: line %(line)s: %(error)s") % {"file": name, "line": 1, "error": exc}
+        ) from None
     table = Table(name, headers, kind="csv", encoding=encoding, delimiter=delimiter)
     line = reader.line_num
     try:
@@ -95,7 +100,10 @@ def _read_csv(name: str, text: str, encoding: str) -> Table:
                 continue
             table.rows.append((start, _row(headers, cells)))
     except csv.Error as exc:
-        raise UnreadableFile(f"{name}: line {reader.line_num}: {exc}") from None
+        raise UnreadableFile(
+            _("%(file)s: line %(line)s: %(error)s")
+            % {"file": name, "line": reader.line_num, "error": exc}
+        ) from None
     _check_headers(table)
     return table
 
@@ -110,7 +118,9 @@ def _row(headers: list[str], cells: list) -> dict[str, object]:
 
 def _check_headers(table: Table) -> None:
     if not any(table.headers):
-        raise UnreadableFile(f"{table.name}: the first line has no column names")
+        raise UnreadableFile(
+            _("%(file)s: the first line has no column names") % {"file": table.name}
+        )
 
 
 def _read_xlsx(name: str, data: bytes) -> Table:
@@ -119,7 +129,9 @@ def _read_xlsx(name: str, data: bytes) -> Table:
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:  # noqa: BLE001 - any damage in the archive is the file's fault
-        raise UnreadableFile(f"{name}: not a readable XLSX file ({exc})") from None
+        raise UnreadableFile(
+            _("%(file)s: not a readable XLSX file (%(error)s)") % {"file": name, "error": exc}
+        ) from None
     try:
         sheet = book.worksheets[0]
         rows: Iterator[tuple] = sheet.iter_rows(values_only=True)
@@ -166,7 +178,7 @@ def _read_html(name: str, text: str, encoding: str) -> Table:
     parser.feed(text)
     rows = [r for r in parser.rows if r]
     if not rows:
-        raise UnreadableFile(f"{name}: the table is empty")
+        raise UnreadableFile(_("%(file)s: the table is empty") % {"file": name})
     headers = [clean_header(h) for h in rows[0]]
     table = Table(name, headers, kind="html", encoding=encoding)
     for number, cells in enumerate(rows[1:], start=2):

@@ -9,6 +9,7 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 
 class BadValue(ValueError):
@@ -67,9 +68,9 @@ def parse_when(value: object, tz: dt.tzinfo, fmt: str | None = None) -> dt.datet
     try:
         moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     except ValueError:
-        raise BadValue(f"{text!r} is not a date") from None
+        raise BadValue(_("%(value)s is not a date") % {"value": repr(text)}) from None
     if not 1900 <= moment.year <= 2999:
-        raise BadValue(f"{text!r} is not a date") from None
+        raise BadValue(_("%(value)s is not a date") % {"value": repr(text)}) from None
     return moment if timezone.is_aware(moment) else moment.replace(tzinfo=tz)
 
 
@@ -85,13 +86,13 @@ def parse_amount(value: object) -> Decimal | None:
         try:
             return Decimal(str(value))
         except InvalidOperation:
-            raise BadValue(f"{value!r} is not an amount") from None
+            raise BadValue(_("%(value)s is not an amount") % {"value": repr(value)}) from None
     raw = str(value).strip()
     if not raw:
         return None
     text = _CURRENCY.sub("", raw.replace("\u00a0", "").replace("\u202f", "")).strip(".,")
     if not re.search(r"\d", text) or text.count("-") > 1 or "-" in text[1:]:
-        raise BadValue(f"{raw!r} is not an amount")
+        raise BadValue(_("%(value)s is not an amount") % {"value": repr(raw)})
     if "," in text and "." in text:
         # The later of the two is the decimal mark.
         if text.rfind(",") > text.rfind("."):
@@ -111,9 +112,9 @@ def parse_amount(value: object) -> Decimal | None:
     try:
         amount = Decimal(text)
     except InvalidOperation:
-        raise BadValue(f"{raw!r} is not an amount") from None
+        raise BadValue(_("%(value)s is not an amount") % {"value": repr(raw)}) from None
     if not amount.is_finite():
-        raise BadValue(f"{raw!r} is not an amount")
+        raise BadValue(_("%(value)s is not an amount") % {"value": repr(raw)})
     return amount
 
 
