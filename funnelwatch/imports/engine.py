@@ -924,14 +924,14 @@ def _write(
         record = existing.get(plan.source_id)
         if record is None or record.deal is None:
             new.append((plan, fields))
-            for owner_id, days in _days(plan).items():
+            for owner_id, days in _days(plan, ctx.tz).items():
                 touched.setdefault(owner_id, set()).update(days)
         else:
             changed = _update(
                 record, plan, fields, ctx, batch, touched, histories.get(record.deal_id, [])
             )
             if changed:
-                for owner_id, days in _days(plan).items():
+                for owner_id, days in _days(plan, ctx.tz).items():
                     touched.setdefault(owner_id, set()).update(days)
                 report.updated += 1
             else:
@@ -949,16 +949,17 @@ def _chunks(items: list, size: int = 500) -> Iterable[list]:
         yield items[i : i + size]
 
 
-def _days(plan: Plan) -> dict[int, set[dt.date]]:
+def _days(plan: Plan, tz: dt.tzinfo) -> dict[int, set[dt.date]]:
+    """The local days (company time zone) of each owner the deal's history touches."""
     out: dict[int, set[dt.date]] = {}
     for _stage, at, owner in plan.stages:
-        out.setdefault(owner, set()).add(local_day(at))
+        out.setdefault(owner, set()).add(at.astimezone(tz).date())
     for _from, to, at in plan.owners:
-        out.setdefault(to, set()).add(local_day(at))
+        out.setdefault(to, set()).add(at.astimezone(tz).date())
     owner = plan.fields["owner_id"]
-    out.setdefault(owner, set()).add(local_day(plan.fields["created_at"]))
+    out.setdefault(owner, set()).add(plan.fields["created_at"].astimezone(tz).date())
     if plan.fields["closed_at"]:
-        out[owner].add(local_day(plan.fields["closed_at"]))
+        out[owner].add(plan.fields["closed_at"].astimezone(tz).date())
     return out
 
 
