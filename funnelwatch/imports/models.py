@@ -16,6 +16,7 @@ class ImportBatch(models.Model):
 
     class State(models.TextChoices):
         DRAFT = "draft", _("uploaded")
+        CHECKING = "checking", _("dry run under way")
         QUEUED = "queued", _("queued")
         RUNNING = "running", _("running")
         DONE = "done", _("imported")
@@ -108,6 +109,7 @@ class ImportedRecord(models.Model):
         return f"{self.source} {self.kind} {self.source_id}"
 
 
+@audited()
 class ImportPreset(models.Model):
     """A mapping saved from the import page, to use again for the next file."""
 

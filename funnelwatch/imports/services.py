@@ -157,9 +157,12 @@ def read_progress(batch: ImportBatch) -> dict:
 
 
 def run_queued(batch_id: int) -> str:
-    """Run a batch the page queued (once: a second enqueue of the same batch does nothing)."""
+    """Run a batch the page queued, or its dry run (once: a second enqueue of the same batch
+    does nothing)."""
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().filter(pk=batch_id).first()
+        if batch is not None and batch.state == ImportBatch.State.CHECKING:
+            return _dry_run(batch)
         if batch is None or batch.state != ImportBatch.State.QUEUED:
             return "skipped"
         batch.state = ImportBatch.State.RUNNING
@@ -183,6 +186,27 @@ def run_queued(batch_id: int) -> str:
         _failed(batch_id, f"{type(exc).__name__}: {exc}")
         raise
     return "done"
+
+
+def _dry_run(batch: ImportBatch) -> str:
+    """The dry run the page asked for: the whole import, rolled back; its report is kept
+    on the batch, which is ready for the mapping again."""
+    try:
+        report, _none = engine.run(
+            files_of(batch),
+            batch.format,
+            batch.mapping,
+            user=batch.created_by,
+            dry_run=True,
+            progress=lambda done, total: write_progress(batch.pk, done, total),
+        )
+        batch.dry_report = report.as_dict()
+    except (engine.ImportFailed, OSError, DatabaseError) as exc:
+        batch.dry_report = {"error": str(exc)[:2000]}
+    batch.state = ImportBatch.State.DRAFT
+    with acting_as(batch.created_by):
+        batch.save(update_fields=["dry_report", "state"])
+    return "checked"
 
 
 def _failed(batch_id: int, error: str) -> None:

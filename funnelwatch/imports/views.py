@@ -193,8 +193,7 @@ def _mapping_from(request: HttpRequest, batch: ImportBatch) -> tuple[str, dict]:
 @login_required
 @require_POST
 def run(request: HttpRequest, pk: int) -> HttpResponse:
-    """Save the mapping (and a preset of it), then a dry run now or the import in the
-    background."""
+    """Save the mapping (and a preset of it), then queue a dry run or the import."""
     _head_only(request.user)
     batch = get_object_or_404(ImportBatch, pk=pk)
     if batch.state != ImportBatch.State.DRAFT:
@@ -221,21 +220,12 @@ def run(request: HttpRequest, pk: int) -> HttpResponse:
                 name=preset_name,
                 defaults={"format": fmt, "mapping": mapping, "created_by": request.user},
             )
-        if action == "run":
-            batch.state = ImportBatch.State.QUEUED
-            batch.save()
-            enqueue_on_commit(run_import, batch.pk)
-            return redirect("imports:batch", pk=pk)
+        # Both run in the background: a dry run of a big file takes as long as the import.
+        batch.state = ImportBatch.State.QUEUED if action == "run" else ImportBatch.State.CHECKING
+        batch.dry_report = {} if action == "dry_run" else batch.dry_report
         batch.save()
-    try:
-        report, _none = engine.run(
-            services.files_of(batch), fmt, mapping, user=request.user, dry_run=True
-        )
-    except engine.ImportFailed as exc:
-        messages.error(request, str(exc))
-        return redirect("imports:batch", pk=pk)
-    batch.dry_report = report.as_dict()
-    batch.save(update_fields=["dry_report"])
+        services.write_progress(batch.pk, 0, 0)
+        enqueue_on_commit(run_import, batch.pk)
     return redirect("imports:batch", pk=pk)
 
 

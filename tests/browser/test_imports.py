@@ -39,6 +39,10 @@ def test_head_imports_a_kommo_export_and_undoes_it(
     expect(page.locator("select[name=format]")).to_have_value("kommo")
     page.get_by_label("Переговоры").select_option("Proposal sent")
     page.get_by_role("button", name="Dry run").click()
+    expect(page.locator("#import-progress")).to_be_visible()
+    batch = ImportBatch.objects.get()
+    assert batch.state == "checking"
+    assert services.run_queued(batch.pk) == "checked"
     dry = page.locator("section.dry-run")
     expect(dry).to_contain_text("Nothing was written.")
     expect(dry.locator("table.rejected")).to_contain_text("'abc' is not an amount")

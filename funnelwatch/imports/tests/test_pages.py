@@ -54,13 +54,15 @@ def test_generic_upload_map_dry_run_run_and_undo(head, world, django_capture_on_
         "col_closed_at": "closed",
         "col_amount": "value",
     }
-    response = head.post(
-        reverse("imports:run", args=[batch.pk]),
-        {**columns, "format": "generic", "owners": "match", "action": "dry_run",
-         "preset_name": "Our sheet"},
-    )  # fmt: skip
+    with django_capture_on_commit_callbacks(execute=True):
+        response = head.post(
+            reverse("imports:run", args=[batch.pk]),
+            {**columns, "format": "generic", "owners": "match", "action": "dry_run",
+             "preset_name": "Our sheet"},
+        )  # fmt: skip
     assert response.status_code == 302
     batch.refresh_from_db()
+    assert batch.state == "draft"
     assert Deal.objects.count() == 0
     assert batch.dry_report["created"] == 2
     assert batch.dry_report["rejected"] == [{"line": 4, "error": "amount: 'lots' is not an amount"}]

@@ -11,7 +11,7 @@
         if (!state) { setTimeout(function () { poll(bar); }, 3000); return; }
         bar.value = state.percent;
         if (text) text.textContent = state.percent + "% (" + state.done + " / " + state.total + ")";
-        if (state.state === "queued" || state.state === "running") {
+        if (state.state === "queued" || state.state === "running" || state.state === "checking") {
           setTimeout(function () { poll(bar); }, 1000);
         } else {
           window.location.reload();
