@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "funnelwatch.motivation",
     "funnelwatch.skills",
     "funnelwatch.handoffs",
+    "funnelwatch.imports",
 ]
 
 MIDDLEWARE = [

@@ -33,6 +33,7 @@ urlpatterns = [
     path("ops/", include("funnelwatch.ops.urls")),
     path("handoffs/", include("funnelwatch.handoffs.urls")),
     path("calendar/", include("funnelwatch.handoffs.calendar_urls")),
+    path("imports/", include("funnelwatch.imports.urls")),
 ]
 
 # A page's bad query-string value is answered 400 with the parameter named.

@@ -249,6 +249,16 @@ PAGES: dict[str, Row] = {
     "ops:status": Row("LDDDDO", "LMMMMM"),
     "ops:retention": Row("LMMMMM", "LDDDDD", data={"months": "6"}),
     "ops:metrics": Row("HHHHHH", "MMMMMM"),
+    # Imports: the head's alone
+    "imports:index": Row("LDDDDO", "LMMMMM"),
+    "imports:upload": Row("LMMMMM", "LDDDDO"),  # no file: back to the page, saying so
+    "imports:batch": Row("LDDDDO", "LMMMMM", kwargs={"pk": "@import_batch"}),
+    "imports:run": Row(
+        "LMMMMM", "LDDDDO", kwargs={"pk": "@import_batch"}, data={"action": "dry_run"}
+    ),
+    "imports:progress": Row("LDDDDO", "LMMMMM", kwargs={"pk": "@import_batch"}),
+    "imports:rejected": Row("LDDDDO", "LMMMMM", kwargs={"pk": "@import_batch"}),
+    "imports:undo": Row("LMMMMM", "LDDDDO", kwargs={"pk": "@import_batch"}),
     # API documents (the operations themselves are in API below)
     "api-1:openapi-json": Row("LOOOOO"),
     "api-1:openapi-view": Row("LOOOOO"),
@@ -427,6 +437,16 @@ def objects(world, settings, tmp_path):
     handoff = handoffs.request(
         actor=world.alice, deal=deal, department=department, kind="invoice", text="Invoice"
     )
+    from funnelwatch.imports import services as imports
+    from funnelwatch.imports.models import ImportBatch
+
+    upload = [("deals.csv", b"Deal Name,Deal owner,Deal Stage,Record ID\nAcme,Alice,Won,1\n")]
+    import_batch = ImportBatch.objects.create(
+        created_by=world.head, format="hubspot", file_names=["deals.csv"]
+    )
+    import_batch.preview = imports.make_preview(import_batch, upload, "hubspot")
+    imports.store(import_batch, upload)
+    import_batch.save()
     letter_row = Message.objects.get(subject="Question")
     sent_row = Message.objects.get(subject="Offer")
     if sent_row.deal_id is None:
@@ -456,6 +476,7 @@ def objects(world, settings, tmp_path):
         department=department,
         handoff=handoff,
         feed=SimpleNamespace(pk=feeds.token_for(world.alice)),
+        import_batch=import_batch,
     )
 
 
