@@ -36,7 +36,8 @@ from funnelwatch.handoffs.models import (
 from funnelwatch.handoffs.notify import choice_of
 from funnelwatch.handoffs.queries import departments_of, requests_for
 from funnelwatch.lib import phones
-from funnelwatch.metrics import periods, registry
+from funnelwatch.metrics import registry
+from funnelwatch.reports import periods
 
 LEADERS = (Role.HEAD, Role.TEAM_LEAD, Role.ADMIN)
 

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 
 from funnelwatch.audit import trail
 from funnelwatch.audit.models import AuditEvent
-from funnelwatch.metrics.exports import CONTENT_TYPES, _append_row, safe_text
 from funnelwatch.motivation.payouts import Payout
+from funnelwatch.reports.exports import CONTENT_TYPES, _append_row, safe_text
 
 __all__ = ["CONTENT_TYPES", "audit_export", "to_csv", "to_xlsx"]
 
