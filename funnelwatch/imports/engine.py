@@ -316,6 +316,7 @@ class Context:
         self.lost_reasons: dict[str, LostReason] = {}
         self.sources: dict[str, LeadSource] = {}
         self.warned: set[str] = set()
+        self._dates: dict[str, dt.datetime | None] = {}
 
     def _pipeline(self, name: str | None) -> Pipeline:
         if name:
@@ -473,10 +474,17 @@ class Context:
             self.sources[key] = found or LeadSource.objects.create(name=name)
         return self.sources[key]
 
-    def when(self, text: str, row: Row, what: str) -> dt.datetime | None:
+    def when(self, text: str, row: Row | None = None, what: str = "") -> dt.datetime | None:
+        """The moment a date cell means (BadValue when none). A file repeats the same few
+        hundred dates over many rows: each text is read once."""
         if not text:
             return None
-        return values.parse_when(text, self.tz, self.date_format)
+        try:
+            return self._dates[text]
+        except KeyError:
+            pass
+        moment = self._dates[text] = values.parse_when(text, self.tz, self.date_format)
+        return moment
 
 
 def _new_pipeline(name: str, default: bool) -> Pipeline:
@@ -616,7 +624,7 @@ def plan_deal(row: Row, ctx: Context, history: list[tuple[str, dt.datetime, str]
     stage_dates = []
     for name, text in row.stage_dates:
         try:
-            at = values.parse_when(text, ctx.tz, ctx.date_format)
+            at = ctx.when(text)
         except values.BadValue as exc:
             report.reject(
                 row, _("date entered %(stage)s: %(error)s") % {"stage": repr(name), "error": exc}
@@ -853,7 +861,7 @@ def _write(
         if row.kind != "history":
             continue
         try:
-            at = values.parse_when(row.v.get("stage_at", ""), ctx.tz, ctx.date_format)
+            at = ctx.when(row.v.get("stage_at", ""))
         except values.BadValue as exc:
             report.reject(row, "stage_at: %s" % exc)  # noqa: UP031
             continue
