@@ -142,7 +142,15 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
     planned: dict[tuple[int, dt.date], list] = defaultdict(list)
     for manager_id, _deal, number, moment, talk in ctx.call_plan:
         planned[(manager_id, moment.astimezone(tz).date())].append((moment, number, talk))
-    fallback = [f"+9769{rng.randrange(10**6, 10**7)}" for _ in range(50)]
+    # Before a manager has clients of their own (the first day): any known client, so
+    # that no call comes from a stranger (a stranger's call would open a lead).
+    by_owner: dict[int | None, list[str]] = defaultdict(list)
+    for number, owner in ContactPhone.objects.order_by("pk").values_list(
+        "number", "contact__owner_id"
+    ):
+        if number not in untouchable:
+            by_owner[owner].append(number)
+    everyone = [n for numbers in by_owner.values() for n in numbers]
     planted_name = ctx.planted.get("activity_drop_manager")
     drop_from = ctx.now - dt.timedelta(days=14)
     never_returned_numbers: list[str] = []
@@ -172,7 +180,9 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
                 if first < day and (last is None or last >= day) and n not in untouchable
             ]
             known = [n for first, _l, n, _pk in mine if first < day and n not in untouchable]
-            own = known or fallback
+            own = known or by_owner.get(user.pk) or everyone
+            if not own:
+                continue
             n_out = max(0, rng.randint(*CALLS_PER_DAY) - len(story))
             for moment in _workday_moments(ctx, rng, day, n_out):
                 if moment >= ctx.now:
