@@ -72,7 +72,7 @@ def generate(ctx) -> None:  # noqa: ANN001
                 "message": message,
                 "utm_source": "google",
                 "utm_campaign": "spring-sale",
-                "referrer": REFERRER if i == 1 and referrer is not None else "",
+                "referrer": referrer.username if i == 1 and referrer is not None else "",
             },
             f"198.51.100.{10 + i}",
             at=at,
