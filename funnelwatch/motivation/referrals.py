@@ -1,10 +1,9 @@
-"""Qualified deals a manager passed to a colleague, for the scheme's referral fee.
+"""Qualified leads a manager passed to a colleague, for the scheme's referral fee.
 
-The default source counts a deal as passed when the manager handed it to someone else in
-the month (an owner change from them) and the deal is not junk: a lead they found and
-qualified, which a colleague works. Another app that knows referrers better (a lead's
-``referrer``) adds its own source with :func:`register`; a deal counted by several
-sources is paid once.
+A lead counts when the manager is its referrer (the leads app's "passed on by"), it was
+created in the month, and it qualified: it left the new-lead block for an open stage, or
+was won — the rule of the ``referred_deals_pct`` metric — and is not junk. Another source
+can be added with :func:`register`; a deal counted by several sources is paid once.
 """
 
 from __future__ import annotations
@@ -12,9 +11,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from funnelwatch.crm.models import Outcome, OwnerChange
+from funnelwatch.crm.models import Outcome
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics.common import bounds
 
 
 @dataclass(frozen=True)
@@ -34,15 +32,15 @@ def register(source: Source) -> Source:
 
 
 @register
-def passed_deals(manager, period: Period) -> list[Referral]:  # noqa: ANN001
-    start, end = bounds(period)
+def qualified_referrals(manager, period: Period) -> list[Referral]:  # noqa: ANN001
+    from funnelwatch.leads.metrics import _BECAME_DEAL, referred
+
     rows = (
-        OwnerChange.objects.filter(from_owner=manager, at__gte=start, at__lt=end)
-        .exclude(to_owner=manager)
+        referred(period, {manager.pk})
+        .filter(_BECAME_DEAL)
         .exclude(deal__status=Outcome.JUNK)
         .values_list("deal_id", "deal__title")
         .order_by("deal_id")
-        .distinct()
     )
     return [Referral(deal_id, title) for deal_id, title in rows]
 

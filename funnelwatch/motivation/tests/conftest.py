@@ -8,8 +8,8 @@
   called within the SLA.
 
 Alice's March: plan 2 000 000; wins D1 (1 000 000, cost 400 000) and D2 (1 200 000,
-cost 1 300 000: a loss); D3 won in February; bob wins D4 in March; alice passes D5 to bob
-(qualified) and D6 to bob (then junk).
+cost 1 300 000: a loss); D3 won in February; bob wins D4 in March; alice passed on (is the
+referrer of) D5, which qualified, D6, which turned out junk, and D7, still a new lead.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from types import SimpleNamespace
 import pytest
 
 from funnelwatch.crm import services
+from funnelwatch.leads import services as leads
 from funnelwatch.motivation.models import Assignment, KpiBonus, Scheme, Tier
 from funnelwatch.plans.models import Plan
 
@@ -67,11 +68,16 @@ def march(world, at, django_capture_on_commit_callbacks):
         services.win(d3, actor=world.alice, at=at(2026, 2, 20, 12))
         d4 = lead("D4", world.bob, 3_000_000, 0, at(2026, 3, 2, 10))
         services.win(d4, actor=world.bob, at=at(2026, 3, 11, 12))
-        d5 = lead("D5", world.alice, when=at(2026, 3, 4, 10))
-        services.reassign(d5, world.bob, actor=world.alice, at=at(2026, 3, 5, 10))
-        d6 = lead("D6", world.alice, when=at(2026, 3, 4, 11))
-        services.reassign(d6, world.bob, actor=world.alice, at=at(2026, 3, 5, 11))
+        d5 = lead("D5", world.bob, when=at(2026, 3, 4, 10))
+        leads.set_referrer(d5, world.alice, actor=world.bob)
+        services.move_stage(
+            d5, world.stages["Proposal sent"], actor=world.bob, at=at(2026, 3, 5, 10)
+        )
+        d6 = lead("D6", world.bob, when=at(2026, 3, 4, 11))
+        leads.set_referrer(d6, world.alice, actor=world.bob)
         services.mark_junk(d6, reason=world.junk_reason, actor=world.bob, at=at(2026, 3, 6, 10))
+        d7 = lead("D7", world.bob, when=at(2026, 3, 4, 12))
+        leads.set_referrer(d7, world.alice, actor=world.bob)
     return SimpleNamespace(
         scheme=scheme,
         plan=plan,

@@ -42,7 +42,7 @@ def test_march_counted_by_hand(world, march):
     assert [(ln.amount, ln.source) for ln in lines["tier_bonus"]] == [
         (Decimal("100000.00"), [f"plan:{march.plan.pk}", "metric:plan_pct"])
     ]
-    # D5 passed and qualified; D6 passed but junk.
+    # D5 passed on and qualified; D6 junk; D7 not qualified yet.
     assert [(ln.amount, ln.source) for ln in lines["referral"]] == [
         (Decimal("20000.00"), [f"deal:{march.d5.pk}"])
     ]
