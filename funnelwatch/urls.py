@@ -4,6 +4,7 @@ from django.urls import include, path
 
 from funnelwatch.api import api
 from funnelwatch.core import views as core_views
+from funnelwatch.leads import views as leads_views
 from funnelwatch.ops import views as ops_views
 
 urlpatterns = [
@@ -17,13 +18,21 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("crm/", include("funnelwatch.crm.urls")),
-    path("metrics/", include("funnelwatch.metrics.urls")),
+    path("metrics/", include("funnelwatch.reports.urls")),
     path("telephony/", include("funnelwatch.telephony.urls")),
     path("mail/", include("funnelwatch.mail.urls")),
     path("quality/", include("funnelwatch.quality.urls")),
     path("alerts/", include("funnelwatch.alerts.urls")),
     path("plans/", include("funnelwatch.plans.urls")),
+    path("leads/", include("funnelwatch.leads.urls")),
+    # Web forms on the company's sites post here (public, see docs/leads.md).
+    path("f/<str:key>/", leads_views.form_submit, name="lead_form"),
+    path("clients/", include("funnelwatch.clients.urls")),
+    path("motivation/", include("funnelwatch.motivation.urls")),
+    path("skills/", include("funnelwatch.skills.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
+    path("handoffs/", include("funnelwatch.handoffs.urls")),
+    path("calendar/", include("funnelwatch.handoffs.calendar_urls")),
     path("imports/", include("funnelwatch.imports.urls")),
 ]
 

@@ -318,6 +318,12 @@ def _outbound_times(
     return out
 
 
+# Other first contacts with a new lead than an outbound call (a reply in a messenger, a
+# letter): functions taking the leads and answering {deal id: first contact or None} for
+# the leads they know how to reach; a lead they answer for is checked even without a phone.
+FIRST_CONTACT_SOURCES: list = []
+
+
 def lead_not_called(ctx: Context) -> list[Finding] | None:
     call = call_model()
     if call is None:
@@ -333,10 +339,15 @@ def lead_not_called(ctx: Context) -> list[Finding] | None:
         phones[contact_id].add(number)
     calls = _outbound_times(call, set().union(*phones.values()) if phones else set(), since)
     sla = conf.sla_minutes()
+    other: dict[int, dt.datetime | None] = {}
+    for source in FIRST_CONTACT_SOURCES:
+        other.update(source(leads))
     findings = []
     for deal in leads:
-        numbers = phones.get(deal.contact_id)
-        if not numbers:
+        numbers = phones.get(deal.contact_id) or set()
+        if not numbers and deal.pk not in other:
+            continue
+        if other.get(deal.pk) is not None:
             continue
         if any(t >= deal.created_at for n in numbers for t in calls.get(n, [])):
             continue
@@ -570,6 +581,52 @@ def plan_at_risk(ctx: Context) -> list[Finding] | None:
     return findings
 
 
+# --- an A client gone sleeping (once the client base is segmented) ------------------------
+
+
+def a_client_sleeping(ctx: Context) -> list[Finding] | None:
+    """Companies sleeping in the latest segment snapshot that are A clients in it or were
+    in the month before; the client's manager is told."""
+    try:
+        snapshot_model = apps.get_model("clients", "SegmentSnapshot")
+    except LookupError:
+        return None
+    month = snapshot_model.objects.aggregate(m=models.Max("month"))["m"]
+    if month is None:
+        return []
+    from funnelwatch.clients.segments import add_months
+
+    was_a = set(
+        snapshot_model.objects.filter(month=add_months(month, -1), abc="A").values_list(
+            "company_id", flat=True
+        )
+    )
+    findings = []
+    for snap in (
+        snapshot_model.objects.filter(month=month, lifecycle="sleeping")
+        .filter(Q(abc="A") | Q(company_id__in=was_a))
+        .select_related("company")
+    ):
+        findings.append(
+            Finding(
+                Kind.A_CLIENT_SLEEPING,
+                f"a_client_sleeping:{snap.company_id}",
+                snap.manager_id,
+                snap.company,
+                {
+                    "company": snap.company_id,
+                    "title": snap.company.name,
+                    "revenue": float(snap.revenue),
+                    "last_win": local_date(snap.last_win_at, ctx.tz).isoformat()
+                    if snap.last_win_at
+                    else None,
+                    "days": snap.recency_days,
+                },
+            )
+        )
+    return findings
+
+
 RULES: dict[str, Callable[[Context], list[Finding] | None]] = {
     Kind.ACTIVITY_DROP: activity_drop,
     Kind.STALLED_DEAL: stalled_deal,
@@ -578,4 +635,5 @@ RULES: dict[str, Callable[[Context], list[Finding] | None]] = {
     Kind.MEETING_WITHOUT_PROPOSAL: meeting_without_proposal,
     Kind.PLAN_AT_RISK: plan_at_risk,
     Kind.CRM_HYGIENE: crm_hygiene,
+    Kind.A_CLIENT_SLEEPING: a_client_sleeping,
 }

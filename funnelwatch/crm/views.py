@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 
 from funnelwatch.accounts.visibility import crm_writer_required, visible_users
 from funnelwatch.audit.trail import history
+from funnelwatch.clients.filters import by_segment
 from funnelwatch.core import params
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import forms, queries, services
@@ -36,6 +37,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     owner = params.object_id(request.GET, "owner")
     if owner is not None:
         deals = deals.filter(owner_id=owner)
+    deals = by_segment(request.GET, deals)
     page = BoundedPaginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -298,6 +300,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     q = params.text(request.GET, "q")
     if q:
         contacts = contacts.filter(name__icontains=q)
+    contacts = by_segment(request.GET, contacts)
     page = BoundedPaginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
         request.GET.get("page")
     )

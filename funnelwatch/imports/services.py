@@ -19,7 +19,7 @@ from django.db import DatabaseError, transaction
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.imports import engine, presets
 from funnelwatch.imports.models import ImportBatch
-from funnelwatch.metrics.exports import safe_text
+from funnelwatch.reports.exports import safe_text
 
 logger = logging.getLogger("funnelwatch.imports")
 

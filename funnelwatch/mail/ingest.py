@@ -216,6 +216,11 @@ def _store_attachments(message_ids: dict[str, int], batch: list[Parsed]) -> None
     Attachment.objects.bulk_create(rows, batch_size=500)
 
 
+# Functions called with the ids of new incoming letters from unknown senders, in the
+# transaction that stored them (the leads app makes leads of those to its address).
+AFTER_STORE: list = []
+
+
 def store(
     items: list[Incoming],
     mailbox: Mailbox | None,
@@ -308,6 +313,9 @@ def store(
         _merge_threads({m.message_id: m.thread for m in created if m.thread != m.message_id})
         _store_attachments({m.message_id: m.pk for m in created}, list(fresh.values()))
         notify([m.pk for m in created])
+        incoming = [m.pk for m in created if m.direction == Direction.IN and m.contact_id is None]
+        for hook in AFTER_STORE:
+            hook(incoming)
     make_proposals([m.pk for m in created if m.direction == Direction.OUT and m.deal_id], by=by)
     return len(created), len(items) - len(created), [m.pk for m in created]
 

@@ -13,7 +13,7 @@ from django.utils import timezone
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.core.demo import DemoContext
 from funnelwatch.crm.models import Deal, Outcome
-from funnelwatch.plans.models import Plan
+from funnelwatch.plans.models import Plan, PlanStep
 
 
 def _recent_monthly_revenue(user_ids: list[int], now: dt.datetime) -> Decimal:
@@ -79,4 +79,30 @@ def generate(ctx: DemoContext) -> None:
             relevance="More proposals sent is more deals to close next month.",
         )
         plans.append(proposals)
-    ctx.notes.append(f"plans: {len(plans)} plans for {first:%B %Y}; {dropper}'s is out of reach")
+        # Steps: how the plans are to be reached, who does each and how far it has come.
+        leads = [u for u in ctx.users.values() if getattr(u, "role", "") == "team_lead"]
+        steps = 0
+        for i, lead in enumerate(leads or [head]):
+            PlanStep.objects.create(
+                plan=proposals,
+                title="Review every open deal without a proposal with its owner",
+                resources="Thirty minutes a day at the morning meeting",
+                owner=lead,
+                due_date=first + dt.timedelta(days=9 + i),
+                progress_pct=min(100, 40 + 30 * i),
+            )
+            steps += 1
+        for i, plan in enumerate(p for p in plans if p.manager_id):
+            PlanStep.objects.create(
+                plan=plan,
+                title="Call back every client who bought last quarter",
+                resources="The client list from the CRM, an hour a day",
+                owner=plan.manager,
+                due_date=first + dt.timedelta(days=14),
+                progress_pct=(i * 25) % 100,
+            )
+            steps += 1
+    ctx.notes.append(
+        f"plans: {len(plans)} plans for {first:%B %Y} with {steps} steps; "
+        f"{dropper}'s is out of reach"
+    )

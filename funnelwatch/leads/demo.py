@@ -1,0 +1,150 @@
+"""Demo leads: a web form, a Telegram bot, WhatsApp and e-mail leads of the last days (made
+through the same code the live channels use, without reaching any outside service), the
+CRM part's website and referral leads marked as such, and an employee who passes leads on.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db.models import Q
+
+from funnelwatch.audit.trail import acting_as
+from funnelwatch.crm.models import Deal
+from funnelwatch.leads import messengers, webforms
+from funnelwatch.leads.models import ChatMessage, LeadOrigin, SourceKind, TelegramBot, WebForm
+from funnelwatch.leads.services import Origin, capture
+from funnelwatch.lib.dates import Period, local_date
+
+REFERRER = "bold"  # the demo's manager login passes on contacts from chats too
+PEOPLE = [
+    ("Enkhjin Dorj", "+97699001101", "enkhjin@client.demo", "Need 12 laptops for the office"),
+    ("Munkh-Orgil Bat", "+97699001102", "", "Price of the annual service contract?"),
+    ("Solongo Ganbaatar", "", "solongo@client.demo", "Please call me about delivery"),
+]
+CHATS = [
+    (9101, "Oyun", "Erdene", ["Hello! Do you have printers in stock?", "For a school, 6 pcs"]),
+    (9102, "Temuulen", "", ["What are your opening hours?"]),
+    (9103, "Anu", "Sukh", ["Can I get a quote for 40 chairs?"]),
+]
+WHATSAPP = [("+97688002201", "Ganzorig", "Is delivery to Darkhan possible?")]
+LETTERS = [("Batbayar Tsogt", "batbayar@client.demo", "Request for a quotation")]
+
+
+def generate(ctx) -> None:  # noqa: ANN001
+    rng = ctx.rng_for("leads")
+    now = ctx.now
+    head = ctx.users.get("head")
+    referrer = ctx.users.get(REFERRER) or (ctx.managers[0] if ctx.managers else None)
+    with acting_as(head, at=now):
+        form = WebForm.objects.create(
+            name="Website contact form", thank_you_url="https://shop.example/thanks"
+        )
+        bot = TelegramBot(name="Shop bot", username="funnelwatch_demo_bot")
+        bot.set_token("100000:demo-token-not-connected-anywhere")
+        bot.save()
+    # The CRM part's leads from the website and by referral get their origin.
+    LeadOrigin.objects.filter(deal__source__name="Website form").update(
+        kind=SourceKind.WEB_FORM, form=form, utm_source="google", utm_medium="cpc"
+    )
+    LeadOrigin.objects.filter(deal__source__name="Inbound call").update(kind=SourceKind.CALL)
+    LeadOrigin.objects.filter(deal__source__name="Facebook").update(
+        utm_source="facebook", utm_medium="social"
+    )
+    passed = list(
+        Deal.objects.filter(Q(source__name="Referral") | Q(source__name="Facebook"))
+        .exclude(owner=referrer)
+        .order_by("pk")
+        .values_list("pk", flat=True)
+    )
+    if referrer is not None:
+        chosen = [pk for pk in passed if rng.random() < 0.6]
+        LeadOrigin.objects.filter(deal_id__in=chosen).update(referrer=referrer)
+    # Leads of the last days, through each channel.
+    for i, (name, phone, email, message) in enumerate(PEOPLE):
+        at = now - dt.timedelta(hours=3 + 20 * i)
+        webforms.submit(
+            form,
+            {
+                "name": name,
+                "phone": phone,
+                "email": email,
+                "message": message,
+                "utm_source": "google",
+                "utm_campaign": "spring-sale",
+                "referrer": REFERRER if i == 1 and referrer is not None else "",
+            },
+            f"198.51.100.{10 + i}",
+            at=at,
+        )
+    for i, (chat_id, first, last, texts) in enumerate(CHATS):
+        start = now - dt.timedelta(hours=2 + 26 * i)
+        for j, text in enumerate(texts):
+            when = start + dt.timedelta(minutes=3 * j)
+            messengers.telegram_update(
+                bot,
+                {
+                    "update_id": chat_id * 10 + j,
+                    "message": {
+                        "message_id": j + 1,
+                        "from": {"id": chat_id, "first_name": first, "last_name": last},
+                        "chat": {"id": chat_id, "type": "private"},
+                        "date": int(when.timestamp()),
+                        "text": text,
+                    },
+                },
+            )
+        if i == 0:
+            first_in = ChatMessage.objects.filter(address=str(chat_id)).first()
+            deal = first_in.deal
+            with acting_as(deal.owner, at=start + dt.timedelta(minutes=9)):
+                ChatMessage.objects.create(
+                    contact=first_in.contact,
+                    deal=deal,
+                    channel=SourceKind.TELEGRAM,
+                    bot=bot,
+                    address=str(chat_id),
+                    direction=ChatMessage.Direction.OUT,
+                    text="Good afternoon! Yes, we have them. 6 printers: 5,400,000 MNT.",
+                    external_id=f"tg:{bot.pk}:{chat_id}:demo-answer",
+                    author=deal.owner,
+                    at=start + dt.timedelta(minutes=9),
+                )
+    for i, (phone, name, text) in enumerate(WHATSAPP):
+        messengers.whatsapp_message(
+            {
+                "From": f"whatsapp:{phone}",
+                "Body": text,
+                "MessageSid": f"SMdemo{i}",
+                "ProfileName": name,
+            },
+            at=now - dt.timedelta(hours=5),
+        )
+    for name, email, subject in LETTERS:
+        capture(
+            origin_of=Origin(SourceKind.EMAIL),
+            name=name,
+            email=email,
+            title=subject,
+            at=now - dt.timedelta(hours=26),
+        )
+    capture(
+        origin_of=Origin(SourceKind.IMPORT),
+        name="Zolboo Enkhbold",
+        phone="+97699001199",
+        title="Exhibition list: Zolboo Enkhbold",
+        at=now - dt.timedelta(days=2),
+    )
+    _refresh(ctx)
+    ctx.notes.append(
+        f"leads: a web form, a Telegram bot, WhatsApp and e-mail leads; {REFERRER} passes leads on"
+    )
+
+
+def _refresh(ctx) -> None:  # noqa: ANN001
+    from funnelwatch.leads.metrics import LEAD_KEYS
+    from funnelwatch.metrics.engine import rebuild
+
+    today = local_date(ctx.now, ctx.now.tzinfo)
+    first = local_date(ctx.start, ctx.now.tzinfo)
+    rebuild(Period(first, today + dt.timedelta(days=1)), keys=LEAD_KEYS)
