@@ -355,3 +355,19 @@ def test_stage_history_file_with_owner_changes(tmp_path):
     )
     assert credited["Подготовка документов"] == "Петрова"
     assert credited["Счёт на предоплату"] == "Борис"
+
+
+def test_bitrix24_excel_export_is_an_html_table(tmp_path):
+    html = (
+        '<html><head><meta http-equiv="Content-type" content="text/html;charset=UTF-8"/></head>'
+        "<body><table><tr><th>ID</th><th>Название сделки</th><th>Стадия сделки</th>"
+        "<th>Сумма</th><th>Ответственный</th><th>Дата создания</th></tr>"
+        "<tr><td>7</td><td>Кровля &amp; водосток</td><td>Сделка провалена</td><td>1 500,00</td>"
+        "<td>Ким Борис</td><td>01.02.2023 09:00:00</td></tr></table></body></html>"
+    )
+    report = _run(tmp_path, "bitrix24", {"deals.xls": html.encode()})
+    assert report["created"] == 1 and not report["rejected"]
+    deal = Deal.objects.get()
+    assert deal.title == "Кровля & водосток" and deal.status == "lost" and deal.amount == 1500
+    with pytest.raises(readers.UnreadableFile, match="old binary Excel"):
+        readers.read("x.xls", b"\xd0\xcf\x11\xe0rest")
