@@ -26,7 +26,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.contrib.auth.hashers import make_password
-from django.db import transaction
+from django.db import models, transaction
 from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -1319,6 +1319,28 @@ class UndoRefused(ValueError):
     pass
 
 
+# Rows that go with a deal when it is removed: its history and its source record.
+_OWN_ROWS = {StageChange, OwnerChange, ImportedRecord}
+
+
+def _check_nothing_hangs_on(deal_ids: list[int]) -> None:
+    """Records others made on imported deals since (a lost-deal review, a snooze) would go
+    with them: refuse instead. Records that protect the deal (calls, letters, notes,
+    proposals) stop the delete itself."""
+    for rel in Deal._meta.related_objects:
+        if rel.related_model in _OWN_ROWS or rel.on_delete is not models.CASCADE:
+            continue
+        for chunk in _chunks(deal_ids):
+            found = rel.related_model._base_manager.filter(
+                **{f"{rel.field.name}__in": chunk}
+            ).first()
+            if found is not None:
+                raise UndoRefused(
+                    _("records added since the import hang on its deals: %(records)s")
+                    % {"records": f"{rel.related_model._meta.verbose_name} {found}"}
+                )
+
+
 def undo(batch: ImportBatch, user: User | None) -> dict:
     """Remove the deals, contacts and companies ``batch`` created (their history with
     them); the batch stays, marked undone, by whom and when. Deals that have gained other
@@ -1337,6 +1359,7 @@ def undo(batch: ImportBatch, user: User | None) -> dict:
         owners = set(Deal.objects.filter(pk__in=deal_ids).values_list("owner_id", flat=True)) | set(
             batch.owner_ids
         )
+        _check_nothing_hangs_on(deal_ids)
         removed = {"deals": 0, "contacts": 0, "companies": 0}
         with acting_as(user):
             try:
@@ -1347,7 +1370,8 @@ def undo(batch: ImportBatch, user: User | None) -> dict:
             except ProtectedError as exc:
                 names = sorted({str(o) for o in list(exc.protected_objects)[:3]})
                 raise UndoRefused(
-                    "records added since the import hang on its deals: " + "; ".join(names)
+                    _("records added since the import hang on its deals: %(records)s")
+                    % {"records": "; ".join(names)}
                 ) from None
             for model, ids, key in (
                 (Contact, contact_ids, "contacts"),

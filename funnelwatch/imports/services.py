@@ -15,6 +15,7 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import DatabaseError, transaction
+from django.utils import translation
 
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.imports import engine, presets
@@ -156,9 +157,23 @@ def read_progress(batch: ImportBatch) -> dict:
     return {"state": state, "done": done, "total": total, "percent": percent}
 
 
+def language_of(batch: ImportBatch) -> str:
+    """The language of the person who started the run: reasons and warnings are written in
+    it (the worker has no request to take one from)."""
+    return (batch.preview or {}).get("language") or settings.LANGUAGE_CODE
+
+
 def run_queued(batch_id: int) -> str:
     """Run a batch the page queued, or its dry run (once: a second enqueue of the same batch
-    does nothing)."""
+    does nothing), in the language of the person who asked."""
+    batch = ImportBatch.objects.filter(pk=batch_id).first()
+    if batch is None:
+        return "skipped"
+    with translation.override(language_of(batch)):
+        return _run_queued(batch_id)
+
+
+def _run_queued(batch_id: int) -> str:
     with transaction.atomic():
         batch = ImportBatch.objects.select_for_update().filter(pk=batch_id).first()
         if batch is not None and batch.state == ImportBatch.State.CHECKING:

@@ -9,6 +9,7 @@ from django.core.exceptions import PermissionDenied
 from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST, require_safe
 
@@ -215,6 +216,7 @@ def run(request: HttpRequest, pk: int) -> HttpResponse:
             messages.error(request, _("This import has already run."))
             return redirect("imports:batch", pk=pk)
         batch.format, batch.mapping = fmt, mapping
+        batch.preview = {**(batch.preview or {}), "language": translation.get_language()}
         if preset_name:
             ImportPreset.objects.update_or_create(
                 name=preset_name,

@@ -136,3 +136,22 @@ def test_rollups_show_the_imported_past_and_forget_it_on_undo(tmp_path, world):
     assert amounts == {a: sum(v) for a, v in won.items()}
     engine.undo(ImportBatch.objects.get(), world.head)
     assert not DailyValue.objects.filter(metric__in=["won_count", "won_amount"]).exists()
+
+
+def test_undo_refused_while_records_hang_on_the_deals(tmp_path, world):
+    from funnelwatch.crm import services
+    from funnelwatch.imports import engine
+
+    _files(tmp_path, n=10)
+    _import(tmp_path)
+    batch = ImportBatch.objects.get()
+    deal = Deal.objects.first()
+    note = services.add_note(actor=world.head, deal=deal, text="Called them")
+    with pytest.raises(engine.UndoRefused, match="hang on its deals"):
+        engine.undo(batch, world.head)
+    batch.refresh_from_db()
+    assert batch.state == "done" and Deal.objects.count() == 10
+    services.archive(note, actor=world.head)
+    with pytest.raises(engine.UndoRefused):  # archived, the note still belongs to the deal
+        engine.undo(batch, world.head)
+    assert Deal.objects.count() == 10

@@ -144,3 +144,16 @@ def test_others_are_refused(client, world):
         client.force_login(user)
         assert client.get(reverse("imports:index")).status_code == 403
         assert client.post(reverse("imports:upload")).status_code == 403
+
+
+def test_reasons_are_written_in_the_language_of_who_asked(head, django_capture_on_commit_callbacks):
+    batch = _upload(head, GENERIC.encode())
+    with django_capture_on_commit_callbacks(execute=True):
+        head.post(
+            reverse("imports:run", args=[batch.pk]),
+            {"col_title": "what", "col_owner": "who", "col_amount": "value", "owners": "match",
+             "format": "generic", "action": "dry_run"},
+            HTTP_ACCEPT_LANGUAGE="ru",
+        )  # fmt: skip
+    batch.refresh_from_db()
+    assert {"line": 4, "error": "сумма: 'lots' — не сумма"} in batch.dry_report["rejected"]

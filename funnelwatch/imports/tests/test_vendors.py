@@ -326,3 +326,48 @@ def test_encodings_and_separators():
     ]
     assert values.company_key("ООО «Ромашка»") == values.company_key("Ромашка ООО")
     assert values.username_for("Батбаяр Дорж") == "batbayar.dorzh"
+
+
+def test_stage_history_file_with_owner_changes(tmp_path):
+    history = (
+        "OWNER_ID;STAGE_ID;CREATED_TIME;ASSIGNED_BY\n"
+        "55;Подготовка документов;12.01.2023 10:00:00;Анна Петрова\n"
+        "55;Счёт на предоплату;15.01.2023 10:00:00;Ким Борис\n"
+    )
+    report = _run(
+        tmp_path,
+        "bitrix24",
+        {"deals.csv": BITRIX.encode("utf-8"), "history.csv": history.encode("utf-8")},
+    )
+    assert not report["rejected"], report
+    won = Deal.objects.get(title="Окна для школы")
+    owners = list(
+        OwnerChange.objects.filter(deal=won)
+        .order_by("at")
+        .values_list("from_owner__last_name", "to_owner__last_name", "at")
+    )
+    assert owners == [
+        (None, "Петрова", _local(2023, 1, 10, 11)),
+        ("Петрова", "Борис", _local(2023, 1, 15, 10)),
+    ]
+    credited = dict(
+        StageChange.objects.filter(deal=won).values_list("to_stage__name", "owner__last_name")
+    )
+    assert credited["Подготовка документов"] == "Петрова"
+    assert credited["Счёт на предоплату"] == "Борис"
+
+
+def test_bitrix24_excel_export_is_an_html_table(tmp_path):
+    html = (
+        '<html><head><meta http-equiv="Content-type" content="text/html;charset=UTF-8"/></head>'
+        "<body><table><tr><th>ID</th><th>Название сделки</th><th>Стадия сделки</th>"
+        "<th>Сумма</th><th>Ответственный</th><th>Дата создания</th></tr>"
+        "<tr><td>7</td><td>Кровля &amp; водосток</td><td>Сделка провалена</td><td>1 500,00</td>"
+        "<td>Ким Борис</td><td>01.02.2023 09:00:00</td></tr></table></body></html>"
+    )
+    report = _run(tmp_path, "bitrix24", {"deals.xls": html.encode()})
+    assert report["created"] == 1 and not report["rejected"]
+    deal = Deal.objects.get()
+    assert deal.title == "Кровля & водосток" and deal.status == "lost" and deal.amount == 1500
+    with pytest.raises(readers.UnreadableFile, match="old binary Excel"):
+        readers.read("x.xls", b"\xd0\xcf\x11\xe0rest")

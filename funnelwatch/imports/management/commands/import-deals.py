@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
+from django.utils import translation
 
 from funnelwatch.imports import engine, presets
 
@@ -27,6 +29,12 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
     def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+        # Reasons and warnings in the deployment's language (LANGUAGE_CODE), whatever the
+        # process did before.
+        with translation.override(settings.LANGUAGE_CODE):
+            self._handle(opts)
+
+    def _handle(self, opts: dict) -> None:
         files = [(Path(p).name, self._read(p)) for p in opts["paths"]]
         mapping = {}
         if opts["mapping"]:
