@@ -72,7 +72,7 @@ def generate(ctx) -> None:  # noqa: ANN001
                 "message": message,
                 "utm_source": "google",
                 "utm_campaign": "spring-sale",
-                "referrer": REFERRER if i == 1 and referrer is not None else "",
+                "referrer": referrer.username if i == 1 and referrer is not None else "",
             },
             f"198.51.100.{10 + i}",
             at=at,
@@ -137,7 +137,8 @@ def generate(ctx) -> None:  # noqa: ANN001
     )
     _refresh(ctx)
     ctx.notes.append(
-        f"leads: a web form, a Telegram bot, WhatsApp and e-mail leads; {REFERRER} passes leads on"
+        "leads: a web form, a Telegram bot, WhatsApp and e-mail leads; "
+        f"{getattr(referrer, 'username', 'nobody')} passes leads on"
     )
 
 
