@@ -232,9 +232,10 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         setup(tmp)
         from funnelwatch.lib.dates import Period
-        from funnelwatch.metrics import engine, queries
+        from funnelwatch.metrics import engine
         from funnelwatch.metrics.common import today
         from funnelwatch.metrics.models import DailySample, DailyValue
+        from funnelwatch.reports import queries
 
         t0 = time.perf_counter()
         head, first = generate(args.managers, args.days)

@@ -99,7 +99,8 @@ def step_queries(args: argparse.Namespace) -> dict:
 
     from bench import duck, naive
     from funnelwatch.lib.dates import Period
-    from funnelwatch.metrics import queries, registry
+    from funnelwatch.metrics import registry
+    from funnelwatch.reports import queries
 
     start, end = span()
     month = Period(end - dt.timedelta(days=30), end)

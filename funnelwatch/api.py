@@ -45,8 +45,8 @@ def _mount() -> None:
     from funnelwatch.alerts.api import router as alerts
     from funnelwatch.crm.api import router as crm
     from funnelwatch.mail.api import router as mail
-    from funnelwatch.metrics.api import router as metrics
     from funnelwatch.quality.api import router as quality
+    from funnelwatch.reports.api import router as metrics
     from funnelwatch.telephony.api import router as telephony
 
     api.add_router("/crm", crm)

@@ -58,8 +58,14 @@ INSTALLED_APPS = [
     "funnelwatch.mail",
     "funnelwatch.quality",
     "funnelwatch.metrics",
+    "funnelwatch.reports",
     "funnelwatch.alerts",
     "funnelwatch.leads",
+    "funnelwatch.clients",
+    "funnelwatch.motivation",
+    "funnelwatch.skills",
+    "funnelwatch.handoffs",
+    "funnelwatch.imports",
 ]
 
 MIDDLEWARE = [
@@ -75,6 +81,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Department staff (accounting, warehouse…) reach only their requests and calendar.
+    "funnelwatch.handoffs.middleware.DepartmentStaffMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "funnelwatch.audit.middleware.AuditActorMiddleware",
@@ -223,6 +231,30 @@ FUNNELWATCH_WORKDAYS = [int(d) for d in envlist("FUNNELWATCH_WORKDAYS", ["0", "1
 FUNNELWATCH_CALL_SLA_MINUTES = envint("FUNNELWATCH_CALL_SLA_MINUTES", 15)
 # Monthly cost of the sales system (salaries, telephony, software), for cost_of_sales_pct.
 FUNNELWATCH_MONTHLY_SALES_COST = envstr("FUNNELWATCH_MONTHLY_SALES_COST", "0")
+# The client base (docs/clients.md). ABC: A are the companies making the first
+# FUNNELWATCH_ABC_A_PCT % of the won revenue of the last 12 months, B the next
+# FUNNELWATCH_ABC_B_PCT %, C the rest. XYZ: the coefficient of variation of monthly
+# revenue, in %: X up to FUNNELWATCH_XYZ_X_MAX_PCT, Y up to FUNNELWATCH_XYZ_Y_MAX_PCT, Z above.
+FUNNELWATCH_ABC_A_PCT = envint("FUNNELWATCH_ABC_A_PCT", 80)
+FUNNELWATCH_ABC_B_PCT = envint("FUNNELWATCH_ABC_B_PCT", 15)
+FUNNELWATCH_XYZ_X_MAX_PCT = envint("FUNNELWATCH_XYZ_X_MAX_PCT", 50)
+FUNNELWATCH_XYZ_Y_MAX_PCT = envint("FUNNELWATCH_XYZ_Y_MAX_PCT", 100)
+# Lifecycle: a client is new for this many months after the first win, sleeping after this
+# many months without a win, lost after this many.
+FUNNELWATCH_CLIENT_NEW_MONTHS = envint("FUNNELWATCH_CLIENT_NEW_MONTHS", 3)
+FUNNELWATCH_CLIENT_SLEEPING_MONTHS = envint("FUNNELWATCH_CLIENT_SLEEPING_MONTHS", 3)
+FUNNELWATCH_CLIENT_LOST_MONTHS = envint("FUNNELWATCH_CLIENT_LOST_MONTHS", 12)
+# Alerts and digests by Telegram (each user chooses in "My calendar"): the bot's token
+# and the Bot API's address.
+FUNNELWATCH_TELEGRAM_BOT_TOKEN = envsecret("FUNNELWATCH_TELEGRAM_BOT_TOKEN")
+FUNNELWATCH_TELEGRAM_API_BASE = envstr("FUNNELWATCH_TELEGRAM_API_BASE", "https://api.telegram.org")
+# Click-to-call through the Asterisk Manager Interface (empty host: off).
+FUNNELWATCH_AMI_HOST = envstr("FUNNELWATCH_AMI_HOST")
+FUNNELWATCH_AMI_PORT = envint("FUNNELWATCH_AMI_PORT", 5038)
+FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
+FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
+FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
+FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 

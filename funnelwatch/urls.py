@@ -18,7 +18,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("api/", api.urls),
     path("crm/", include("funnelwatch.crm.urls")),
-    path("metrics/", include("funnelwatch.metrics.urls")),
+    path("metrics/", include("funnelwatch.reports.urls")),
     path("telephony/", include("funnelwatch.telephony.urls")),
     path("mail/", include("funnelwatch.mail.urls")),
     path("quality/", include("funnelwatch.quality.urls")),
@@ -27,7 +27,13 @@ urlpatterns = [
     path("leads/", include("funnelwatch.leads.urls")),
     # Web forms on the company's sites post here (public, see docs/leads.md).
     path("f/<str:key>/", leads_views.form_submit, name="lead_form"),
+    path("clients/", include("funnelwatch.clients.urls")),
+    path("motivation/", include("funnelwatch.motivation.urls")),
+    path("skills/", include("funnelwatch.skills.urls")),
     path("ops/", include("funnelwatch.ops.urls")),
+    path("handoffs/", include("funnelwatch.handoffs.urls")),
+    path("calendar/", include("funnelwatch.handoffs.calendar_urls")),
+    path("imports/", include("funnelwatch.imports.urls")),
 ]
 
 # A page's bad query-string value is answered 400 with the parameter named.

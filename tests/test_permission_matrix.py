@@ -4,7 +4,11 @@ The rows are checked against the URL conf and the API schema: a new view or oper
 without a row here fails ``test_every_pattern_has_a_row``. Each row names, for the six
 callers — anonymous, a manager (alice, the records' owner), a manager of another team
 (bob), the owner's team lead, the quality reviewer and the head — what a GET and a write
-(POST, or the operation's own method) answer:
+(POST, or the operation's own method) answer. A seventh caller, department staff (clerk,
+in accounting), reaches only the hand-off and calendar pages: a row names its answers in
+``dept`` (GET then write), or it is refused (403 from pages, 401 from the API) wherever
+the six callers' answers differ, and answers as they do where they are all the same
+(public pages and webhooks):
 
     L  sent to sign in (302 to the login page; 401 from the API)
     O  allowed (2xx, or a 3xx that is not the login page)
@@ -44,7 +48,7 @@ from django.utils import timezone
 
 pytestmark = pytest.mark.django_db
 
-ROLES = ("anonymous", "manager", "other_manager", "team_lead", "reviewer", "head")
+ROLES = ("anonymous", "manager", "other_manager", "team_lead", "reviewer", "head", "department")
 OUTCOMES = {"L", "O", "D", "H", "M", "B"}
 
 
@@ -57,12 +61,24 @@ class Row:
     kwargs: dict = field(default_factory=dict)  # names of objects in the fixture, or values
     data: dict = field(default_factory=dict)  # the write's body (objects by "@name")
     query: str = ""
+    dept: str = ""  # the department caller's answers, GET then write ("" = the rule above)
+
+    def answers(self, api: bool = False) -> tuple[str, str]:
+        """All seven callers' expected answers: (GET, write)."""
+        write = self.write or self.get
+
+        def department(six: str) -> str:
+            return six[0] if len(set(six)) == 1 else ("L" if api else "D")
+
+        if self.dept:
+            return self.get + self.dept[0], write + self.dept[-1]
+        return self.get + department(self.get), write + department(write)
 
 
 # --- pages -----------------------------------------------------------------------------------
 #                     anon mgr other lead rev head
 PAGES: dict[str, Row] = {
-    "home": Row("LOOOOO"),
+    "home": Row("LOOOOO", dept="O"),  # a redirect to their requests
     "favicon": Row("OOOOOO"),  # a redirect to the icon among the static files
     "login": Row("OOOOOO"),
     "logout": Row("MMMMMM", "LLLLLL"),  # signed out, on the login page
@@ -87,7 +103,7 @@ PAGES: dict[str, Row] = {
     "metrics:funnel": Row("LOOOOO"),
     "metrics:sales": Row("LOOOOO"),
     # Telephony
-    "telephony:index": Row("OOOOOO"),  # a redirect to the calls, which ask to sign in
+    "telephony:index": Row("OOOOOO", dept="D"),  # a redirect to the calls (sign in first)
     "telephony:calls": Row("LOOOOO"),
     "telephony:call": Row("LOHOOO", kwargs={"pk": "@call"}),
     "telephony:recording": Row("LOHOOO", "LMMMMM", kwargs={"pk": "@call"}),
@@ -156,12 +172,93 @@ PAGES: dict[str, Row] = {
     "lead_form": Row("HHHHHH", kwargs={"key": "no-such-form"}),
     "leads:telegram_hook": Row("MMMMMM", "DDDDDD", kwargs={"pk": 1}),
     "leads:whatsapp_hook": Row("MMMMMM", "DDDDDD"),
+    # Client base
+    "clients:base": Row("LOOOOO"),
+    "clients:recompute": Row("LMMMMM", "LDDDDO"),
+    "clients:companies": Row("LOOOOO"),
+    "clients:company": Row("LOHOOO", kwargs={"pk": "@company"}),
+    "clients:wake": Row("LMMMMM", "LOHODO", kwargs={"pk": "@company"}),
+    "clients:retention": Row("LOOOOO"),
+    "clients:reasons": Row("LOOOOO"),
+    "plans:step_add": Row(
+        "LMMMMM",
+        "LDHODO",
+        kwargs={"plan_id": "@plan"},
+        data={"title": "Call ten clients", "owner": "@alice", "due_date": "2099-01-31"},
+    ),
+    "plans:step_progress": Row(
+        "LMMMMM", "LOHODO", kwargs={"pk": "@plan_step"}, data={"progress": "50"}
+    ),
+    # Motivation: money is for the people it concerns and their leaders, not reviewers
+    "motivation:statements": Row("LOOODO", "LMMMMM"),
+    "motivation:statement": Row(
+        "LOHODO", "LMMMMM", kwargs={"manager_id": "@alice", "month": "2026-03"}
+    ),
+    "motivation:approve": Row(
+        "LMMMMM", "LDDDDO", kwargs={"manager_id": "@alice", "month": "2026-03"}
+    ),
+    "motivation:export": Row("LDDDDO", "LMMMMM", query="?month=2026-03&format=csv"),
+    "motivation:schemes": Row("LOOODO", "LMMMMM"),
+    "motivation:board": Row("LOOOOO", "LMMMMM"),
+    # Skills: managers take their tests; reviewers write the bank and grade; leaders assign
+    "skills:index": Row("LOOOOO", "LMMMMM"),
+    "skills:assign": Row(
+        "LMMMMM",
+        "LDDODO",
+        data={"test": "@skill_test", "managers": "@alice", "due_date": "2026-04-30"},
+    ),
+    "skills:assignment": Row("LOHOOO", "LOHDDD", kwargs={"pk": "@test_assignment"}),
+    "skills:grade": Row("LMMMMM", "LDDOOO", kwargs={"pk": "@taken_assignment"}),
+    "skills:questions": Row(
+        "LDDOOO", "LDDDOO", data={"topic": "product", "kind": "open", "text": "Why us?"}
+    ),
+    "skills:tests": Row(
+        "LDDOOO", "LDDDOO", data={"title": "Matrix", "questions": "@skill_question"}
+    ),
+    "skills:mystery": Row("LOOOOO", "LDDOOO", data={"call": "@call"}),
+    # Hand-offs: department staff see and work on their department's requests
+    "handoffs:list": Row("LOOOOO", dept="O"),
+    "handoffs:kpis": Row("LOOOOO", dept="O"),
+    "handoffs:detail": Row("LOHOOO", "LMMMMM", kwargs={"pk": "@handoff"}, dept="OM"),
+    "handoffs:act": Row("LMMMMM", "LDHDDD", kwargs={"pk": "@handoff", "action": "take"}, dept="MO"),
+    "handoffs:create": Row(
+        "LMMMMM",
+        "LOHODO",
+        kwargs={"deal_pk": "@deal"},
+        data={"department": "@department", "kind": "invoice", "text": "Invoice, please"},
+        dept="MD",
+    ),
+    "handoffs:dial": Row(
+        "LMMMMM", "LOHODO", kwargs={"kind": "contact", "pk": "@contact"}, dept="MD"
+    ),
+    # The week and the calendar
+    "calendar:week": Row("LDDODO", "LMMMMM", dept="DM"),
+    "calendar:week_action": Row(
+        "LMMMMM",
+        "LDDODO",
+        data={"title": "Call the top ten", "assignee": "@alice", "due_at": "2099-01-05 10:00"},
+        dept="MD",
+    ),
+    "calendar:me": Row("LOOOOO", "LMMMMM", dept="OM"),
+    "calendar:revoke": Row("LMMMMM", "LOOOOO", dept="MO"),
+    "calendar:notifications": Row("LMMMMM", "LOOOOO", data={"by_email": "on"}, dept="MO"),
+    "calendar:feed": Row("OOOOOO", "MMMMMM", kwargs={"token": "@feed"}),  # the token is the key
     # Operations: the load balancer's check, the head's status page, the administrator's
     # recording retention, Prometheus (off without FUNNELWATCH_METRICS_TOKEN: 404)
     "healthz": Row("OOOOOO", "MMMMMM"),
     "ops:status": Row("LDDDDO", "LMMMMM"),
     "ops:retention": Row("LMMMMM", "LDDDDD", data={"months": "6"}),
     "ops:metrics": Row("HHHHHH", "MMMMMM"),
+    # Imports: the head's alone
+    "imports:index": Row("LDDDDO", "LMMMMM"),
+    "imports:upload": Row("LMMMMM", "LDDDDO"),  # no file: back to the page, saying so
+    "imports:batch": Row("LDDDDO", "LMMMMM", kwargs={"pk": "@import_batch"}),
+    "imports:run": Row(
+        "LMMMMM", "LDDDDO", kwargs={"pk": "@import_batch"}, data={"action": "dry_run"}
+    ),
+    "imports:progress": Row("LDDDDO", "LMMMMM", kwargs={"pk": "@import_batch"}),
+    "imports:rejected": Row("LDDDDO", "LMMMMM", kwargs={"pk": "@import_batch"}),
+    "imports:undo": Row("LMMMMM", "LDDDDO", kwargs={"pk": "@import_batch"}),
     # API documents (the operations themselves are in API below)
     "api-1:openapi-json": Row("LOOOOO"),
     "api-1:openapi-view": Row("LOOOOO"),
@@ -227,7 +324,12 @@ def url_names() -> list[str]:
 @pytest.fixture
 def objects(world, settings, tmp_path):
     from funnelwatch.alerts.models import DigestCopy
+    from funnelwatch.clients import segments
     from funnelwatch.crm import services as crm
+    from funnelwatch.crm.models import Company
+    from funnelwatch.handoffs import feeds
+    from funnelwatch.handoffs import services as handoffs
+    from funnelwatch.handoffs.models import Department
     from funnelwatch.mail import services as mail
     from funnelwatch.mail.ingest import Incoming, store
     from funnelwatch.mail.models import Attachment, Message, Security
@@ -289,6 +391,62 @@ def objects(world, settings, tmp_path):
     digest = DigestCopy.objects.create(
         kind="daily", day=now.date(), recipient=world.head, subject="Day", text="t", html="h"
     )
+    # A client of alice's that stopped buying: sleeping, to be woken up.
+    company = Company.objects.create(name="Sleepy", owner=world.alice)
+    old = crm.create_lead(
+        actor=world.alice,
+        title="Old order",
+        owner=world.alice,
+        company=company,
+        at=now - dt.timedelta(days=200),
+    )
+    crm.win(old, actor=world.alice, at=now - dt.timedelta(days=190))
+    segments.store(timezone.localdate())
+    from funnelwatch.plans.models import Plan, PlanStep
+    from funnelwatch.skills import services as skills
+
+    plan = Plan.objects.create(
+        title="Alice's month",
+        target=1000,
+        manager=world.alice,
+        first_day=now.date(),
+        last_day=now.date() + dt.timedelta(days=30),
+    )
+    plan_step = PlanStep.objects.create(
+        plan=plan, title="Call ten clients", owner=world.alice, due_date=now.date()
+    )
+
+    question = skills.create_question(
+        topic="objections", kind="open", text="Too expensive?", options="", points=2, by=world.head
+    )
+    skill_test = skills.create_test(
+        title="Objections", pass_pct=70, question_ids=[str(question.pk)], by=world.head
+    )
+    (test_assignment,) = skills.assign(
+        test=skill_test, managers=[world.alice], due_date=now.date(), by=world.head
+    )
+    (taken,) = skills.assign(
+        test=skill_test,
+        managers=[world.alice],
+        due_date=now.date() - dt.timedelta(days=7),
+        by=world.head,
+    )
+    skills.submit(taken, world.alice, {question.pk: {"text": "Compare the yearly cost."}})
+    department = Department.objects.create(name="Accounting")
+    department.members.set([world.clerk])
+    handoff = handoffs.request(
+        actor=world.alice, deal=deal, department=department, kind="invoice", text="Invoice"
+    )
+    from funnelwatch.imports import services as imports
+    from funnelwatch.imports.models import ImportBatch
+
+    upload = [("deals.csv", b"Deal Name,Deal owner,Deal Stage,Record ID\nAcme,Alice,Won,1\n")]
+    import_batch = ImportBatch.objects.create(
+        created_by=world.head, format="hubspot", file_names=["deals.csv"]
+    )
+    import_batch.preview = imports.make_preview(import_batch, upload, "hubspot")
+    imports.store(import_batch, upload)
+    import_batch.save()
     letter_row = Message.objects.get(subject="Question")
     sent_row = Message.objects.get(subject="Offer")
     if sent_row.deal_id is None:
@@ -308,6 +466,17 @@ def objects(world, settings, tmp_path):
         sent_letter=sent_row,
         attachment=Attachment.objects.get(message=letter_row),
         digest=digest,
+        company=company,
+        plan=plan,
+        plan_step=plan_step,
+        skill_question=question,
+        skill_test=skill_test,
+        test_assignment=test_assignment,
+        taken_assignment=taken,
+        department=department,
+        handoff=handoff,
+        feed=SimpleNamespace(pk=feeds.token_for(world.alice)),
+        import_batch=import_batch,
     )
 
 
@@ -319,6 +488,7 @@ def _user(world, role: str):  # noqa: ANN202
         "team_lead": world.lead,
         "reviewer": world.reviewer,
         "head": world.head,
+        "department": world.clerk,
     }[role]
 
 
@@ -421,12 +591,11 @@ def _refused_page(path: str, role: str) -> str | None:
     except Resolver404:
         return None
     row = PAGES.get(name)
-    return name if row is not None and row.get[ROLES.index(role)] == "D" else None
+    return name if row is not None and row.answers()[0][ROLES.index(role)] == "D" else None
 
 
 def _allowed_write(name: str, role: str) -> bool:
-    row = PAGES[name]
-    answer = (row.write or row.get)[ROLES.index(role)]
+    answer = PAGES[name].answers()[1][ROLES.index(role)]
     return answer == "O" or name == "logout"
 
 
@@ -464,8 +633,7 @@ def test_page(name, world, objects):
         got_write.append(outcome)
         if outcome not in "O":
             assert written == 0, f"{name}: {role}'s refused write left {written} audit events"
-    expected_write = row.write or row.get
-    assert ("".join(got_get), "".join(got_write)) == (row.get, expected_write), (
+    assert ("".join(got_get), "".join(got_write)) == row.answers(), (
         f"{name} {url}: GET {''.join(got_get)} write {''.join(got_write)} "
         f"(roles {', '.join(ROLES)})"
     )
@@ -524,7 +692,8 @@ def test_api_operation(operation, world, objects):
         got.append(outcome)
         if method != "GET" and outcome != "O":
             assert written == 0, f"{operation}: {role}'s refused call left {written} audit events"
-    assert "".join(got) == row.get, f"{operation} {url}: {''.join(got)} (roles {', '.join(ROLES)})"
+    expected = row.answers(api=True)[0]
+    assert "".join(got) == expected, f"{operation} {url}: {''.join(got)} (roles {', '.join(ROLES)})"
 
 
 def test_admin_is_for_staff_accounts_only(world):

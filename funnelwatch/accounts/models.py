@@ -13,6 +13,9 @@ class Role(models.TextChoices):
     MANAGER = "manager", _("Sales manager")
     REVIEWER = "reviewer", _("Quality reviewer")
     ADMIN = "admin", _("Administrator")
+    # Accounting, warehouse, legal…: sees only the hand-off requests addressed to their
+    # department and the basics of those requests' deals (funnelwatch.handoffs).
+    DEPARTMENT = "department", _("Department staff")
 
 
 class Team(models.Model):

@@ -11,7 +11,7 @@ from django.utils import timezone
 from ninja.security import HttpBearer
 from ninja.security import SessionAuth as NinjaSessionAuth
 
-from funnelwatch.accounts.models import ApiToken, User
+from funnelwatch.accounts.models import ApiToken, Role, User
 
 
 def _digest(token: str) -> str:
@@ -25,10 +25,16 @@ def issue_token(user: User, name: str) -> str:
     return token
 
 
+def _outside_api(user: User) -> bool:
+    """Department staff (accounting, warehouse…) work on their requests in the pages;
+    the API, which is about the sales department's records, is not theirs."""
+    return user.role == Role.DEPARTMENT and not user.is_superuser
+
+
 class TokenAuth(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> User | None:
         row = ApiToken.objects.select_related("user").filter(digest=_digest(token)).first()
-        if row is None or not row.user.is_active:
+        if row is None or not row.user.is_active or _outside_api(row.user):
             return None
         ApiToken.objects.filter(pk=row.pk).update(last_used_at=timezone.now())
         request.user = row.user
@@ -47,7 +53,7 @@ class SessionAuth(NinjaSessionAuth):
 
     def __call__(self, request: HttpRequest) -> User | None:
         user = getattr(request, "user", None)
-        if user is None or not user.is_authenticated:
+        if user is None or not user.is_authenticated or _outside_api(user):
             return None
         return super().__call__(request)
 

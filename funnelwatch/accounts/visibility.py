@@ -4,7 +4,10 @@ Every view, API endpoint and export narrows its querysets through these helpers,
 the rule is enforced once and not per template.
 - head, admin and quality reviewer: everything;
 - team lead: the members of the teams they lead (and their own records);
-- manager: their own records.
+- manager: their own records;
+- department staff (accounting, warehouse, legal): their own records, which are none in
+  the CRM; they see the hand-off requests addressed to their departments
+  (``funnelwatch.handoffs.queries``) and nothing else of the sales department.
 """
 
 from __future__ import annotations
@@ -63,8 +66,13 @@ def can_see_user(viewer: User, other_id: int) -> bool:
 
 
 def may_change_crm(user: User) -> bool:
-    """Quality reviewers read everything but change nothing in the CRM."""
-    return user.is_authenticated and user.is_active and user.role != Role.REVIEWER
+    """Quality reviewers read everything but change nothing in the CRM; department staff
+    work on the requests addressed to them, not on deals."""
+    return (
+        user.is_authenticated
+        and user.is_active
+        and user.role not in (Role.REVIEWER, Role.DEPARTMENT)
+    )
 
 
 def crm_writer_required(view: Callable) -> Callable:

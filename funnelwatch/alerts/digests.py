@@ -29,6 +29,10 @@ from funnelwatch.lib.dates import Period, local_date
 logger = logging.getLogger("funnelwatch.alerts")
 DAILY, WEEKLY = DigestCopy.DigestKind.DAILY, DigestCopy.DigestKind.WEEKLY
 
+# Other ways a digest reaches its recipient (Telegram, from funnelwatch.handoffs): each
+# hook sends the copy as the user chose and answers whether they want it by e-mail too.
+DELIVERY_HOOKS: list = []
+
 
 def managers() -> list[User]:
     return list(User.objects.filter(is_active=True, role=Role.MANAGER))
@@ -190,7 +194,7 @@ def deliver(kind: str, day: dt.date, now: dt.datetime, *, send_mail: bool = True
                 )
         except IntegrityError:  # another run got there first
             continue
-        if send_mail:
+        if send_mail and all([hook(copy, user) for hook in DELIVERY_HOOKS]):
             _email(copy, user, now)
         sent += 1
     return sent

@@ -89,6 +89,26 @@ def render(kind: str, n: dict) -> str:
             "tasks": n["overdue_tasks"],
             "allowed_tasks": n["allowed_overdue"],
         }
+    if kind == Kind.A_CLIENT_SLEEPING:
+        return _(
+            "A client “%(title)s” is sleeping: no win for %(days)s days, since %(last)s "
+            "(%(revenue)s won in 12 months)"
+        ) % {
+            "title": n["title"],
+            "days": n.get("days"),
+            "last": n.get("last_win") or "—",
+            "revenue": f"{float(n.get('revenue') or 0):,.0f}".replace(",", "\u202f"),
+        }
+    if kind == Kind.HANDOFF_OVERDUE:
+        return _(
+            "Request to %(department)s on “%(title)s” is past its due time by %(minutes)s "
+            "working minutes (%(state)s)"
+        ) % {
+            "department": n["department"],
+            "title": n["title"],
+            "minutes": number(n["minutes_late"]),
+            "state": _("taken") if n.get("state") == "taken" else _("not taken yet"),
+        }
     return kind
 
 
@@ -110,8 +130,12 @@ def links(kind: str, n: dict, manager_id: int | None = None) -> list[tuple[str, 
         out += [(f"#{pk}", _url("crm:deal", pk)) for pk in n.get("deal_ids", [])]
         if n.get("overdue_tasks"):
             out.append((_("tasks"), _url("crm:tasks")))
+    if kind == Kind.HANDOFF_OVERDUE and n.get("handoff"):
+        out.append((_("request"), _url("handoffs:detail", n["handoff"])))
     if kind == Kind.PLAN_AT_RISK:
         out.append((n.get("title") or _("plan"), _url("plans:list")))
+    if kind == Kind.A_CLIENT_SLEEPING and n.get("company"):
+        out.append((n.get("title") or _("company"), _url("clients:company", n["company"])))
     if kind == Kind.ACTIVITY_DROP and manager_id:
         url = _url("metrics:key_numbers")
         if url:

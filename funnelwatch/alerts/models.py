@@ -21,6 +21,8 @@ class Kind(models.TextChoices):
     MEETING_WITHOUT_PROPOSAL = "meeting_without_proposal", _("Meeting without proposal")
     PLAN_AT_RISK = "plan_at_risk", _("Plan at risk")
     CRM_HYGIENE = "crm_hygiene", _("CRM hygiene")
+    A_CLIENT_SLEEPING = "a_client_sleeping", _("A client sleeping")
+    HANDOFF_OVERDUE = "handoff_overdue", _("Hand-off past due")
 
 
 class Status(models.TextChoices):

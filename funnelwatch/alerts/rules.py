@@ -581,6 +581,52 @@ def plan_at_risk(ctx: Context) -> list[Finding] | None:
     return findings
 
 
+# --- an A client gone sleeping (once the client base is segmented) ------------------------
+
+
+def a_client_sleeping(ctx: Context) -> list[Finding] | None:
+    """Companies sleeping in the latest segment snapshot that are A clients in it or were
+    in the month before; the client's manager is told."""
+    try:
+        snapshot_model = apps.get_model("clients", "SegmentSnapshot")
+    except LookupError:
+        return None
+    month = snapshot_model.objects.aggregate(m=models.Max("month"))["m"]
+    if month is None:
+        return []
+    from funnelwatch.clients.segments import add_months
+
+    was_a = set(
+        snapshot_model.objects.filter(month=add_months(month, -1), abc="A").values_list(
+            "company_id", flat=True
+        )
+    )
+    findings = []
+    for snap in (
+        snapshot_model.objects.filter(month=month, lifecycle="sleeping")
+        .filter(Q(abc="A") | Q(company_id__in=was_a))
+        .select_related("company")
+    ):
+        findings.append(
+            Finding(
+                Kind.A_CLIENT_SLEEPING,
+                f"a_client_sleeping:{snap.company_id}",
+                snap.manager_id,
+                snap.company,
+                {
+                    "company": snap.company_id,
+                    "title": snap.company.name,
+                    "revenue": float(snap.revenue),
+                    "last_win": local_date(snap.last_win_at, ctx.tz).isoformat()
+                    if snap.last_win_at
+                    else None,
+                    "days": snap.recency_days,
+                },
+            )
+        )
+    return findings
+
+
 RULES: dict[str, Callable[[Context], list[Finding] | None]] = {
     Kind.ACTIVITY_DROP: activity_drop,
     Kind.STALLED_DEAL: stalled_deal,
@@ -589,4 +635,5 @@ RULES: dict[str, Callable[[Context], list[Finding] | None]] = {
     Kind.MEETING_WITHOUT_PROPOSAL: meeting_without_proposal,
     Kind.PLAN_AT_RISK: plan_at_risk,
     Kind.CRM_HYGIENE: crm_hygiene,
+    Kind.A_CLIENT_SLEEPING: a_client_sleeping,
 }

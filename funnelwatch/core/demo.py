@@ -31,6 +31,11 @@ class DemoContext:
     planted: dict[str, object] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     password: str = "demo"
+    language: str = "en"  # names, stages, reasons... are written in this language
+    # Calls the CRM part's story needs (first calls, a call before each step):
+    # (manager id, deal id, client number, moment, talk seconds); the telephony part
+    # places them among the day's other calls.
+    call_plan: list[tuple] = field(default_factory=list)
 
     def rng_for(self, name: str) -> random.Random:
         """A generator of its own per part, so adding one part does not reshuffle another."""

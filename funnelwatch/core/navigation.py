@@ -12,11 +12,15 @@ class NavItem:
     label: str  # gettext_lazy
     url_name: str
     order: int = 100
-    # Only these roles see the item (None: everyone signed in).
+    # Only these roles see the item (None: everyone of the sales department; department
+    # staff, who see only their requests, get the items that name their role).
     roles: tuple[str, ...] | None = None
 
 
 _ITEMS: list[NavItem] = []
+
+# Roles outside the sales department (accounting, warehouse…: ``Role.DEPARTMENT``).
+OUTSIDE_SALES = ("department",)
 
 
 def add(label: str, url_name: str, order: int = 100, roles: tuple[str, ...] | None = None) -> None:
@@ -28,6 +32,8 @@ def items_for(user, current_path: str) -> list[dict]:  # noqa: ANN001
     out = []
     for item in sorted(_ITEMS, key=lambda i: i.order):
         if item.roles is not None and not user.is_superuser and user.role not in item.roles:
+            continue
+        if item.roles is None and user.role in OUTSIDE_SALES and not user.is_superuser:
             continue
         try:
             url = reverse(item.url_name)

@@ -65,7 +65,8 @@ def make_pipeline():
 
 @pytest.fixture
 def world(db):
-    """head, lead (of team North), alice (North), bob (South), reviewer, outsider (no team)."""
+    """head, lead (of team North), alice (North), bob (South), reviewer, outsider (no team),
+    clerk (department staff: accounting and the like, outside the sales department)."""
     from funnelwatch.accounts.models import Extension, Role, Team, User, UserEmail
     from funnelwatch.crm.models import JunkReason, LeadSource, LostReason
 
@@ -90,6 +91,7 @@ def world(db):
     bob = user("bob", Role.MANAGER, south)
     reviewer = user("reviewer", Role.REVIEWER)
     outsider = user("outsider", Role.MANAGER)
+    clerk = user("clerk", Role.DEPARTMENT)
     Extension.objects.create(user=alice, number="101")
     Extension.objects.create(user=bob, number="102")
     UserEmail.objects.create(user=alice, email="alice@firm.test")
@@ -102,6 +104,7 @@ def world(db):
         bob=bob,
         reviewer=reviewer,
         outsider=outsider,
+        clerk=clerk,
         north=north,
         south=south,
         pipeline=pipeline,

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.apps import apps
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed
@@ -11,13 +12,15 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from funnelwatch.accounts.visibility import crm_writer_required, visible_users
+from funnelwatch.accounts.visibility import crm_writer_required, may_change_crm, visible_users
 from funnelwatch.audit.trail import history
+from funnelwatch.clients.filters import by_segment
 from funnelwatch.core import params
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.crm import forms, queries, services
 from funnelwatch.crm.models import Meeting, Note, Outcome, Pipeline, Proposal, Task
 from funnelwatch.crm.services import DealError
+from funnelwatch.crm.timeline import deal_timeline
 
 
 def _pipeline(request: HttpRequest) -> Pipeline | None:
@@ -36,6 +39,7 @@ def deal_list(request: HttpRequest) -> HttpResponse:
     owner = params.object_id(request.GET, "owner")
     if owner is not None:
         deals = deals.filter(owner_id=owner)
+    deals = by_segment(request.GET, deals)
     page = BoundedPaginator(deals.order_by("-created_at"), 50).get_page(request.GET.get("page"))
     return render(
         request,
@@ -83,34 +87,45 @@ def deal_board(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    deal = get_object_or_404(queries.deals_for(request.user), pk=pk)
+    deal = get_object_or_404(
+        queries.deals_for(request.user).select_related(
+            "stage", "owner", "contact", "company", "source", "lost_reason", "junk_reason"
+        ),
+        pk=pk,
+    )
     user = request.user
     return render(
         request,
         "crm/deal_detail.html",
         {
             "deal": deal,
+            "timeline": deal_timeline(deal, user),
             "stage_history": queries.stage_durations(deal),
-            "owner_history": deal.owner_changes.select_related("from_owner", "to_owner", "by"),
-            "notes": deal.notes.active().select_related("author"),
-            "tasks": deal.tasks.active().select_related("assignee"),
-            "proposals": deal.proposals.active().select_related("author"),
-            "meetings": deal.meetings.active(),
-            "history": history(deal)[:100],
             "open_stages": deal.pipeline.stages.filter(outcome=Outcome.OPEN),
             "forms": {
-                "move": forms.MoveForm(),
+                "move": forms.MoveForm(initial={"stage": deal.stage_id}),
                 "win": forms.WinForm(),
                 "lose": forms.LoseForm(),
                 "junk": forms.JunkForm(),
                 "reassign": forms.ReassignForm(user=user),
                 "note": forms.NoteForm(),
-                "proposal": forms.ProposalForm(),
+                "proposal": forms.ProposalForm(initial={"amount": deal.amount}),
                 "meeting": forms.MeetingForm(),
-                "task": forms.TaskForm(user=user),
+                "task": forms.TaskForm(user=user, initial={"assignee": deal.owner_id}),
+                "letter": _letter_form(deal) if may_change_crm(user) else None,
             },
         },
     )
+
+
+def _letter_form(deal):  # noqa: ANN001, ANN202
+    """The form to write to the client from the deal page (the mail app sends it)."""
+    if not apps.is_installed("funnelwatch.mail"):
+        return None
+    from funnelwatch.mail.forms import SendForm
+
+    to = deal.contact.emails.values_list("email", flat=True).first() if deal.contact else ""
+    return SendForm(initial={"to": to or "", "subject": deal.title})
 
 
 @login_required
@@ -298,6 +313,7 @@ def contact_list(request: HttpRequest) -> HttpResponse:
     q = params.text(request.GET, "q")
     if q:
         contacts = contacts.filter(name__icontains=q)
+    contacts = by_segment(request.GET, contacts)
     page = BoundedPaginator(contacts.prefetch_related("phones", "emails"), 50).get_page(
         request.GET.get("page")
     )

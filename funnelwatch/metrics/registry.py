@@ -54,6 +54,7 @@ BLOCKS = (
     "telephony",
     "quality",
     "mail",
+    "handoffs",
 )
 KINDS = ("sum", "ratio", "mean", "median", "live", "period")
 # Kinds whose points are stored in the daily rollups.

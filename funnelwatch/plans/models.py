@@ -91,3 +91,35 @@ class Plan(models.Model):
         if self.team_id:
             return str(self.team)
         return str(_("Whole department"))
+
+
+@audited()
+class PlanStep(models.Model):
+    """A step of a SMART plan: what is done, with which resources, by whom, by when, and
+    how far it has come."""
+
+    plan = models.ForeignKey(Plan, on_delete=models.CASCADE, related_name="steps")
+    title = models.CharField(_("step"), max_length=200)
+    resources = models.CharField(_("resources"), max_length=300, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        verbose_name=_("owner"),
+        on_delete=models.PROTECT,
+        related_name="plan_steps",
+    )
+    due_date = models.DateField(_("due"), validators=[validate_day_range])
+    progress_pct = models.PositiveSmallIntegerField(_("progress, %"), default=0)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+
+    class Meta:
+        ordering = ["plan", "due_date", "id"]
+        verbose_name = _("plan step")
+        verbose_name_plural = _("plan steps")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(progress_pct__lte=100), name="plan_step_progress_pct"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+from django.apps import apps
 from django.db.models import Case, Exists, OuterRef, QuerySet, When
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
@@ -91,6 +92,9 @@ def reviews(period: Period, ids: Ids) -> QuerySet:
     qs = Review.objects.filter(
         call__started_at__gte=start, call__started_at__lt=end, score__isnull=False
     )
+    if apps.is_installed("funnelwatch.skills"):
+        # A mystery shopper's test call is scored apart (skills), not with the ordinary calls.
+        qs = qs.filter(call__mystery__isnull=True)
     return qs if ids is None else qs.filter(manager_id__in=ids)
 
 

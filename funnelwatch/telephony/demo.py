@@ -1,6 +1,11 @@
 """Demo calls: a working day of calls for every manager, missed calls (some never
-returned), the planted manager's calls falling off, and short synthesised stereo
-recordings (left channel: the manager, right: the client).
+returned), the planted manager's calls falling off, and full-length synthesised stereo
+recordings (left channel: the manager, right: the client; 8 kHz G.711 µ-law WAV, as a
+PBX writes them).
+
+The calls the CRM part's story needs (the first call of a lead, a call before each
+step) are placed at their moments; the rest of a manager's day goes to clients whose
+deals are open that day, so most calls to a client with an open deal belong to it.
 
 Everything goes through the same ingestion as real PBX data (``ingest.ingest``), so
 matching, missed-call callbacks and the audit trail behave as in production.
@@ -11,13 +16,15 @@ from __future__ import annotations
 import datetime as dt
 import io
 import random
+from collections import defaultdict
 
 import numpy as np
 from django.conf import settings
 from django.utils import timezone
 
 from funnelwatch.accounts.models import Extension
-from funnelwatch.crm.models import ContactPhone
+from funnelwatch.crm.demo import talk_seconds
+from funnelwatch.crm.models import ContactPhone, Deal
 from funnelwatch.telephony import recordings
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.models import Call, Recording
@@ -27,7 +34,7 @@ PROVIDER = "demo-pbx"
 RATE = 8000
 CALLS_PER_DAY = (8, 16)  # outbound per manager per working day
 INBOUND_PER_DAY = (2, 6)
-RECORDINGS = 40
+RECORDINGS_PER_MANAGER = 5  # the newest answered outbound calls of 1-15 minutes
 
 
 def _extensions(ctx) -> dict[int, str]:  # noqa: ANN001
@@ -90,6 +97,35 @@ def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.d
     return sorted(out)
 
 
+def _client_numbers(ctx) -> dict[int, list[tuple[dt.date, dt.date | None, str, int]]]:  # noqa: ANN001
+    """Per manager: (first day, last day or None, number, deal id) of each deal's client."""
+    tz = timezone.get_current_timezone()
+    number_of = dict(
+        ContactPhone.objects.order_by("contact_id", "pk").values_list("contact_id", "number")
+    )
+    out: dict[int, list] = defaultdict(list)
+    for pk, owner, contact, created, closed in Deal.objects.filter(
+        owner__in=ctx.managers, contact__isnull=False
+    ).values_list("pk", "owner_id", "contact_id", "created_at", "closed_at"):
+        if contact in number_of:
+            out[owner].append(
+                (
+                    created.astimezone(tz).date(),
+                    closed.astimezone(tz).date() if closed else None,
+                    number_of[contact],
+                    pk,
+                )
+            )
+    return out
+
+
+def _out_record(lid: str, ext: str, number: str, moment: dt.datetime, ring: int, talk: int):  # noqa: ANN202
+    leg = _leg(lid, ext, number, moment, ring, talk, ext, True)
+    return base.combine(
+        PROVIDER, lid, [leg], direction="out", from_raw=ext, to_raw=number, extension=ext
+    )
+
+
 def generate(ctx) -> None:  # noqa: ANN001, C901
     rng = ctx.rng_for("telephony")
     if not ctx.managers:
@@ -102,17 +138,19 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
             contact__deals__pk__in=list(ctx.planted.get("leads_never_called", []))
         ).values_list("number", flat=True)
     )
-    phones = [
-        (n, o)
-        for n, o in ContactPhone.objects.order_by("pk").values_list("number", "contact__owner_id")
-        if n not in untouchable
-    ]
-    by_owner: dict[int | None, list[str]] = {}
-    for number, owner in phones:
-        by_owner.setdefault(owner, []).append(number)
-    all_numbers = [n for n, _o in phones] or [
-        f"+9769{rng.randrange(10**6, 10**7)}" for _ in range(200)
-    ]
+    clients = _client_numbers(ctx)
+    planned: dict[tuple[int, dt.date], list] = defaultdict(list)
+    for manager_id, _deal, number, moment, talk in ctx.call_plan:
+        planned[(manager_id, moment.astimezone(tz).date())].append((moment, number, talk))
+    # Before a manager has clients of their own (the first day): any known client, so
+    # that no call comes from a stranger (a stranger's call would open a lead).
+    by_owner: dict[int | None, list[str]] = defaultdict(list)
+    for number, owner in ContactPhone.objects.order_by("pk").values_list(
+        "number", "contact__owner_id"
+    ):
+        if number not in untouchable:
+            by_owner[owner].append(number)
+    everyone = [n for numbers in by_owner.values() for n in numbers]
     planted_name = ctx.planted.get("activity_drop_manager")
     drop_from = ctx.now - dt.timedelta(days=14)
     never_returned_numbers: list[str] = []
@@ -123,73 +161,73 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
     workdays = settings.FUNNELWATCH_WORKDAYS
     day = first_day
     while day <= last_day:
-        if day.weekday() in workdays:
-            for user in ctx.managers:
-                ext = ext_of[user.pk]
-                own = by_owner.get(user.pk) or all_numbers
-                n_out = rng.randint(*CALLS_PER_DAY)
-                planted = user.username == planted_name
-                for moment in _workday_moments(ctx, rng, day, n_out):
-                    if moment >= ctx.now:
-                        continue
-                    if planted and moment >= drop_from and rng.random() > 0.2:
-                        continue  # the planted manager has nearly stopped calling
-                    seq += 1
-                    number = rng.choice(own)
-                    talk = rng.choice([0, 0, 0]) if rng.random() < 0.35 else rng.randint(20, 900)
-                    lid = f"demo-{seq:07d}"
-                    leg = _leg(lid, ext, number, moment, rng.randint(3, 25), talk, ext, True)
-                    records.append(
-                        base.combine(
-                            PROVIDER,
-                            lid,
-                            [leg],
-                            direction="out",
-                            from_raw=ext,
-                            to_raw=number,
-                            extension=ext,
-                        )
+        for user in ctx.managers:
+            ext = ext_of[user.pk]
+            planted = user.username == planted_name
+            story = [p for p in planned_calls(planned, user.pk, day) if p[0] < ctx.now]
+            for moment, number, talk in story:
+                seq += 1
+                records.append(
+                    _out_record(f"demo-{seq:07d}", ext, number, moment, rng.randint(3, 12), talk)
+                )
+            if day.weekday() not in workdays:
+                continue
+            mine = clients.get(user.pk, [])
+            # deals open today that came in before today; older clients for the rest
+            open_today = [
+                n
+                for first, last, n, _pk in mine
+                if first < day and (last is None or last >= day) and n not in untouchable
+            ]
+            known = [n for first, _l, n, _pk in mine if first < day and n not in untouchable]
+            own = known or by_owner.get(user.pk) or everyone
+            if not own:
+                continue
+            n_out = max(0, rng.randint(*CALLS_PER_DAY) - len(story))
+            for moment in _workday_moments(ctx, rng, day, n_out):
+                if moment >= ctx.now:
+                    continue
+                if planted and moment >= drop_from and rng.random() > 0.2:
+                    continue  # the planted manager has nearly stopped calling
+                seq += 1
+                pool = open_today if open_today and rng.random() < 0.75 else own
+                number = rng.choice(pool)
+                talk = 0 if rng.random() < 0.35 else talk_seconds(rng)
+                records.append(
+                    _out_record(f"demo-{seq:07d}", ext, number, moment, rng.randint(3, 25), talk)
+                )
+            n_in = rng.randint(*INBOUND_PER_DAY)
+            for moment in _workday_moments(ctx, rng, day, n_in):
+                if moment >= ctx.now:
+                    continue
+                seq += 1
+                number = rng.choice(open_today if open_today and rng.random() < 0.6 else own)
+                missed = rng.random() < 0.15
+                lid = f"demo-{seq:07d}"
+                talk = 0 if missed else talk_seconds(rng)
+                leg = _leg(lid, number, ext, moment, rng.randint(3, 30), talk, ext, False)
+                records.append(
+                    base.combine(
+                        PROVIDER,
+                        lid,
+                        [leg],
+                        direction="in",
+                        from_raw=number,
+                        to_raw=ext,
+                        extension=ext,
                     )
-                n_in = rng.randint(*INBOUND_PER_DAY)
-                for moment in _workday_moments(ctx, rng, day, n_in):
-                    if moment >= ctx.now:
-                        continue
-                    seq += 1
-                    number = rng.choice(own)
-                    missed = rng.random() < 0.15
-                    lid = f"demo-{seq:07d}"
-                    talk = 0 if missed else rng.randint(30, 600)
-                    leg = _leg(lid, number, ext, moment, rng.randint(3, 30), talk, ext, False)
-                    records.append(
-                        base.combine(
-                            PROVIDER,
-                            lid,
-                            [leg],
-                            direction="in",
-                            from_raw=number,
-                            to_raw=ext,
-                            extension=ext,
-                        )
-                    )
-                    if missed and (planted or rng.random() < 0.8):
-                        # returned a few minutes (or hours, for the planted one) later
-                        delay = rng.randint(120, 14400) if planted else rng.randint(60, 3600)
-                        back = moment + dt.timedelta(seconds=delay)
-                        if back < ctx.now and not (planted and moment >= drop_from):
-                            seq += 1
-                            lid2 = f"demo-{seq:07d}"
-                            leg = _leg(lid2, ext, number, back, 5, rng.randint(30, 300), ext, True)
-                            records.append(
-                                base.combine(
-                                    PROVIDER,
-                                    lid2,
-                                    [leg],
-                                    direction="out",
-                                    from_raw=ext,
-                                    to_raw=number,
-                                    extension=ext,
-                                )
+                )
+                if missed and (planted or rng.random() < 0.8):
+                    # returned a few minutes (or hours, for the planted one) later
+                    delay = rng.randint(120, 14400) if planted else rng.randint(60, 3600)
+                    back = moment + dt.timedelta(seconds=delay)
+                    if back < ctx.now and not (planted and moment >= drop_from):
+                        seq += 1
+                        records.append(
+                            _out_record(
+                                f"demo-{seq:07d}", ext, number, back, 5, rng.randint(30, 300)
                             )
+                        )
         day += dt.timedelta(days=1)
 
     # A few callers in the last days whom nobody called back (their numbers get no
@@ -210,9 +248,11 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
             )
         )
 
+    records.sort(key=lambda r: r.started_at)
     created: list[int] = []
     for i in range(0, len(records), 5000):
         created += ingest(records[i : i + 5000], source_name="demo generator").created_ids
+    linked = link_to_deals_of_their_time(ctx)
     never = list(
         Call.objects.filter(
             provider=PROVIDER, client_number__in=never_returned_numbers, callback__isnull=True
@@ -223,9 +263,42 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
     )
     _recordings(ctx, rng)
     ctx.notes.append(
-        f"telephony: {len(created)} calls, {len(never)} missed calls never returned, "
-        f"{Recording.objects.filter(call__provider=PROVIDER).count()} recordings"
+        f"telephony: {len(created)} calls ({linked} on a deal), {len(never)} missed calls "
+        f"never returned, {Recording.objects.filter(call__provider=PROVIDER).count()} recordings"
     )
+
+
+def planned_calls(planned: dict, manager_id: int, day: dt.date) -> list:
+    return sorted(planned.get((manager_id, day), []))
+
+
+def link_to_deals_of_their_time(ctx) -> int:  # noqa: ANN001
+    """File each demo call under the client's deal that was open when the call was made.
+
+    Ingestion matches a call to the deal open at the moment it arrives; the demo ingests
+    six months at once, so without this the history's calls would all be matched to
+    today's open deals (and most to none). Returns how many calls belong to a deal."""
+    deals: dict[int, list[tuple[dt.datetime, dt.datetime | None, int]]] = defaultdict(list)
+    for pk, contact, created, closed in (
+        Deal.objects.filter(contact__isnull=False)
+        .order_by("created_at", "pk")
+        .values_list("pk", "contact_id", "created_at", "closed_at")
+    ):
+        deals[contact].append((created, closed, pk))
+    slack = dt.timedelta(minutes=5)
+    changed, linked = [], 0
+    for pk, contact, started, deal_id in Call.objects.filter(
+        provider=PROVIDER, contact__isnull=False
+    ).values_list("pk", "contact_id", "started_at", "deal_id"):
+        want = None
+        for created, closed, deal_pk in deals.get(contact, []):
+            if created - slack <= started and (closed is None or started <= closed + slack):
+                want = deal_pk  # the newest one open at the time
+        linked += want is not None
+        if want != deal_id:
+            changed.append(Call(pk=pk, deal_id=want))
+    Call.objects.bulk_update(changed, ["deal"], batch_size=2000)
+    return linked
 
 
 def dates_local(moment: dt.datetime, tz) -> dt.date:  # noqa: ANN001
@@ -234,75 +307,104 @@ def dates_local(moment: dt.datetime, tz) -> dt.date:  # noqa: ANN001
 
 # --- synthesised recordings ---------------------------------------------------------
 
-
-def _speech(
-    rng: np.random.Generator, seconds: float, share: float, loud: float = 0.3
-) -> np.ndarray:
-    """Syllable-like bursts of voiced sound covering about ``share`` of the time."""
-    n = int(seconds * RATE)
-    t = np.arange(n) / RATE
-    out = np.zeros(n, dtype=np.float32)
-    pos = 0
-    while pos < n:
-        burst = int(rng.uniform(0.4, 2.5) * RATE)
-        gap = int(burst * (1 - share) / max(share, 0.05) * rng.uniform(0.5, 1.5))
-        if rng.random() < share:
-            end = min(pos + burst, n)
-            f0 = rng.uniform(110, 220)
-            seg = t[pos:end]
-            voice = sum(np.sin(2 * np.pi * f0 * k * seg) / k for k in (1, 2, 3))
-            env = np.abs(np.sin(np.pi * 4 * (seg - seg[0]))) ** 0.5
-            out[pos:end] = loud * voice * env / 1.8
-            pos = end + gap
-        else:
-            pos += gap or burst
-    return out
+PROFILES = {  # manager's share of the talk, turn length s, pause between turns s, floor dB
+    "normal": ((0.38, 0.55), 7.0, 0.8, -62.0),
+    "talkative": ((0.76, 0.86), 16.0, 0.5, -62.0),
+    "silent": ((0.12, 0.22), 6.0, 6.0, -62.0),
+    "noisy": ((0.40, 0.55), 7.0, 0.8, -27.0),
+}
+_BANK_SIZE = 1 << 17
 
 
-def synth_wav(kind: str, seconds: float, seed: int) -> bytes:
-    """A stereo 8 kHz WAV: ``talkative`` (manager speaks most), ``silent``, ``noisy`` or
-    ``normal`` (turn-taking)."""
-    import soundfile
+def _bank() -> np.ndarray:
+    return np.random.default_rng(20240101).standard_normal(_BANK_SIZE).astype(np.float32)
+
+
+def _tiled(bank: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    return np.resize(np.roll(bank, int(rng.integers(_BANK_SIZE))), n)
+
+
+def ulaw_encode(samples: np.ndarray) -> np.ndarray:
+    """16-bit linear PCM to G.711 µ-law bytes (the classic ``linear2ulaw``)."""
+    x = samples.astype(np.int32)
+    sign = np.where(x < 0, 0x80, 0)
+    mag = np.minimum(np.abs(x), 32635) + 0x84
+    exponent = np.clip(np.floor(np.log2(mag)).astype(np.int32) - 7, 0, 7)
+    mantissa = (mag >> (exponent + 3)) & 0x0F
+    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
+
+
+def synth_call(
+    kind: str, seconds: float, seed: int, bank: np.ndarray | None = None
+) -> tuple[bytes, float]:
+    """A whole call as a stereo 8 kHz µ-law WAV: two voices taking turns with pauses, the
+    manager's share of the talk and the line's noise set by ``kind`` (see ``PROFILES``).
+    Returns the file and the manager's planned share of the talk."""
+    from funnelwatch.quality.audio import synth
 
     rng = np.random.default_rng(seed)
-    n = int(seconds * RATE)
-    if kind == "silent":
-        left = rng.normal(0, 0.001, n)
-        right = rng.normal(0, 0.001, n)
-    elif kind == "noisy":
-        left = _speech(rng, seconds, 0.4) + rng.normal(0, 0.12, n)
-        right = _speech(rng, seconds, 0.4) + rng.normal(0, 0.12, n)
-    else:
-        mshare = 0.85 if kind == "talkative" else 0.45
-        left = _speech(rng, seconds, mshare)
-        right = _speech(rng, seconds, 1 - mshare)
-        # turn-taking: the client mostly speaks when the manager does not
-        right = np.where(np.abs(left) > 0.01, right * 0.1, right)
-    stereo = np.clip(np.stack([left, right], axis=1), -1, 1).astype(np.float32)
+    bank = _bank() if bank is None else bank
+    (low, high), turn, gap, floor_db = PROFILES[kind]
+    share = float(rng.uniform(low, high))
+    floor_db += float(rng.uniform(-6, 4)) if kind == "noisy" else 0.0  # some lines worse
+    parties = synth.dialogue(seconds, manager_share=share, turn_s=turn, gap_s=gap, seed=seed)
+    n = round(seconds * RATE)
+    t = np.arange(n, dtype=np.float32) / RATE
+    channels = []
+    for ch, segments in enumerate(parties):
+        x = _tiled(bank, n, rng) * (10 ** (floor_db / 20) * 32768)
+        env = np.zeros(n, np.float32)
+        for a, b in segments:
+            env[int(a * RATE) : int(b * RATE)] = 1.0
+        loud = 10 ** (rng.uniform(-22, -18) / 20) * 32768
+        syllables = 0.7 + 0.3 * np.sin(2 * np.pi * 4.0 * t + ch)
+        x += _tiled(bank, n, rng) * env * syllables * loud
+        channels.append(ulaw_encode(np.clip(x, -32768, 32767)))
+    data = np.stack(channels, axis=1).tobytes()
     buf = io.BytesIO()
-    soundfile.write(buf, stereo, RATE, format="WAV", subtype="PCM_16")
-    return buf.getvalue()
+    synth._write_header(buf, RATE, 2, 8, 7, len(data))  # 7: WAVE_FORMAT_MULAW
+    buf.write(data)
+    return buf.getvalue(), share
+
+
+def planted_styles(ctx) -> dict[str, str]:  # noqa: ANN001
+    """username -> recording style: one talkative, one silent and one noisy manager (not
+    the one whose activity fell: each planted manager has one story)."""
+    dropper = ctx.planted.get("activity_drop_manager")
+    others = [m.username for m in ctx.managers if m.username != dropper]
+    styles = {}
+    for kind, index in (("talkative", 1), ("silent", 2), ("noisy", 3)):
+        if index < len(others):
+            styles[others[index]] = kind
+    return styles
 
 
 def _recordings(ctx, rng: random.Random) -> None:  # noqa: ANN001
-    calls = list(
-        Call.objects.filter(provider=PROVIDER, outcome="answered", recording__isnull=True)
-        .order_by("-started_at")
-        .values_list("pk", "manager__username")[:600]
-    )
-    if not calls:
-        return
-    sample = rng.sample(calls, min(RECORDINGS, len(calls)))
-    kinds = ["normal", "talkative", "silent", "noisy"]
-    planted_name = ctx.planted.get("activity_drop_manager")
+    styles = planted_styles(ctx)
+    bank = _bank()
     rows = []
-    for i, (pk, username) in enumerate(sample):
-        kind = "talkative" if username == planted_name and i % 2 == 0 else kinds[i % len(kinds)]
-        rec = Recording(call_id=pk, content_type="audio/wav")
-        data = synth_wav(kind, rng.uniform(3, 6), seed=rng.randrange(10**9))
-        rows.append((rec, data, kind))
+    for user in ctx.managers:
+        calls = list(
+            Call.objects.filter(
+                provider=PROVIDER,
+                manager=user,
+                direction="out",
+                outcome="answered",
+                recording__isnull=True,
+                talk_seconds__gte=60,
+                talk_seconds__lte=900,
+            )
+            .order_by("-started_at")
+            .values_list("pk", "talk_seconds")[:RECORDINGS_PER_MANAGER]
+        )
+        kind = styles.get(user.username, "normal")
+        for pk, talk in calls:
+            data, _share = synth_call(kind, float(talk), seed=rng.randrange(10**9), bank=bank)
+            rec = Recording(call_id=pk, duration_s=float(talk), manager_channel="left")
+            rows.append((rec, data, kind))
     for rec, data, _kind in rows:
         recordings.store_bytes(rec, data, "audio/wav")
     ctx.planted["recordings_by_kind"] = {
-        kind: [rec.call_id for rec, _d, k in rows if k == kind] for kind in kinds
+        kind: [rec.call_id for rec, _d, k in rows if k == kind] for kind in PROFILES
     }
+    ctx.planted["quality_managers"] = {kind: name for name, kind in styles.items()}

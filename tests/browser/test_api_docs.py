@@ -22,7 +22,7 @@ def test_api_docs_render_the_operations(page: Page, live_server, world, browser_
     expect(operations.first).to_be_visible()
     assert operations.count() > 10
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Funnelwatch API")
-    expect(page.locator("#operations-metrics-funnelwatch_metrics_api_key_numbers")).to_be_visible()
+    expect(page.locator("#operations-metrics-funnelwatch_reports_api_key_numbers")).to_be_visible()
     page.wait_for_load_state("networkidle")
     assert f"{live_server.url}/static/vendor/swagger-ui-bundle-5.36.0.js" in requested
     assert f"{live_server.url}/api/openapi.json" in requested

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 import random
 
 import numpy as np
@@ -56,19 +55,39 @@ def test_demo_generates_calls_missed_and_recordings(world, settings, tmp_path, a
     assert len(never) >= 3
     assert all(c.is_missed and c.callback_id is None for c in Call.objects.filter(pk__in=never))
     assert Call.objects.filter(direction="in", callback__isnull=False).exists()
-    recs = Recording.objects.filter(status="stored")
-    assert recs.count() == demo.RECORDINGS
-    data, rate_hz = soundfile.read(io.BytesIO(recs.first().file.read()))
-    assert data.ndim == 2 and data.shape[1] == 2 and rate_hz == 8000
-    assert 3 <= len(data) / rate_hz <= 6
+    recs = Recording.objects.filter(status="stored").select_related("call")
+    assert 0 < recs.count() <= demo.RECORDINGS_PER_MANAGER * 3
+    rec = recs.first()
+    info = soundfile.info(rec.file.path)
+    assert info.channels == 2 and info.samplerate == 8000 and info.subtype == "ULAW"
+    # the whole call, not a clip of it
+    assert info.duration == pytest.approx(rec.call.talk_seconds, abs=0.01)
+    assert info.duration >= 60
     assert timezone.is_aware(Call.objects.first().started_at)
 
 
-def test_synth_kinds_differ():
-    def rms(kind):
-        data, _ = soundfile.read(io.BytesIO(demo.synth_wav(kind, 4, seed=3)))
-        return np.sqrt((data**2).mean(axis=0))
+def test_synth_kinds_differ(tmp_path):
+    from funnelwatch.quality.audio.analyze import analyze_file
 
-    silent, talk = rms("silent"), rms("talkative")
-    assert silent.max() < 0.01
-    assert talk[0] > talk[1] * 2  # the manager's channel carries most speech
+    def analysed(kind):
+        data, share = demo.synth_call(kind, 120, seed=3)
+        path = tmp_path / f"{kind}.wav"
+        path.write_bytes(data)
+        return analyze_file(path), share
+
+    talkative, share = analysed("talkative")
+    assert talkative.talk_ratio == pytest.approx(share, abs=0.08) and share > 0.75
+    silent, share = analysed("silent")
+    assert silent.talk_ratio < 0.3 and silent.silence_pct > 30
+    normal, share = analysed("normal")
+    assert normal.talk_ratio == pytest.approx(share, abs=0.1) and not normal.flags
+    assert 0.3 < normal.talk_ratio < 0.6
+    assert "mostly_noise" in analysed("noisy")[0].flags
+
+
+def test_ulaw_encoding_round_trips():
+    from funnelwatch.quality.audio.g711 import ULAW_TABLE
+
+    x = np.array([-32768, -20000, -1000, -1, 0, 1, 100, 1000, 8000, 32767], dtype=np.int32)
+    back = ULAW_TABLE[demo.ulaw_encode(x)].astype(np.int32)
+    assert np.all(np.abs(back - x) <= np.maximum(8, np.abs(x) / 16))

@@ -6,10 +6,11 @@ import random
 import time
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import User
@@ -29,8 +30,21 @@ class Command(BaseCommand):
         parser.add_argument("--reset", action="store_true", help="erase the database first")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
         parser.add_argument("--summary-file", help="also write the text summary to this file")
+        parser.add_argument(
+            "--language",
+            help="write names, stages, reasons and the rest in this language "
+            "(en, ru or mn; the default is the site's LANGUAGE_CODE)",
+        )
 
     def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+        language = opts["language"] or settings.LANGUAGE_CODE.split("-")[0] or "en"
+        known = [code for code, _name in settings.LANGUAGES]
+        if language not in known:
+            raise CommandError(f"--language must be one of {', '.join(known)}, not {language!r}")
+        with translation.override(language):
+            self._build(language, opts)
+
+    def _build(self, language: str, opts: dict) -> None:
         if opts["months"] < 1 or opts["managers"] < 2:
             raise CommandError("--months must be at least 1 and --managers at least 2")
         if opts["reset"]:
@@ -48,6 +62,7 @@ class Command(BaseCommand):
             rng=random.Random(opts["seed"]),
             now=now,
             start=now - dt.timedelta(days=30 * opts["months"]),
+            language=language,
         )
         started = time.monotonic()
         from funnelwatch.crm import demo as crm_demo
@@ -56,11 +71,19 @@ class Command(BaseCommand):
         # refreshing them after every event the CRM part writes would be wasted work.
         from funnelwatch.metrics.refresh import suspended
 
+        timings = []
         with suspended(), transaction.atomic():
             crm_demo.generate(ctx)
+        timings.append(("crm", time.monotonic() - started))
         for generate in app_generators():
+            part_started = time.monotonic()
             with transaction.atomic():
                 generate(ctx)
+            timings.append((generate.__module__.split(".")[1], time.monotonic() - part_started))
+        ctx.notes.append(
+            _("Time per part: %(parts)s.")
+            % {"parts": ", ".join(f"{name} {seconds:.0f} s" for name, seconds in timings)}
+        )
         summary = {"logins": ctx.logins, "planted": ctx.planted}
         text = self._text(ctx, time.monotonic() - started)
         if opts["summary_file"]:

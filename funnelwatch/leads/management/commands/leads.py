@@ -3,8 +3,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from funnelwatch.leads.exports import leads_as_json
 from funnelwatch.lib import dates
@@ -26,4 +27,7 @@ class Command(BaseCommand):
         except ValueError as exc:
             raise CommandError(f"--from/--to: {exc}") from None
         since, until = dates.period_bounds(period, timezone.get_current_timezone())
-        self.stdout.write(json.dumps(leads_as_json(since, until), ensure_ascii=False, indent=1))
+        # Scripts read the same words whatever language was active: the installation's own.
+        with translation.override(settings.LANGUAGE_CODE):
+            rows = leads_as_json(since, until)
+        self.stdout.write(json.dumps(rows, ensure_ascii=False, indent=1))

@@ -1,0 +1,245 @@
+from __future__ import annotations
+
+import datetime as dt
+from urllib.parse import urlencode
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, render
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+
+from funnelwatch.accounts.models import Team, User
+from funnelwatch.accounts.visibility import can_see_user, visible_user_ids
+from funnelwatch.core.params import object_id
+from funnelwatch.lib.dates import Period
+from funnelwatch.metrics import engine, registry
+from funnelwatch.reports import exports, periods, queries
+from funnelwatch.reports.funnel import funnel as build_funnel
+
+BLOCK_LABELS = {
+    "intake": gettext_lazy("New leads"),
+    "proposal": gettext_lazy("Proposals"),
+    "objections": gettext_lazy("Objections"),
+    "closing": gettext_lazy("Closing"),
+    "daily": gettext_lazy("Daily control"),
+    "tasks": gettext_lazy("Tasks"),
+    "sales": gettext_lazy("Sales analysis"),
+    "telephony": gettext_lazy("Telephony"),
+    "quality": gettext_lazy("Call quality"),
+    "mail": gettext_lazy("E-mail"),
+    "handoffs": gettext_lazy("Hand-offs"),
+}
+
+
+def _period_query(choice: periods.Choice) -> str:
+    return urlencode(
+        {
+            "period": "custom",
+            "from": choice.period.start.isoformat(),
+            "to": choice.last_day.isoformat(),
+        }
+    )
+
+
+def _one_manager(request: HttpRequest) -> User | None:
+    """?manager=N (the alerts link a manager's key numbers so): that manager, if the viewer
+    may see them; None without the parameter; 404 for a manager the viewer may not see or
+    that does not exist (400 for what is no id at all)."""
+    pk = object_id(request.GET, "manager")
+    if pk is None:
+        return None
+    if not can_see_user(request.user, pk):
+        raise Http404(_("No such manager."))
+    return get_object_or_404(User.objects.select_related("team"), pk=pk)
+
+
+@login_required
+def key_numbers(request: HttpRequest) -> HttpResponse:
+    choice = periods.from_query(request.GET)
+    by = request.GET.get("by", "manager")
+    by = by if by in ("manager", "team", "none") else "manager"
+    keys = [k for k in request.GET.get("metrics", "").split(",") if k] or None
+    person = _one_manager(request)
+    try:
+        if person is None:
+            table = queries.key_numbers(request.user, choice.period, by=by, metrics=keys)
+        else:
+            by = "manager"
+            table = queries.key_numbers(
+                request.user, choice.period, by=by, metrics=keys, only=person.pk
+            )
+    except KeyError:
+        raise Http404(_("Unknown metric.")) from None
+    scope_query = f"&manager={person.pk}" if person else ""
+    fmt = request.GET.get("format")
+    if fmt in ("csv", "xlsx"):
+        data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx(table)
+        exports.audit_export(table, fmt, by)
+        response = HttpResponse(data, content_type=exports.CONTENT_TYPES[fmt])
+        who = f"-manager-{person.pk}" if person else ""
+        name = f"key-numbers{who}-{choice.period.start}-{choice.last_day}.{fmt}"
+        response["Content-Disposition"] = f'attachment; filename="{name}"'
+        return response
+    return render(
+        request,
+        "reports/key_numbers.html",
+        {
+            "table": table,
+            "choice": choice,
+            "by": by,
+            "person": person,
+            "scope_query": scope_query,
+            "kinds": periods.KINDS,
+            "blocks": [(b, BLOCK_LABELS.get(b, b), ms) for b, ms in table.blocks],
+            "period_query": _period_query(choice),
+            "prev_date": (choice.period.start - dt.timedelta(days=1)).isoformat(),
+            "next_date": choice.period.end.isoformat(),
+        },
+    )
+
+
+@login_required
+def records(request: HttpRequest, key: str) -> HttpResponse:
+    """The records behind one number; only records of managers the viewer may see."""
+    try:
+        metric = registry.get(key)
+    except KeyError:
+        raise Http404(_("Unknown metric.")) from None
+    choice = periods.from_query(request.GET)
+    manager_id, team_id = object_id(request.GET, "manager"), object_id(request.GET, "team")
+    manager = team = None
+    if manager_id is not None:
+        if not can_see_user(request.user, manager_id):
+            raise Http404(_("No such manager."))
+        manager = get_object_or_404(User, pk=manager_id)
+    elif team_id is not None:
+        team = get_object_or_404(Team, pk=team_id)
+        visible = visible_user_ids(request.user)
+        if visible is not None and not team.members.filter(pk__in=visible).exists():
+            raise Http404(_("No such team."))
+    ids = queries.drill_ids(request.user, manager_id, team_id)
+    rows = queries.records(metric, choice.period, ids)
+    return render(
+        request,
+        "reports/records.html",
+        {
+            "metric": metric,
+            "choice": choice,
+            "manager": manager,
+            "team": team,
+            "rows": queries.drill_lines(rows),
+            "limit_hit": len(rows) >= 500,
+        },
+    )
+
+
+@login_required
+def manager(request: HttpRequest, pk: int) -> HttpResponse:
+    """One manager's trends, day by day and week by week."""
+    if not can_see_user(request.user, pk):
+        raise Http404(_("No such manager."))
+    person = get_object_or_404(User, pk=pk)
+    end = periods.today() + dt.timedelta(days=1)
+    daily = Period(end - dt.timedelta(days=42), end)
+    monday = end - dt.timedelta(days=end.weekday())
+    weekly = Period(monday - dt.timedelta(days=7 * 12), monday + dt.timedelta(days=7))
+    metrics = registry.rolled_metrics()
+    keys = [m.key for m in metrics]
+    days = engine.daily_series({pk}, keys, daily)
+    weeks = engine.daily_series({pk}, keys, weekly, step=7)
+    series = {
+        m.key: {
+            "label": str(m.label),
+            "days": [[d.isoformat(), _num(v)] for d, v in days[m.key]],
+            "weeks": [[d.isoformat(), _num(v)] for d, v in weeks[m.key]],
+        }
+        for m in metrics
+    }
+    table = queries.key_numbers(
+        request.user, periods.period_of("week", periods.today()), by="manager", only=pk
+    )
+    row = next((r for r in table.rows if r.user and r.user.pk == pk), None)
+    return render(
+        request,
+        "reports/manager.html",
+        {
+            "person": person,
+            "series": series,
+            "metrics": metrics,
+            "row": row,
+            "table": table,
+        },
+    )
+
+
+def _num(value: object) -> float | None:
+    return None if value is None else float(value)
+
+
+def _scope(request: HttpRequest) -> tuple[set[int] | None, User | None, Team | None]:
+    """?manager= or ?team= narrowed to what the viewer may see."""
+    manager_id, team_id = object_id(request.GET, "manager"), object_id(request.GET, "team")
+    if manager_id is not None and not can_see_user(request.user, manager_id):
+        raise Http404(_("No such manager."))
+    ids = queries.drill_ids(request.user, manager_id, team_id)
+    person = User.objects.filter(pk=manager_id).first() if manager_id else None
+    team = Team.objects.filter(pk=team_id).first() if team_id else None
+    return ids, person, team
+
+
+@login_required
+def funnel(request: HttpRequest) -> HttpResponse:
+    choice = periods.from_query(request.GET, default="month")
+    ids, person, team = _scope(request)
+    result = build_funnel(choice.period, ids)
+    chart = {
+        "labels": [str(BLOCK_LABELS.get(b["step"], _("Won"))) for b in result.blocks],
+        "values": [b["reached"] for b in result.blocks],
+    }
+    return render(
+        request,
+        "reports/funnel.html",
+        {
+            "funnel": result,
+            "choice": choice,
+            "kinds": periods.KINDS,
+            "chart": chart,
+            "block_labels": BLOCK_LABELS,
+            "person": person,
+            "team": team,
+            "managers": queries.sellers(request.user),
+            "teams": _teams(request.user),
+        },
+    )
+
+
+def _teams(user: User):  # noqa: ANN202
+    visible = visible_user_ids(user)
+    teams = Team.objects.all()
+    return teams if visible is None else teams.filter(members__in=visible).distinct()
+
+
+@login_required
+def sales(request: HttpRequest) -> HttpResponse:
+    choice = periods.from_query(request.GET, default="month")
+    keys = [m.key for m in registry.by_block("sales")]
+    table = queries.key_numbers(request.user, choice.period, by="manager", metrics=keys)
+    ids = visible_user_ids(request.user)
+    step = 7 if choice.period.days > 62 else 1
+    revenue = engine.daily_series(ids, ["revenue"], choice.period, step=step)["revenue"]
+    chart = {
+        "labels": [d.isoformat() for d, _v in revenue],
+        "values": [_num(v) for _d, v in revenue],
+    }
+    return render(
+        request,
+        "reports/sales.html",
+        {
+            "table": table,
+            "choice": choice,
+            "kinds": periods.KINDS,
+            "chart": chart,
+            "period_query": _period_query(choice),
+        },
+    )

@@ -1,0 +1,124 @@
+"""The demo's question bank, two tests taken over the last two months (one open answer of
+each waiting for the reviewer), one due next week, and two mystery-shopper calls."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.utils import timezone
+
+from funnelwatch.core.demo import DemoContext
+from funnelwatch.skills import services
+from funnelwatch.skills.models import Attempt, Kind
+
+BANK = [
+    (
+        "product",
+        "single",
+        "How long is the warranty on our equipment?",
+        "1 year\n*2 years\n3 years",
+        1,
+    ),
+    (
+        "product",
+        "multiple",
+        "Which are included in the standard installation?",
+        "*Delivery\n*Set-up\nStaff training for a year",
+        2,
+    ),
+    ("product", "open", "Name two things that set us apart from the cheapest competitor.", "", 3),
+    (
+        "scripts",
+        "single",
+        "What comes first in a cold call?",
+        "*Your name and the company\nThe price\nA discount",
+        1,
+    ),
+    (
+        "scripts",
+        "multiple",
+        "Which questions find the client's needs?",
+        "*What do you use now?\n*What does it cost you a month?\nShall I send the contract?",
+        2,
+    ),
+    (
+        "objections",
+        "single",
+        "“It is too expensive.” The first step:",
+        "Offer a discount\n*Ask what it is compared with",
+        1,
+    ),
+    (
+        "objections",
+        "multiple",
+        "“We already have a supplier.” Good answers:",
+        "*Ask what they would improve\n*Offer a test order\nSay the supplier is bad",
+        2,
+    ),
+    ("objections", "open", "“Send me an offer and I will think.” What do you say?", "", 3),
+]
+
+
+def generate(ctx: DemoContext) -> None:
+    from funnelwatch.quality.models import Review
+
+    rng = ctx.rng_for("skills")
+    head = ctx.users["head"]
+    reviewer = ctx.users.get("reviewer") or head
+    questions = [
+        services.create_question(
+            topic=t, kind=k, text=text, options=opts, points=points, by=reviewer
+        )
+        for t, k, text, opts, points in BANK
+    ]
+    ids = [str(q.pk) for q in questions]
+    first = services.create_test(
+        title="Product and objections", pass_pct=70, question_ids=ids, by=head
+    )
+    second = services.create_test(
+        title="Scripts refresher", pass_pct=70, question_ids=ids[3:6], by=head
+    )
+    today = timezone.localdate(ctx.now)
+    managers = list(ctx.managers)
+    rounds = [
+        (first, today - dt.timedelta(days=40)),
+        (first, today - dt.timedelta(days=10)),
+    ]
+    taken = 0
+    for round_no, (test, due) in enumerate(rounds):
+        for item in services.assign(test=test, managers=managers, due_date=due, by=head):
+            answers = {}
+            for q in test.questions.all():
+                # Better on the second round; some managers weaker on objections.
+                good = rng.random() < (0.55 + 0.25 * round_no)
+                if q.kind == Kind.OPEN:
+                    answers[q.pk] = {
+                        "text": "Ask what matters most and compare the cost of a year."
+                    }
+                elif good:
+                    answers[q.pk] = {"chosen": sorted(q.correct)}
+                else:
+                    wrong = [i for i in range(len(q.options)) if i not in q.correct]
+                    answers[q.pk] = {"chosen": wrong[:1]}
+            attempt = services.submit(item, item.manager, answers)
+            submitted = timezone.make_aware(
+                dt.datetime.combine(item.due_date - dt.timedelta(days=1), dt.time(11))
+            )
+            Attempt.objects.filter(pk=attempt.pk).update(submitted_at=submitted)
+            # The reviewer grades all but the last manager's latest open answers.
+            if round_no == 0 or item.manager != managers[-1]:
+                grades = {
+                    a.pk: str(rng.choice([1, 2, 3]))
+                    for a in attempt.answers.filter(question__kind=Kind.OPEN)
+                }
+                services.grade(attempt, reviewer, grades)
+            taken += 1
+    services.assign(test=second, managers=managers, due_date=today + dt.timedelta(days=7), by=head)
+    # Two reviewed calls were a mystery shopper's.
+    marked = 0
+    for review in Review.objects.select_related("call").order_by("-created_at")[:40:20]:
+        services.mark_mystery(review.call, reviewer, "Mystery shopper: asked for a price list")
+        marked += 1
+    ctx.notes.append(
+        f"skills: {len(questions)} questions, {taken} tests taken, {marked} mystery calls"
+    )
