@@ -137,7 +137,8 @@ def generate(ctx) -> None:  # noqa: ANN001
     )
     _refresh(ctx)
     ctx.notes.append(
-        f"leads: a web form, a Telegram bot, WhatsApp and e-mail leads; {REFERRER} passes leads on"
+        "leads: a web form, a Telegram bot, WhatsApp and e-mail leads; "
+        f"{getattr(referrer, 'username', 'nobody')} passes leads on"
     )
 
 

@@ -111,8 +111,13 @@ def referred_counts(period: Period, ids: Ids) -> tuple[int, int, Decimal]:
 
 
 def _per_group(pick):  # noqa: ANN001, ANN202
+    """A period metric's values per group; a group of nobody has none."""
+
     def values(period: Period, groups: dict) -> dict:
-        return {g: pick(referred_counts(period, ids)) for g, ids in groups.items()}
+        return {
+            g: None if ids is not None and not ids else pick(referred_counts(period, ids))
+            for g, ids in groups.items()
+        }
 
     return values
 
