@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "funnelwatch.metrics",
     "funnelwatch.reports",
     "funnelwatch.alerts",
+    "funnelwatch.home",
 ]
 
 MIDDLEWARE = [
