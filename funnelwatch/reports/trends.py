@@ -21,7 +21,9 @@ history worth reading week by week).
 from __future__ import annotations
 
 import datetime as dt
+from collections import Counter, defaultdict
 from dataclasses import dataclass
+from decimal import Decimal
 
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import engine, registry
@@ -67,16 +69,69 @@ def windows(period: Period) -> list[Period]:
 def history(
     metrics: list[Metric], period: Period, groups: dict[object, set[int] | None]
 ) -> dict[object, dict[str, list[object]]]:
-    """group -> metric key -> the values over each history window (oldest first)."""
-    keys = [m.key for m in metrics if m.rolled]
-    out: dict[object, dict[str, list[object]]] = {g: {k: [] for k in keys} for g in groups}
-    if not keys or not groups:
+    """group -> metric key -> the values over each history window (oldest first).
+
+    Read from the daily rollups in two queries whatever the number of windows, groups
+    and metrics (the sums and weights per day, and the samples of median metrics), and
+    finished as the metric engine finishes a period's value."""
+    from funnelwatch.metrics.models import DailySample, DailyValue
+
+    chosen = [m for m in metrics if m.rolled]
+    out: dict[object, dict[str, list[object]]] = {g: {m.key: [] for m in chosen} for g in groups}
+    if not chosen or not groups:
         return out
-    for window in windows(period):
-        values = engine.group_values(keys, window, groups)
-        for g in groups:
-            for k in keys:
-                out[g][k].append(values[g].get(k))
+    spans = windows(period)
+    first, last = spans[0].start, spans[-1].end
+
+    def window_of(day: dt.date) -> int | None:
+        return next((i for i, w in enumerate(spans) if w.start <= day < w.end), None)
+
+    everyone = any(members is None for members in groups.values())
+    managers = set().union(*(m for m in groups.values() if m is not None))
+    sums: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    rows = DailyValue.objects.filter(
+        day__gte=first, day__lt=last, metric__in=[m.key for m in chosen if m.kind != "median"]
+    )
+    if not everyone:
+        rows = rows.filter(manager_id__in=managers)
+    for key, manager, day, value, weight in rows.values_list(
+        "metric", "manager_id", "day", "value", "weight"
+    ):
+        i = window_of(day)
+        if i is not None:
+            acc = sums[(key, manager, i)]
+            acc[0] += value
+            acc[1] += weight
+    pools: dict[tuple, Counter] = defaultdict(Counter)
+    medians = [m.key for m in chosen if m.kind == "median"]
+    if medians:
+        samples = DailySample.objects.filter(day__gte=first, day__lt=last, metric__in=medians)
+        if not everyone:
+            samples = samples.filter(manager_id__in=managers)
+        for key, manager, day, value, count in samples.values_list(
+            "metric", "manager_id", "day", "value", "count"
+        ):
+            i = window_of(day)
+            if i is not None:
+                pools[(key, manager, i)][value] += count
+    present = {manager for _key, manager, _i in [*sums, *pools]}
+    for g, members in groups.items():
+        people = present if members is None else members & present
+        for m in chosen:
+            for i in range(len(spans)):
+                if m.kind == "median":
+                    pool: Counter = Counter()
+                    for person in people:
+                        pool.update(pools.get((m.key, person, i), {}))
+                    out[g][m.key].append(engine.finish(m, 0, 0, pool))
+                    continue
+                value, weight = Decimal(0), Decimal(0)
+                for person in people:
+                    acc = sums.get((m.key, person, i))
+                    if acc:
+                        value += acc[0]
+                        weight += acc[1]
+                out[g][m.key].append(engine.finish(m, value, weight, None))
     return out
 
 
