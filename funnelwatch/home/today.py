@@ -76,6 +76,8 @@ class Today:
     tasks_total: int
     callbacks: list
     callbacks_total: int
+    to_review: list = field(default_factory=list)
+    to_review_total: int = 0
 
 
 def _drill_query(period: Period, manager_id: int | None = None) -> str:
@@ -125,6 +127,18 @@ def _callbacks(viewer: User, now: dt.datetime) -> list:
     return missed.unreturned(viewer, now, limit=200)
 
 
+def _to_review(viewer: User) -> tuple[list, int]:
+    """The quality review queue's calls nobody has reviewed yet (for those who review)."""
+    if not apps.is_installed("funnelwatch.quality"):
+        return [], 0
+    from funnelwatch.quality import queries as quality
+
+    if not quality.can_review(viewer):
+        return [], 0
+    waiting = quality.queue(viewer).filter(reviewed=False)
+    return list(waiting[:SHOWN]), waiting.count()
+
+
 def build(viewer: User, now: dt.datetime | None = None) -> Today:
     now = now or timezone.now()
     tz = timezone.get_current_timezone()
@@ -165,7 +179,10 @@ def build(viewer: User, now: dt.datetime | None = None) -> Today:
     callbacks = _callbacks(viewer, now) if reads_sales else []
     if viewer.role == Role.MANAGER:
         callbacks = [row for row in callbacks if row.who is None or row.who.pk == viewer.pk]
+    to_review, to_review_total = _to_review(viewer) if viewer.role == Role.REVIEWER else ([], 0)
     return Today(
+        to_review=to_review,
+        to_review_total=to_review_total,
         today=today,
         yesterday=yesterday,
         week=week,

@@ -8,16 +8,31 @@
 
 from __future__ import annotations
 
+import json
+from io import StringIO
+
 import pytest
+from django.core.management import call_command
 from playwright.sync_api import Page
 
 from funnelwatch.accounts.models import User
 
 from .test_every_page import ROLES, demo_department, record_pages, sign_in
 
+# Two months: the activity rule compares the last working days with the four weeks
+# before them, which a one-month demo does not have in full.
+DEMO_MONTHS = "2"
+
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 WIDTH_AND_SCROLL = "() => [document.documentElement.scrollWidth, window.scrollY]"
+
+
+def demo_with_history(settings, tmp_path) -> dict:  # noqa: ANN001
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    out = StringIO()
+    call_command("demo", "--months", DEMO_MONTHS, "--managers", "4", "--json", stdout=out)
+    return json.loads(out.getvalue())
 
 
 def on_first_screen(page: Page, selector: str) -> tuple[bool, str]:
@@ -41,7 +56,7 @@ def on_first_screen(page: Page, selector: str) -> tuple[bool, str]:
 def test_the_planted_activity_drop_is_on_the_heads_first_screen(
     page: Page, live_server, settings, tmp_path, browser_problems
 ):
-    demo = demo_department(settings, tmp_path)
+    demo = demo_with_history(settings, tmp_path)
     planted = demo["planted"]["activity_drop_manager"]
     head = next(login for login in demo["logins"] if login["role"] == "head")
     page.set_viewport_size({"width": 1440, "height": 900})
