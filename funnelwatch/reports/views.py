@@ -6,7 +6,6 @@ from urllib.parse import urlencode
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
-from django.utils.formats import date_format
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
@@ -85,8 +84,7 @@ def _tab(request: HttpRequest, available: set[str]) -> str:
 
 def _previous_label(choice: periods.Choice) -> str:
     prev = choice.previous
-    first = date_format(prev.start, "SHORT_DATE_FORMAT")
-    return f"{first} – {date_format(prev.end - dt.timedelta(days=1), 'SHORT_DATE_FORMAT')}"
+    return f"{prev.start.isoformat()} – {(prev.end - dt.timedelta(days=1)).isoformat()}"
 
 
 def _sorted_rows(rows: list, key: str | None, descending: bool) -> list:
