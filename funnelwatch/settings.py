@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "funnelwatch.skills",
     "funnelwatch.handoffs",
     "funnelwatch.imports",
+    "funnelwatch.home",
 ]
 
 MIDDLEWARE = [

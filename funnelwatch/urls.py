@@ -4,11 +4,12 @@ from django.urls import include, path
 
 from funnelwatch.api import api
 from funnelwatch.core import views as core_views
+from funnelwatch.home import views as home_views
 from funnelwatch.leads import views as leads_views
 from funnelwatch.ops import views as ops_views
 
 urlpatterns = [
-    path("", core_views.home, name="home"),
+    path("", home_views.home, name="home"),
     path("healthz", ops_views.healthz, name="healthz"),
     # Pages name their icon; browsers still ask for this one on pages that do not (admin).
     path("favicon.ico", core_views.favicon, name="favicon"),

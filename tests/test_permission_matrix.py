@@ -146,6 +146,7 @@ PAGES: dict[str, Row] = {
         kwargs={"deal_id": "@deal"},
         data={"until": "2099-01-01", "reason": "Client on holiday"},
     ),
+    "alerts:resolve": Row("LMMMMM", "LDHODO", kwargs={"pk": "@alert"}),
     "alerts:morning": Row("LDDODO"),
     "alerts:lost": Row("LDDODO"),
     "alerts:review": Row(
@@ -323,7 +324,7 @@ def url_names() -> list[str]:
 
 @pytest.fixture
 def objects(world, settings, tmp_path):
-    from funnelwatch.alerts.models import DigestCopy
+    from funnelwatch.alerts.models import Alert, DigestCopy
     from funnelwatch.clients import segments
     from funnelwatch.crm import services as crm
     from funnelwatch.crm.models import Company
@@ -388,6 +389,19 @@ def objects(world, settings, tmp_path):
     store([Incoming(parse(raw), "INBOX", 1, 1)], box)
     sent = letter("alice@firm.test", "client@acme.test", "Offer", msgid="<o1@firm.test>")
     store([Incoming(parse(sent), "Sent", 1, 2)], box)
+    alert = Alert.objects.create(
+        kind="stalled_deal",
+        manager=world.alice,
+        cause_key=f"stalled_deal:{deal.pk}",
+        numbers={
+            "deal": deal.pk,
+            "title": "Acme",
+            "stage": "New",
+            "days_in_stage": 9,
+            "norm_days": 1,
+        },
+        message="Acme is stalled",
+    )
     digest = DigestCopy.objects.create(
         kind="daily", day=now.date(), recipient=world.head, subject="Day", text="t", html="h"
     )
@@ -477,6 +491,7 @@ def objects(world, settings, tmp_path):
         handoff=handoff,
         feed=SimpleNamespace(pk=feeds.token_for(world.alice)),
         import_batch=import_batch,
+        alert=alert,
     )
 
 

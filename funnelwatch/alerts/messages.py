@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.urls import NoReverseMatch, reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from funnelwatch.alerts.models import Kind
+from funnelwatch.core.templatetags.humanize_fw import working_minutes
 from funnelwatch.metrics import registry
 
 
@@ -26,6 +29,18 @@ def number(value: float | int | str) -> str:
     return str(int(value)) if value == int(value) else f"{value:.1f}"
 
 
+def wait(minutes: object) -> str:
+    """Working minutes as a wait people read: "3 days 4 h" (working days), not "1644"."""
+    day_hours = settings.FUNNELWATCH_WORKDAY_END - settings.FUNNELWATCH_WORKDAY_START
+    return working_minutes(float(minutes), day_hours)  # type: ignore[arg-type]
+
+
+def days(count: object) -> str:
+    """ "1 day", "5 days" (and the plural forms of Russian and Mongolian)."""
+    n = int(count)  # type: ignore[call-overload]
+    return ngettext("%(n)s day", "%(n)s days", n) % {"n": n}
+
+
 def render(kind: str, n: dict) -> str:
     """The alert's sentence, with the numbers behind it."""
     if kind == Kind.ACTIVITY_DROP:
@@ -40,34 +55,33 @@ def render(kind: str, n: dict) -> str:
             "change": signed_pct(n["change_pct"]),
         }
     if kind == Kind.STALLED_DEAL:
-        return _(
-            "“%(title)s” has been in the stage “%(stage)s” for %(days)s days (norm %(norm)s)"
-        ) % {
+        return _("“%(title)s” has been in the stage “%(stage)s” for %(days)s (norm %(norm)s)") % {
             "title": n["title"],
             "stage": n["stage"],
-            "days": n["days_in_stage"],
-            "norm": n["norm_days"],
+            "days": days(n["days_in_stage"]),
+            "norm": days(n["norm_days"]),
         }
     if kind == Kind.LEAD_NOT_CALLED:
-        return _(
-            "Lead “%(title)s” not called: %(minutes)s working minutes since it came in "
-            "(SLA %(sla)s)"
-        ) % {"title": n["title"], "minutes": n["minutes"], "sla": n["sla_minutes"]}
+        return _("Lead “%(title)s” not called for %(wait)s of working time (SLA %(sla)s)") % {
+            "title": n["title"],
+            "wait": wait(n["minutes"]),
+            "sla": wait(n["sla_minutes"]),
+        }
     if kind == Kind.MISSED_CALL_NOT_RETURNED:
         return _(
-            "Missed call from %(number)s not returned: %(missed)s missed, %(minutes)s "
-            "working minutes since the first (SLA %(sla)s)"
+            "Missed call from %(number)s not returned: %(missed)s missed, waiting %(wait)s "
+            "of working time since the first (SLA %(sla)s)"
         ) % {
             "number": n["number"],
             "missed": n["missed"],
-            "minutes": n["minutes"],
-            "sla": n["sla_minutes"],
+            "wait": wait(n["minutes"]),
+            "sla": wait(n["sla_minutes"]),
         }
     if kind == Kind.MEETING_WITHOUT_PROPOSAL:
         return _(
-            "Meeting on “%(title)s” held %(days)s days ago and no proposal since "
-            "(expected within %(limit)s days)"
-        ) % {"title": n["title"], "days": n["days"], "limit": n["limit_days"]}
+            "Meeting on “%(title)s” held %(days)s ago and no proposal since "
+            "(expected within %(limit)s)"
+        ) % {"title": n["title"], "days": days(n["days"]), "limit": days(n["limit_days"])}
     if kind == Kind.PLAN_AT_RISK:
         return _(
             "Plan at risk: %(needed)s a working day needed for %(days)s days, best recent "

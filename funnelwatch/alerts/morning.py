@@ -22,11 +22,15 @@ class MorningPage:
     yesterday: dt.date
     rows: list[dict]
     columns: list[dict]
-    new_alerts: list
-    stalled: list
-    missed_calls: list
+    open_alerts: list  # open alerts but missed calls
+    missed_calls: list  # missed calls as they stand now (see ``missed_calls``)
     lost: list
     meetings: list
+
+    @property
+    def attention(self) -> list:
+        """Everything the meeting goes through, to be ranked (``attention.rank``)."""
+        return [*self.open_alerts, *self.missed_calls]
 
 
 def previous_workday(today: dt.date) -> dt.date:
@@ -80,19 +84,13 @@ def build(viewer: User, now: dt.datetime) -> MorningPage:
     yesterday = previous_workday(today)
     people = list(visible_users(viewer).filter(role=Role.MANAGER))
     rows = digests.build_rows(digests.DAILY, yesterday, people)
-    since = day_start(yesterday, tz)
     open_alerts = queries.alerts_for(viewer, status=Status.OPEN)
     return MorningPage(
         today=today,
         yesterday=yesterday,
         rows=rows,
         columns=rows[0]["cells"] if rows else [],
-        new_alerts=list(
-            queries.new_alerts(viewer, since).exclude(
-                kind__in=[Kind.STALLED_DEAL, Kind.MISSED_CALL_NOT_RETURNED]
-            )[:100]
-        ),
-        stalled=list(open_alerts.filter(kind=Kind.STALLED_DEAL)[:100]),
+        open_alerts=list(open_alerts.exclude(kind=Kind.MISSED_CALL_NOT_RETURNED)[:500]),
         missed_calls=missed_calls(viewer, now)[:100],
         lost=list(
             queries.lost_to_review(

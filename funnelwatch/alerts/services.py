@@ -13,6 +13,8 @@ from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import can_see_user
 from funnelwatch.alerts.calendar import WorkCalendar
 from funnelwatch.alerts.models import Alert, DealSnooze, Kind, LostReview, Status
+from funnelwatch.audit import trail
+from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.crm import services as crm
 from funnelwatch.crm.models import Deal, Outcome
@@ -102,3 +104,49 @@ def review_lost(
     with acting_as(actor, at=at):
         review.save()
     return review
+
+
+def can_resolve(user: User, alert: Alert) -> bool:
+    """The head, an admin, or the team lead of the alert's manager."""
+    if user.is_superuser or user.is_head or user.role == Role.ADMIN:
+        return True
+    return (
+        user.role == Role.TEAM_LEAD
+        and alert.manager_id is not None
+        and alert.manager_id != user.pk
+        and can_see_user(user, alert.manager_id)
+    )
+
+
+@transaction.atomic
+def resolve_alert(alert: Alert, *, actor: User, at: dt.datetime | None = None) -> list[Alert]:
+    """Mark an alert handled, with the other open alerts on the same deal (the list shows
+    them as one line). A rule whose cause still holds opens a new alert at its next run:
+    resolving says "dealt with", it does not silence the rule (snoozing a deal does)."""
+    at = at or timezone.now()
+    if not can_resolve(actor, alert):
+        raise AlertError(_("Only the head or the manager's team lead resolves alerts."))
+    targets = [alert]
+    deal = alert.numbers.get("deal") if isinstance(alert.numbers, dict) else None
+    if deal:
+        targets += list(
+            Alert.objects.filter(manager_id=alert.manager_id, resolved_at__isnull=True)
+            .exclude(pk=alert.pk)
+            .filter(numbers__deal=deal)
+        )
+    done = []
+    locked = Alert.objects.select_for_update().filter(
+        pk__in=[a.pk for a in targets], resolved_at__isnull=True
+    )
+    with acting_as(actor, at=at):
+        for row in locked:
+            before = row.status
+            row.status, row.resolved_at, row.updated_at = Status.RESOLVED, at, at
+            row.save(update_fields=["status", "resolved_at", "updated_at"])
+            trail.record(
+                row,
+                AuditEvent.Action.UPDATE,
+                {"status": [before, Status.RESOLVED], "resolved_at": [None, at.isoformat()]},
+            )
+            done.append(row)
+    return done

@@ -8,6 +8,7 @@ app_name = "alerts"
 urlpatterns = [
     path("", views.alert_list, name="list"),
     path("snooze/<int:deal_id>/", views.snooze, name="snooze"),
+    path("<int:pk>/resolve/", views.resolve, name="resolve"),
     path("morning/", views.morning, name="morning"),
     path("lost/", views.lost_review, name="lost"),
     path("lost/<int:deal_id>/review/", views.review, name="review"),

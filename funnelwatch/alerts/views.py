@@ -8,12 +8,14 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from django.views.decorators.http import require_POST
 
 from funnelwatch.accounts.models import Role, Team
 from funnelwatch.accounts.visibility import visible_user_ids
-from funnelwatch.alerts import digests, queries, services
+from funnelwatch.alerts import attention, digests, queries, services
 from funnelwatch.alerts import forecast as forecasting
 from funnelwatch.alerts import messages as texts
 from funnelwatch.alerts import morning as agenda
@@ -44,8 +46,14 @@ def decorate(alerts: list) -> list:
     return alerts
 
 
+def may_resolve(user) -> bool:  # noqa: ANN001
+    """Whether the list offers "resolve" (the service decides per alert)."""
+    return user.is_superuser or user.role in LEADERS
+
+
 @login_required
 def alert_list(request: HttpRequest) -> HttpResponse:
+    """Open alerts grouped by manager and ranked (see ``attention``); other statuses too."""
     status = request.GET.get("status", Status.OPEN)
     kind = request.GET.get("kind", "")
     alerts = queries.alerts_for(
@@ -57,15 +65,27 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         request,
         "alerts/alert_list.html",
         {
-            "alerts": decorate(list(alerts[:500])),
+            "groups": attention.rank(alerts[:500]),
             "status": status,
             "kind": kind,
             "statuses": Status.choices,
             "kinds": Kind.choices,
             "snooze_form": SnoozeForm(),
             "can_snooze": request.user.is_head,
+            "can_resolve": may_resolve(request.user),
+            "here": request.get_full_path(),
         },
     )
+
+
+def _back(request: HttpRequest) -> HttpResponse:
+    """Back to the list the form was sent from (an address on this site only)."""
+    target = request.POST.get("next", "")
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return redirect(target)
+    return redirect("alerts:list")
 
 
 @login_required
@@ -74,8 +94,10 @@ def snooze(request: HttpRequest, deal_id: int) -> HttpResponse:
     deal = get_object_or_404(deals_for(request.user), pk=deal_id)
     form = SnoozeForm(request.POST)
     if not form.is_valid():
+        if not request.user.is_head:
+            raise PermissionDenied
         messages.error(request, _("Give a reason and a day."))
-        return redirect("alerts:list")
+        return _back(request)
     try:
         services.snooze_deal(deal, actor=request.user, **form.cleaned_data)
     except services.AlertError as exc:
@@ -84,7 +106,26 @@ def snooze(request: HttpRequest, deal_id: int) -> HttpResponse:
         messages.error(request, exc.message)
     else:
         messages.success(request, _("The deal is snoozed."))
-    return redirect("alerts:list")
+    return _back(request)
+
+
+@login_required
+@require_POST
+def resolve(request: HttpRequest, pk: int) -> HttpResponse:
+    """Resolve an alert (with the other alerts on its deal) from the list."""
+    alert = get_object_or_404(queries.alerts_for(request.user), pk=pk)
+    if alert.resolved_at is not None:
+        messages.info(request, _("The alert was already resolved."))
+        return _back(request)
+    try:
+        done = services.resolve_alert(alert, actor=request.user)
+    except services.AlertError as exc:
+        raise PermissionDenied(exc.message) from exc
+    messages.success(
+        request,
+        ngettext("%(n)s alert resolved.", "%(n)s alerts resolved.", len(done)) % {"n": len(done)},
+    )
+    return _back(request)
 
 
 def _period(request: HttpRequest) -> Period:
@@ -182,10 +223,17 @@ def digest_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def morning(request: HttpRequest) -> HttpResponse:
     _require_leader(request)
     page = agenda.build(request.user, timezone.now())
-    decorate(page.new_alerts)
-    decorate(page.stalled)
-    decorate(page.missed_calls)
-    return render(request, "alerts/morning.html", {"page": page})
+    return render(
+        request,
+        "alerts/morning.html",
+        {
+            "page": page,
+            "groups": attention.rank(page.attention),
+            "can_snooze": request.user.is_head,
+            "can_resolve": may_resolve(request.user),
+            "here": request.get_full_path(),
+        },
+    )
 
 
 @login_required

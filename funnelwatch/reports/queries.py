@@ -29,6 +29,7 @@ class Cell:
     baseline: object = None
     tone: str = ""  # "good", "bad" or ""
     baseline_tone: str = ""
+    z: float | None = None  # robust deviations from the row's own usual (reports.trends)
 
     @property
     def change(self) -> object:
@@ -138,9 +139,13 @@ def key_numbers(
     source: str = "rollup",
     compare: bool = True,
     only: int | None = None,
+    previous: Period | None = None,
 ) -> KeyNumbers:
     """Managers × metrics for ``period``, with the change against the previous period and
     against each row's own 4-week baseline (sums scaled to the period's length).
+
+    ``previous``: the period to compare with (the one just before by default; a page
+    passes the like-for-like one, see ``periods.Choice.previous``).
 
     ``only``: just that manager's row, if the viewer may see it. Its numbers are read for
     that manager alone, except the "now" metrics: those are computed for everyone the
@@ -170,7 +175,7 @@ def key_numbers(
             now = engine.group_values(keys, period, groups, source)
         if compare:
             comparable = [m.key for m in chosen if m.kind != "live"]
-            prev = engine.group_values(comparable, period.previous(), groups, source)
+            prev = engine.group_values(comparable, previous or period.previous(), groups, source)
             window = Period(period.start - dt.timedelta(days=BASELINE_DAYS), period.start)
             rolled = [m.key for m in chosen if m.rolled]
             base = engine.group_values(rolled, window, groups, source)

@@ -9,12 +9,12 @@ from django.shortcuts import get_object_or_404, render
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from funnelwatch.accounts.models import Team, User
+from funnelwatch.accounts.models import Role, Team, User
 from funnelwatch.accounts.visibility import can_see_user, visible_user_ids
-from funnelwatch.core.params import object_id
+from funnelwatch.core.params import BadParameter, object_id
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import engine, registry
-from funnelwatch.reports import exports, periods, queries
+from funnelwatch.reports import exports, periods, queries, trends
 from funnelwatch.reports.funnel import funnel as build_funnel
 
 BLOCK_LABELS = {
@@ -54,6 +54,61 @@ def _one_manager(request: HttpRequest) -> User | None:
     return get_object_or_404(User.objects.select_related("team"), pk=pk)
 
 
+# The key-numbers page shows one set of columns at a time, chosen with tabs.
+TABS = (
+    ("intake", gettext_lazy("New leads"), ("intake",)),
+    ("proposal", gettext_lazy("Proposals"), ("proposal",)),
+    ("objections", gettext_lazy("Objections"), ("objections",)),
+    ("closing", gettext_lazy("Closing"), ("closing",)),
+    ("control", gettext_lazy("Control"), ("daily", "tasks")),
+    ("sales", gettext_lazy("Sales analysis"), ("sales",)),
+    ("telephony", gettext_lazy("Telephony"), ("telephony",)),
+    ("mail", gettext_lazy("E-mail"), ("mail",)),
+    ("quality", gettext_lazy("Call quality"), ("quality",)),
+)
+TAB_SESSION_KEY = "key_numbers_tab"
+
+
+def _tab(request: HttpRequest, available: set[str]) -> str:
+    """?block=, else the tab this person chose last (kept in their session), else the
+    first; an unknown name is answered 400."""
+    names = [name for name, _label, blocks in TABS if available & set(blocks)]
+    wanted = request.GET.get("block")
+    if wanted:
+        if wanted not in names:
+            raise BadParameter("block", _("one of: %(names)s.") % {"names": ", ".join(names)})
+        request.session[TAB_SESSION_KEY] = wanted
+        return wanted
+    kept = request.session.get(TAB_SESSION_KEY)
+    return kept if kept in names else (names[0] if names else "")
+
+
+def _previous_label(choice: periods.Choice) -> str:
+    prev = choice.previous
+    return f"{prev.start.isoformat()} – {(prev.end - dt.timedelta(days=1)).isoformat()}"
+
+
+def _sorted_rows(rows: list, key: str | None, descending: bool) -> list:
+    """Managers sorted by one metric (undefined values last); team and total rows after."""
+    managers = [r for r in rows if r.kind == "manager"]
+    rest = [r for r in rows if r.kind != "manager"]
+    if key:
+        known = [r for r in managers if r.cells[key].value is not None]
+        unknown = [r for r in managers if r.cells[key].value is None]
+        known.sort(key=lambda r: float(r.cells[key].value), reverse=descending)
+        managers = known + unknown
+    return managers + rest
+
+
+def _idle_lead(row: queries.Row) -> bool:
+    """A team lead's own row with nothing in it: they lead, they do not sell."""
+    return (
+        row.kind == "manager"
+        and row.user.role == Role.TEAM_LEAD
+        and not any(c.value for c in row.cells.values())
+    )
+
+
 @login_required
 def key_numbers(request: HttpRequest) -> HttpResponse:
     choice = periods.from_query(request.GET)
@@ -63,11 +118,18 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
     person = _one_manager(request)
     try:
         if person is None:
-            table = queries.key_numbers(request.user, choice.period, by=by, metrics=keys)
+            table = queries.key_numbers(
+                request.user, choice.period, by=by, metrics=keys, previous=choice.previous
+            )
         else:
             by = "manager"
             table = queries.key_numbers(
-                request.user, choice.period, by=by, metrics=keys, only=person.pk
+                request.user,
+                choice.period,
+                by=by,
+                metrics=keys,
+                only=person.pk,
+                previous=choice.previous,
             )
     except KeyError:
         raise Http404(_("Unknown metric.")) from None
@@ -81,22 +143,72 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
         name = f"key-numbers{who}-{choice.period.start}-{choice.last_day}.{fmt}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
+    tab = _tab(request, {m.block for m in table.metrics})
+    blocks = next((b for name, _label, b in TABS if name == tab), ())
+    shown = [m for m in table.metrics if m.block in blocks] or table.metrics
+    sort = request.GET.get("sort") or None
+    if sort is not None and sort not in {m.key for m in shown}:
+        sort = None
+    descending = request.GET.get("dir", "desc") != "asc"
+    rows = [r for r in table.rows if not _idle_lead(r)]
+    spark_metric = next((m for m in shown if m.key == sort), None) or next(
+        (m for m in shown if m.rolled), None
+    )
+    _mark_large_changes(rows, shown, choice, spark_metric)
+    rows = _sorted_rows(rows, sort, descending)
+    base = {k: v for k, v in request.GET.items() if k not in ("sort", "dir", "block")}
     return render(
         request,
         "reports/key_numbers.html",
         {
             "table": table,
+            "rows": rows,
+            "shown": shown,
+            "tabs": [
+                (name, label)
+                for name, label, b in TABS
+                if {m.block for m in table.metrics} & set(b)
+            ],
+            "tab": tab,
+            "sort": sort,
+            "descending": descending,
+            "base_query": urlencode(base),
+            "spark_metric": spark_metric,
+            "z_large": trends.Z_LARGE,
             "choice": choice,
+            "previous_label": _previous_label(choice),
             "by": by,
             "person": person,
             "scope_query": scope_query,
             "kinds": periods.KINDS,
-            "blocks": [(b, BLOCK_LABELS.get(b, b), ms) for b, ms in table.blocks],
             "period_query": _period_query(choice),
             "prev_date": (choice.period.start - dt.timedelta(days=1)).isoformat(),
             "next_date": choice.period.end.isoformat(),
         },
     )
+
+
+def _mark_large_changes(rows: list, shown: list, choice: periods.Choice, spark) -> None:  # noqa: ANN001
+    """Colour a manager's cell only when its value is far from their own usual (a robust
+    z-score over the same windows of the last eight weeks, ``reports.trends``); give each
+    manager row the sparkline of ``spark``: the eight windows and the period itself."""
+    managers = [r for r in rows if r.kind == "manager"]
+    for row in rows:
+        for c in row.cells.values():
+            c.tone, c.z = "", None
+        row.spark = []
+    rolled = [m for m in shown if m.rolled]
+    if not managers or not rolled:
+        return
+    past = trends.history(rolled, choice.period, {r.user.pk: {r.user.pk} for r in managers})
+    for row in managers:
+        for m in rolled:
+            c = row.cells[m.key]
+            change = trends.large_change(m, c.value, past[row.user.pk][m.key])
+            if change is not None:
+                c.tone, c.z = change.tone, change.z
+        if spark is not None:
+            row.spark = [*past[row.user.pk][spark.key], row.cells[spark.key].value]
 
 
 @login_required
@@ -156,8 +268,9 @@ def manager(request: HttpRequest, pk: int) -> HttpResponse:
         }
         for m in metrics
     }
+    week = periods.from_query({"period": "week"})
     table = queries.key_numbers(
-        request.user, periods.period_of("week", periods.today()), by="manager", only=pk
+        request.user, week.period, by="manager", only=pk, previous=week.previous
     )
     row = next((r for r in table.rows if r.user and r.user.pk == pk), None)
     return render(

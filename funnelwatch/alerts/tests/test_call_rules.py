@@ -168,7 +168,7 @@ def test_morning_page_shows_a_missed_call_that_fell_due_at_the_opening(client, w
         assert CLIENT not in client.get("/alerts/morning/").content.decode()
     with time_machine.travel(at(2026, 3, 9, 9, 30), tick=False):
         page = client.get("/alerts/morning/").content.decode()
-    assert CLIENT in page and "30 working minutes" in page
+    assert CLIENT in page and "waiting 30 min of working time" in page
     client.force_login(world.lead)  # bob is not in the team lead's team
     with time_machine.travel(at(2026, 3, 9, 9, 30), tick=False):
         assert CLIENT not in client.get("/alerts/morning/").content.decode()

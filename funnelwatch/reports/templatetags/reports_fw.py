@@ -8,36 +8,50 @@ from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
-from funnelwatch.core.templatetags.humanize_fw import money
+from funnelwatch.core.templatetags.humanize_fw import currency_money, human_minutes
 
 register = template.Library()
+
+# Units that are durations, as minutes per unit.
+DURATIONS = {"minutes": 1, "days": 1440, "seconds": 1 / 60}
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:.1f}"
 
 
 @register.filter
 def show(value: object, metric: object) -> str:
-    """A metric's value for a table cell, by its unit; an em dash when undefined."""
+    """A metric's value for a table cell, by its unit: durations as "3 h 20 min" or
+    "2 days 4 h", money with thousands separators and the currency, percentages with
+    one decimal; an em dash when undefined."""
     if value is None:
         return "—"
     unit = getattr(metric, "unit", "")
     if unit == "money":
-        return money(value)
+        return currency_money(value)
     if unit == "pct":
         return f"{float(value):.1f}%"
-    if unit in ("days", "minutes", "seconds", "ratio", "score"):
+    if unit in DURATIONS:
+        return human_minutes(float(value) * DURATIONS[unit])
+    if unit in ("ratio", "score"):
         return f"{float(value):.1f}"
-    if isinstance(value, float | Decimal) and value != int(value):
-        return f"{float(value):.1f}"
-    return str(int(value)) if isinstance(value, float | Decimal) else str(value)
+    if isinstance(value, float | Decimal):
+        return _number(float(value))
+    return str(value)
 
 
 @register.filter
 def signed(value: object, metric: object) -> str:
+    """A change: "+12", "−3 h 10 min", "+4.5 pp" (percentage points, translated)."""
     if value is None:
         return ""
-    text = show(abs(value), metric)
-    if getattr(metric, "unit", "") == "pct":
-        text = text.rstrip("%") + " pp"
-    return ("+" if value > 0 else "−" if value < 0 else "±") + text
+    sign = "+" if value > 0 else "−" if value < 0 else "±"
+    unit = getattr(metric, "unit", "")
+    if unit == "pct":
+        points = gettext("pp")  # percentage points
+        return f"{sign}{abs(float(value)):.1f} {points}"
+    return sign + show(abs(value), metric)
 
 
 @register.filter
@@ -46,21 +60,21 @@ def cell(row: object, key: str) -> object:
 
 
 @register.simple_tag(takes_context=True)
-def key_number_cells(context: template.Context, row: object, blocks: list) -> SafeString:
+def key_number_cells(context: template.Context, row: object, metrics: list) -> SafeString:
     """The cells of one row of the key-numbers table: each value linked to its records,
-    its change against the previous period and against the row's 4-week baseline.
+    with its change against the period it is compared with; the cell is coloured only
+    when the value is far from the manager's own usual (``reports.trends``).
 
     Built here rather than with template tags per cell: a department of 200 managers has
-    ~10,000 cells, and the links and labels are the same for every row.
+    thousands of cells, and the links and labels are the same for every row.
     """
     shared = context.render_context.get("key_number_cells")
     if shared is None:
-        metrics = [m for _block, _label, ms in blocks for m in ms]
         shared = context.render_context["key_number_cells"] = {
             "links": {m.key: reverse("metrics:records", args=[m.key]) for m in metrics},
-            "previous": gettext("against the previous period"),
-            "baseline": gettext("against the 4-week baseline"),
-            "base": gettext("base"),
+            "previous": gettext("against %(period)s")
+            % {"period": context.get("previous_label", "")},
+            "usual": gettext("far from the manager's usual (%(z)s robust deviations)"),
         }
     query = conditional_escape(context.get("period_query", ""))
     if row.kind == "manager":
@@ -68,35 +82,54 @@ def key_number_cells(context: template.Context, row: object, blocks: list) -> Sa
     elif row.kind == "team":
         query = format_html("{}&team={}", query, row.team.pk)
     out = []
-    for _block, _label, ms in blocks:
-        for m in ms:
-            c = row.cells.get(m.key)
-            change = c.change
-            vs_baseline = c.vs_baseline
-            out.append(
-                format_html(
-                    '<td class="num">\n<a href="{}?{}">{}</a>\n{}\n{}\n</td>',
-                    shared["links"][m.key],
-                    query,
-                    show(c.value, m),
-                    format_html(
-                        '<small class="{}" title="{}">{}</small>',
-                        c.tone,
-                        shared["previous"],
-                        signed(change, m),
-                    )
-                    if change is not None
-                    else "",
-                    format_html(
-                        '<small class="{}" title="{}: {}">{} {}</small>',
-                        c.baseline_tone,
-                        shared["baseline"],
-                        show(c.baseline, m),
-                        shared["base"],
-                        signed(vs_baseline, m),
-                    )
-                    if vs_baseline is not None
-                    else "",
-                )
+    for m in metrics:
+        c = row.cells.get(m.key)
+        change = c.change
+        z = getattr(c, "z", None)
+        out.append(
+            format_html(
+                '<td class="num {}"{}><a href="{}?{}">{}</a>{}</td>',
+                c.tone,
+                format_html(' title="{}"', shared["usual"] % {"z": f"{z:+.1f}"}) if c.tone else "",
+                shared["links"][m.key],
+                query,
+                show(c.value, m),
+                format_html('<small title="{}">{}</small>', shared["previous"], signed(change, m))
+                if change is not None
+                else "",
             )
+        )
     return mark_safe("".join(out))  # every part went through format_html
+
+
+@register.simple_tag
+def sparkline(values: list, label: str = "") -> SafeString:
+    """Eight weeks (and the current period) of a metric as a small line, drawn on the
+    server as SVG: no script, nothing for the page to load."""
+    points = [float(v) if v is not None else None for v in values or []]
+    known = [v for v in points if v is not None]
+    if len(known) < 2:
+        return mark_safe("")
+    low, high = min(known), max(known)
+    span = (high - low) or 1.0
+    width, height, step = 80, 20, 80 / max(len(points) - 1, 1)
+    coords = [
+        f"{i * step:.1f},{height - 2 - (v - low) / span * (height - 4):.1f}"
+        for i, v in enumerate(points)
+        if v is not None
+    ]
+    last = coords[-1].split(",")
+    return format_html(
+        '<svg class="spark" viewBox="0 0 {} {}" width="{}" height="{}" role="img" '
+        'aria-label="{}"><title>{}</title><polyline points="{}"/>'
+        '<circle cx="{}" cy="{}" r="2"/></svg>',
+        width,
+        height,
+        width,
+        height,
+        label,
+        label,
+        " ".join(coords),
+        last[0],
+        last[1],
+    )

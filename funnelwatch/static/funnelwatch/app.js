@@ -23,6 +23,14 @@
     document.querySelectorAll("[data-print]").forEach(function (el) {
       el.addEventListener("click", function () { window.print(); });
     });
+    // The phone menu: the button opens and closes the header's menu.
+    document.querySelectorAll("[data-menu-toggle]").forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        var header = btn.closest("header");
+        var open = header.classList.toggle("open");
+        btn.setAttribute("aria-expanded", open ? "true" : "false");
+      });
+    });
     charts();
     player();
   });
