@@ -260,9 +260,14 @@ def step_webhooks(args: argparse.Namespace) -> dict:
     from bench.webhook_events import make_event, stored_counts
 
     port = _free_port()
-    # The settings the telephony guide recommends for a busy PBX: events are stored and
-    # answered at once (queue mode), then turned into calls in batches.
-    env = {**os.environ, "FUNNELWATCH_WEBHOOK_MODE": "queue"}
+    # BENCH_WEBHOOK_MODE=queue: the settings the telephony guide recommends for a busy
+    # PBX (events stored and answered at once, turned into calls in batches); "default"
+    # (the default): the product's default settings, each event processed in its request.
+    mode = os.environ.get("BENCH_WEBHOOK_MODE", "default")
+    env = dict(os.environ)
+    env.pop("FUNNELWATCH_WEBHOOK_MODE", None)
+    if mode == "queue":
+        env["FUNNELWATCH_WEBHOOK_MODE"] = "queue"
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),
@@ -311,6 +316,7 @@ def step_webhooks(args: argparse.Namespace) -> dict:
     process_s = time.perf_counter() - started
     stored, duplicated = stored_counts(sent)
     return {
+        "mode": mode,
         "runs": runs,
         "replayed": replay,
         "sent": sent,

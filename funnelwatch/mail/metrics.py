@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.crm.metrics import add_objection_attempt_source
+from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
-from funnelwatch.metrics.common import LocalDay, day_points, owner_at
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 
 # A thread is followed this far back to find the letter a reply answers.

@@ -1,5 +1,6 @@
 """Small helpers metric definitions share: period bounds, local days (in Python and in
-SQL), owner at a moment, points summed by the database."""
+SQL), points summed by the database. (The owner of a deal at a moment is the CRM's:
+``funnelwatch.crm.rollups.owner_at``.)"""
 
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from django.db.models import (
     Expression,
     F,
     Func,
-    OuterRef,
     QuerySet,
-    Subquery,
     Sum,
 )
-from django.db.models.functions import Cast, Coalesce, Round, TruncDate
+from django.db.models.functions import Cast, Round, TruncDate
 from django.utils import timezone
 
 from funnelwatch.lib.dates import Period, period_bounds
@@ -61,22 +60,6 @@ def days_of(microseconds: int) -> Decimal:
     :class:`ElapsedMicroseconds` has the database count them)."""
     # The float is timedelta.total_seconds() exactly: whole microseconds / 10**6.
     return (Decimal(microseconds / 10**6) / Decimal(86400)).quantize(FOUR)
-
-
-def owner_at(deal_ref: str = "deal", when_ref: str = "at") -> Coalesce:
-    """The deal's owner at the moment ``when_ref`` (from its owner history), as an annotation.
-
-    Falls back to the current owner for records older than the deal's history.
-    """
-    from funnelwatch.crm.models import OwnerChange
-
-    history = (
-        OwnerChange.objects.filter(deal=OuterRef(deal_ref), at__lte=OuterRef(when_ref))
-        .order_by("-at", "-id")
-        .values("to_owner")[:1]
-    )
-    current = f"{deal_ref}__owner" if deal_ref != "pk" else "owner"
-    return Coalesce(Subquery(history), F(current), output_field=BigIntegerField())
 
 
 # --- local days in SQL ----------------------------------------------------------------

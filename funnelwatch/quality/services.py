@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from funnelwatch import metrics
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.quality import conf
 from funnelwatch.quality.audio import AudioError, analyze_file
@@ -81,6 +82,12 @@ def _local_path(recording) -> Iterator[Path]:  # noqa: ANN001
         yield Path(tmp.name)
 
 
+def _keys() -> list[str]:
+    """The rolled numbers of the quality block: what an analysis, a review or the review
+    queue can change."""
+    return [m.key for m in metrics.registry.by_block("quality") if m.rolled]
+
+
 def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  # noqa: ANN001
     """Analyse one stored recording and save the result; a file that cannot be decoded
     gives an analysis with the error and no metrics. The call is never changed."""
@@ -117,9 +124,12 @@ def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  
             flagged=bool(result.flags),
             segments=result.segments,
         )
-    analysis, _created = RecordingAnalysis.objects.update_or_create(
-        recording=recording, defaults=values
-    )
+    with transaction.atomic():
+        analysis, _created = RecordingAnalysis.objects.update_or_create(
+            recording=recording, defaults=values
+        )
+        call = recording.call
+        metrics.changed("quality", [call.manager_id], [call.started_at], keys=_keys())
     return analysis
 
 
@@ -209,7 +219,15 @@ def sample_week(
                     call_id=call_id, manager_id=manager_id, week=monday, reason="sampled"
                 )
             )
-    ReviewQueueItem.objects.bulk_create(new, ignore_conflicts=True)
+    with transaction.atomic():
+        ReviewQueueItem.objects.bulk_create(new, ignore_conflicts=True)
+        started = dict(
+            Call.objects.filter(pk__in=[item.call_id for item in new]).values_list(
+                "pk", "started_at"
+            )
+        )
+        for item in new:
+            metrics.changed("quality", [item.manager_id], [started[item.call_id]], keys=_keys())
     return len(new)
 
 
@@ -295,6 +313,7 @@ def save_review(
         for at, text in comments
         if text and text.strip()
     )
+    metrics.changed("quality", [call.manager_id], [call.started_at], keys=_keys())
     return review
 
 

@@ -9,7 +9,7 @@ transaction and a fixed number of queries per batch (never per row):
   from an unknown number creates a contact and a lead assigned by routing;
 - writes calls and legs with ``bulk_create`` and records them in the audit trail;
 - links missed inbound calls to the first later outbound call to the same number;
-- tells the metrics which managers' numbers changed (``crm_event`` kind "call").
+- tells the metrics which managers' numbers changed (``metrics.changed``, source "call").
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from funnelwatch import metrics
 from funnelwatch.accounts.models import Extension
 from funnelwatch.audit import chain
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, current_actor
 from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
-from funnelwatch.crm.signals import crm_event
 from funnelwatch.lib import phones
+from funnelwatch.metrics.common import local_day
 from funnelwatch.telephony import conf, fastdb
 from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction, Recording
 from funnelwatch.telephony.providers.base import CallRecord, LegRecord, channel_extension
@@ -485,9 +486,9 @@ def _recomputed(
 
 
 def _notify(changed: list[tuple[int | None, dt.datetime]], call_ids: Iterable[int] = ()) -> None:
-    """Tell the metrics (``crm_event`` kind "call") which managers' numbers changed on
-    which days: the (manager, call start) pairs in ``changed``, and what the calls
-    ``call_ids`` change for others (the deal's owner, the owner of a lead they call
+    """Tell the metrics (``metrics.changed``, source "call") which managers' numbers
+    changed on which days: the (manager, call start) pairs in ``changed``, and what the
+    calls ``call_ids`` change for others (the deal's owner, the owner of a lead they call
     first: ``metrics.touched_by_calls``)."""
     from funnelwatch.telephony.metrics import touched_by_calls
 
@@ -495,18 +496,11 @@ def _notify(changed: list[tuple[int | None, dt.datetime]], call_ids: Iterable[in
     # One moment per manager and quarter hour stands for its local day (zone offsets are
     # whole quarter hours): hundreds of thousands of calls name a few days.
     pairs = {(m, int(at.timestamp()) // 900): (m, at) for m, at in everything if m}
-    if not pairs:
-        return
-    moments = [at for _m, at in pairs.values()]
-    crm_event.send(
-        sender=Call,
-        kind="call",
-        deal=None,
-        at=max(moments),
-        user_ids={m for m, _at in pairs.values()},
-        days=moments,
-        pairs=list(pairs.values()),
-    )
+    per: dict[int, set[dt.date]] = {}
+    for manager, at in pairs.values():
+        per.setdefault(manager, set()).add(local_day(at))
+    for manager, days in per.items():
+        metrics.changed("call", [manager], days)
 
 
 def _leads_for_unknown(

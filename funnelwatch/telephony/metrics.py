@@ -23,9 +23,10 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.crm.metrics import add_objection_attempt_source, creation_owner
 from funnelwatch.crm.models import ContactPhone, Deal
+from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics.common import LocalDay, day_points, owner_at
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from funnelwatch.metrics import refresh
 from funnelwatch.telephony import conf
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.models import Call, Recording, WebhookEvent
@@ -187,7 +188,11 @@ def process(
         return (Outcome.QUEUED if stored else Outcome.DUPLICATE), None
     for attempt in range(3):
         try:
-            return _process_once(provider, key, payload, kind, source_name)
+            # The rollups of the call's (manager, day) are recomputed by the worker
+            # (``metrics-dirty``), each pair once for however many events named it: the
+            # request costs what storing the event costs.
+            with refresh.background():
+                return _process_once(provider, key, payload, kind, source_name)
         except IntegrityError:
             # Two events of one call arriving at once may both try to create it; the
             # loser retries and finds the call, merging its leg instead.
