@@ -217,7 +217,7 @@ class _Simulation:
         """The planted manager does about half of the work in the last two weeks."""
         return manager == self.dropper and when >= self.drop_from and self.rng.random() < 0.5
 
-    def lead(self, manager: User, created: dt.datetime):  # noqa: ANN201
+    def lead(self, manager: User, created: dt.datetime):
         rng = self.rng
         company = rng.choice(self.companies) if rng.random() < 0.6 else None
         first = rng.choice(FIRST)
@@ -294,7 +294,7 @@ class _Simulation:
         if done < now:
             services.win(deal, actor=manager, at=done)
 
-    def activities(self, deal, manager: User, stage: str, t: dt.datetime) -> None:  # noqa: ANN001
+    def activities(self, deal, manager: User, stage: str, t: dt.datetime) -> None:
         rng = self.rng
         if stage == "Proposal sent":
             services.send_proposal(

@@ -1,4 +1,4 @@
-"""The CRM's metrics (KPIS.md: new leads, proposals, objections, closing, daily control,
+"""The CRM's metrics (docs/metrics.md: new leads, proposals, objections, closing, daily control,
 tasks, sales analysis), one ``register(Metric(...))`` per number.
 
 Who is credited: the deal's owner at the time of the event (``StageChange.owner`` for
@@ -153,7 +153,7 @@ _AMOUNT = cents("deal__amount")
 _PROFIT = cents("deal__amount") - cents("deal__cost")
 
 
-def _win_points(period: Period, ids: Ids, value: Expression, weight: Expression | None = None):  # noqa: ANN202
+def _win_points(period: Period, ids: Ids, value: Expression, weight: Expression | None = None):
     """Wins per owner and day: ``value`` (cents) summed, ``weight`` (cents) or the count."""
     scale = 100 if weight is not None else None
     return day_points(wins(period, ids), "owner_id", "at", period, value, weight, 100, scale)

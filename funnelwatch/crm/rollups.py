@@ -116,7 +116,7 @@ def on_audit_event(sender: object, instance: object, created: bool, **kwargs: ob
 
 
 @metrics.registry.history_span
-def crm_span() -> tuple[object, object]:
+def crm_span() -> tuple[dt.datetime | None, dt.datetime | None]:
     """Deals from the first created to the last closed; audit events from the first."""
     from funnelwatch.audit.models import AuditEvent
     from funnelwatch.crm.models import Deal

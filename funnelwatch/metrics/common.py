@@ -76,7 +76,8 @@ _SAMPLE_STEP = dt.timedelta(hours=3)
 
 
 def _offset(moment: dt.datetime, tz: dt.tzinfo) -> int:
-    return int(moment.astimezone(tz).utcoffset().total_seconds())
+    offset = moment.astimezone(tz).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 @lru_cache(maxsize=256)
@@ -120,11 +121,11 @@ class ElapsedMicroseconds(Func):
     def __init__(self, start: str, end: str) -> None:
         super().__init__(F(start), F(end))
 
-    def _operands(self, compiler):  # noqa: ANN001, ANN202
+    def _operands(self, compiler):
         (a, pa), (b, pb) = (compiler.compile(e) for e in self.source_expressions)
         return a, pa, b, pb
 
-    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sqlite(self, compiler, connection, **extra):
         # Moments are stored as text "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds
         # from strftime on the text without its fraction (SQLite would round a fraction to
         # the millisecond), microseconds from the digits after the point (none: 0).
@@ -138,7 +139,7 @@ class ElapsedMicroseconds(Func):
 
         return f"({us(b)} - {us(a)})", [*pb, *pb, *pa, *pa]
 
-    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sql(self, compiler, connection, **extra):
         # PostgreSQL and other SQL databases. Exact: EXTRACT gives a numeric (a double
         # before PostgreSQL 14, still exact to the microsecond once the cast rounds it).
         a, pa, b, pb = self._operands(compiler)
@@ -156,10 +157,10 @@ class LocalDay(Func):
         self.tz = tz or company_tz()
         self.since, self.until = period_bounds(period, self.tz)
 
-    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sql(self, compiler, connection, **extra):
         return compiler.compile(TruncDate(self.source_expressions[0], tzinfo=self.tz))
 
-    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sqlite(self, compiler, connection, **extra):
         moment, params = compiler.compile(self.source_expressions[0])
 
         def shifted(offset: int) -> str:
@@ -217,9 +218,8 @@ def day_points(
     return out
 
 
-def cents(expression: Expression | str, places: int = 2) -> Cast:
+def cents(expression: Expression | F | str, places: int = 2) -> Cast:
     """A decimal (money, minutes) as a whole number of its smallest units, so sums are
     exact on SQLite too (it keeps decimals as floats)."""
-    if isinstance(expression, str):
-        expression = F(expression)
-    return Cast(Round(expression * (10**places)), BigIntegerField())
+    field = F(expression) if isinstance(expression, str) else expression
+    return Cast(Round(field * (10**places)), BigIntegerField())

@@ -118,8 +118,8 @@ class _Batch:
             by_days: dict[frozenset[dt.date], set[int]] = {}
             for m, days in per.items():
                 by_days.setdefault(frozenset(days), set()).add(m)
-            for days, managers in by_days.items():
-                for period in contiguous(days):
+            for shared, managers in by_days.items():
+                for period in contiguous(shared):
                     _rebuild(period, managers, ordered, raise_errors)
 
 
@@ -146,7 +146,7 @@ def _rebuild(
                 return
             if not connection.in_atomic_block:
                 connection.close_if_unusable_or_obsolete()
-        except Exception:  # noqa: BLE001 - the change is saved; the rollups can be rebuilt
+        except Exception:
             _not_refreshed(period, managers)
             return
 
@@ -193,7 +193,7 @@ def deferred() -> Iterator[None]:
 
 def _batch() -> _Batch:
     batch = _current.get()
-    pending = [cb for _sids, cb, _robust in connection.run_on_commit]
+    pending = [entry[1] for entry in connection.run_on_commit]
     if batch is None or batch.done or batch.flush not in pending:
         batch = _Batch()
         _current.set(batch)

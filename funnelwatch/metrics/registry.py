@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -207,7 +207,7 @@ def link_to(url_name: str, path: str = "pk") -> Callable[[object], str | None]:
 # first recorded event to the last. The kernel knows no domain table, so each domain
 # names the span of its own records.
 
-Span = Callable[[], "tuple[object, object]"]
+Span = Callable[[], "tuple[datetime | None, datetime | None]"]
 _SPANS: list[Span] = []
 
 

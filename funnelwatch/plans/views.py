@@ -13,7 +13,7 @@ from funnelwatch.plans.forms import PlanForm
 from funnelwatch.plans.progress import plans_for, progress
 
 
-def _may_set_plans(user) -> bool:  # noqa: ANN001
+def _may_set_plans(user) -> bool:
     return user.is_head or user.role == "team_lead"
 
 

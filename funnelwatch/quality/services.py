@@ -63,7 +63,7 @@ class ReviewError(ValueError):
 
 
 @contextmanager
-def _local_path(recording) -> Iterator[Path]:  # noqa: ANN001
+def _local_path(recording) -> Iterator[Path]:
     """A filesystem path for the recording's file (copied out of remote storage)."""
     if not recording.file:
         raise AudioError(_("the recording has no file yet"))
@@ -88,7 +88,7 @@ def _keys() -> list[str]:
     return [m.key for m in metrics.registry.by_block("quality") if m.rolled]
 
 
-def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  # noqa: ANN001
+def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:
     """Analyse one stored recording and save the result; a file that cannot be decoded
     gives an analysis with the error and no metrics. The call is never changed."""
     values: dict = {"analyzer": ANALYZER_VERSION, "analyzed_at": timezone.now()}
@@ -135,7 +135,7 @@ def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  
 
 def analyze_existing(
     since: str | None = None, call_id: int | None = None, force: bool = False, out=None
-) -> tuple[int, int]:  # noqa: ANN001
+) -> tuple[int, int]:
     """Analyse stored recordings (those without an analysis, or all with ``force``)."""
     from funnelwatch.telephony.models import Recording
 
@@ -270,7 +270,7 @@ def save_review(
     call,
     checklist: Checklist,
     reviewer,
-    answers: dict[int, str],  # noqa: ANN001
+    answers: dict[int, str],
     comments: list[tuple[float, str]] = (),
     summary: str = "",
     at: dt.datetime | None = None,
@@ -323,7 +323,7 @@ def add_comment(review: Review, at_s: float, text: str) -> ReviewComment:
     return ReviewComment.objects.create(review=review, at_s=max(0.0, at_s), text=text.strip())
 
 
-def mark_exemplary(call, user, stages: list[str], note: str = "") -> ExemplaryCall:  # noqa: ANN001
+def mark_exemplary(call, user, stages: list[str], note: str = "") -> ExemplaryCall:
     bad = [s for s in stages if s not in ScriptStage.values]
     if bad:
         raise ReviewError(_("unknown script stage"))
@@ -391,7 +391,7 @@ def parse_criteria(text: str) -> list[dict]:
 
 
 @transaction.atomic
-def create_checklist(name: str, criteria_text: str, user) -> Checklist:  # noqa: ANN001
+def create_checklist(name: str, criteria_text: str, user) -> Checklist:
     rows = parse_criteria(criteria_text)
     checklist = Checklist.objects.create(name=name.strip() or _("Checklist"), created_by=user)
     Criterion.objects.bulk_create(

@@ -30,7 +30,7 @@ INBOUND_PER_DAY = (2, 6)
 RECORDINGS = 40
 
 
-def _extensions(ctx) -> dict[int, str]:  # noqa: ANN001
+def _extensions(ctx) -> dict[int, str]:
     have = dict(Extension.objects.filter(user__in=ctx.managers).values_list("user_id", "number"))
     taken = set(Extension.objects.values_list("number", flat=True))
     n = 100
@@ -76,7 +76,7 @@ def _leg(
     )
 
 
-def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.datetime]:  # noqa: ANN001
+def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.datetime]:
     tz = timezone.get_current_timezone()
     start_h, end_h = settings.FUNNELWATCH_WORKDAY_START, settings.FUNNELWATCH_WORKDAY_END
     out = []
@@ -90,7 +90,7 @@ def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.d
     return sorted(out)
 
 
-def generate(ctx) -> None:  # noqa: ANN001, C901
+def generate(ctx) -> None:
     rng = ctx.rng_for("telephony")
     if not ctx.managers:
         return
@@ -228,7 +228,7 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
     )
 
 
-def dates_local(moment: dt.datetime, tz) -> dt.date:  # noqa: ANN001
+def dates_local(moment: dt.datetime, tz) -> dt.date:
     return moment.astimezone(tz).date()
 
 
@@ -284,7 +284,7 @@ def synth_wav(kind: str, seconds: float, seed: int) -> bytes:
     return buf.getvalue()
 
 
-def _recordings(ctx, rng: random.Random) -> None:  # noqa: ANN001
+def _recordings(ctx, rng: random.Random) -> None:
     calls = list(
         Call.objects.filter(provider=PROVIDER, outcome="answered", recording__isnull=True)
         .order_by("-started_at")

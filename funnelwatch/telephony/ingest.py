@@ -125,7 +125,7 @@ def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
         if connection.vendor == "postgresql":
             # One array parameter, not a query per few hundred values.
             cur.execute(
-                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "
                 "AND external_id = ANY(%s)",
                 [provider, external_ids],
             )
@@ -133,7 +133,7 @@ def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
         for part in _chunks(external_ids):
             marks = ", ".join(["%s"] * len(part))
             cur.execute(
-                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "
                 f"AND external_id IN ({marks})",
                 [provider, *part],
             )
@@ -629,7 +629,7 @@ def _first_stored_outbound(
     with connection.cursor() as cur:
         for part in _chunks(sorted(missed), _IN_CHUNK // 2):
             cur.execute(
-                "SELECT v.column1, v.column2, "  # noqa: S608
+                "SELECT v.column1, v.column2, "
                 f"(SELECT c.started_at FROM {table} c WHERE c.client_number = v.column1 "
                 f"AND c.direction = '{Direction.OUT}' AND c.started_at > v.column2 "
                 "ORDER BY c.started_at LIMIT 1) "
@@ -658,7 +658,7 @@ def _first_keys(moments: set[tuple[str, object]]) -> dict[tuple[str, object], in
             # OR of (number, time) pairs: both planners probe the index once per pair
             # (SQLite does not for a join on VALUES, nor for a row-value IN).
             cur.execute(
-                f"SELECT id, client_number, started_at FROM {table} "  # noqa: S608
+                f"SELECT id, client_number, started_at FROM {table} "
                 f"WHERE direction = '{Direction.OUT}' AND ("
                 + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
                 + ")",
@@ -671,7 +671,7 @@ def _first_keys(moments: set[tuple[str, object]]) -> dict[tuple[str, object], in
     return keys
 
 
-def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
+def link_callbacks(numbers: set[str], changes: bool = False):
     """Link each unreturned missed inbound call on these numbers to the first later
     outbound call to the same number (by anyone). Returns how many were linked, or with
     ``changes`` the (credited manager, start) of each missed call linked.
@@ -689,7 +689,7 @@ def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
             # The constants are written out: only then do the planners know the partial
             # index (its condition, word for word) applies.
             cur.execute(
-                "SELECT m.id, m.client_number, "  # noqa: S608
+                "SELECT m.id, m.client_number, "
                 f"(SELECT c.started_at FROM {table} c WHERE c.client_number = m.client_number "
                 f"AND c.direction = '{Direction.OUT}' AND c.started_at > m.started_at "
                 "ORDER BY c.started_at LIMIT 1), "

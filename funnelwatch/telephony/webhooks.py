@@ -51,7 +51,7 @@ def store_event(provider: str, key: str, payload: dict) -> WebhookEvent | None:
     key = key[:200]
     cols = ("provider", "event_key", "received_at", "payload", "error")
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"INSERT INTO {quote(meta.db_table)} "
         f"({', '.join(quote(meta.get_field(c).column) for c in cols)}) "
         "VALUES (%s, %s, %s, %s, %s) "
         f"ON CONFLICT ({quote('provider')}, {quote('event_key')}) DO NOTHING "
@@ -201,7 +201,7 @@ def process(
     raise AssertionError("unreachable")
 
 
-def _process_once(provider, key, payload, kind, source_name):  # noqa: ANN001, ANN202
+def _process_once(provider, key, payload, kind, source_name):
     # One transaction: a ParseError while building rolls the event row back with it.
     with transaction.atomic():
         event = store_event(provider, key, payload | {KIND_KEY: kind})

@@ -30,7 +30,7 @@ def doors(monkeypatch):
     seen: list[str] = []
     real = refresh.changed
 
-    def spy(source, managers, days, **kwargs):  # noqa: ANN001, ANN003, ANN202
+    def spy(source, managers, days, **kwargs):
         seen.append(source)
         return real(source, managers, days, **kwargs)
 
@@ -40,14 +40,14 @@ def doors(monkeypatch):
 
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def run(fn, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
             return fn(*args, **kwargs)
 
     return run
 
 
-def value(key: str, manager) -> object:  # noqa: ANN001
+def value(key: str, manager) -> object:
     return engine.group_values([key], MARCH, {0: {manager.pk}})[0][key]
 
 
@@ -106,7 +106,7 @@ def test_call_import(world, at, commit, doors, tmp_path):
     clean()
 
 
-def _generic_event(client, n: int, start: str):  # noqa: ANN001, ANN202
+def _generic_event(client, n: int, start: str):
     from funnelwatch.telephony.providers import generic
 
     raw = json.dumps(
@@ -174,7 +174,7 @@ def test_mail_store_and_the_shared_bcc_mailbox(world, at, commit, doors):
         emails=["client@acme.test"],
     )
 
-    def put(frm, to, when, msgid, box):  # noqa: ANN001, ANN202
+    def put(frm, to, when, msgid, box):
         raw = letter(frm, to, "Price", msgid=msgid, date=when)
         return store([Incoming(parse(raw))], box)
 

@@ -12,7 +12,7 @@ from funnelwatch.metrics.models import DailyValue
 MARCH = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
 
 
-def _value(key, manager, period=MARCH):  # noqa: ANN001, ANN202
+def _value(key, manager, period=MARCH):
     return engine.group_values([key], period, {0: {manager.pk}})[0][key]
 
 
@@ -177,7 +177,7 @@ def test_a_failing_refresh_after_the_commit_keeps_the_change_and_is_logged(
 
     tries = []
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def broken(*args, **kwargs):
         tries.append(args)
         raise IntegrityError('duplicate key value violates unique constraint "uniq_daily_value"')
 

@@ -19,7 +19,7 @@ from funnelwatch.core.demo import DemoContext, app_generators
 class Command(BaseCommand):
     help = "Build a believable demo sales department, deterministic for a given seed."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--months", type=int, default=6)
         parser.add_argument("--managers", type=int, default=10)
@@ -30,7 +30,7 @@ class Command(BaseCommand):
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
         parser.add_argument("--summary-file", help="also write the text summary to this file")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         if opts["months"] < 1 or opts["managers"] < 2:
             raise CommandError("--months must be at least 1 and --managers at least 2")
         if opts["reset"]:

@@ -21,7 +21,8 @@ def _day(value: str) -> dt.date:
 def data_period() -> Period:
     """From the first recorded event to the last one or tomorrow (local days), as the
     domains name their records' span (``registry.history_span``)."""
-    firsts, lasts = [], []
+    firsts: list[dt.datetime | None] = []
+    lasts: list[dt.datetime | None] = []
     for span in registry.history_spans():
         first, last = span()
         firsts.append(first)
