@@ -155,7 +155,9 @@ class RollupStamp(models.Model):
 class DirtyDay(models.Model):
     """A (manager, local day) whose rollups a change made stale, waiting for the worker
     (``refresh.background``); ``keys``: the metrics to recompute, comma-separated, or
-    ``*`` for all. The same pair marked twice is one row."""
+    ``*`` for all. One row per change: the worker recomputes each pair once however many
+    rows name it, and deletes only the rows it read, so a change stored while it works
+    is recomputed by its next run."""
 
     manager = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
@@ -166,9 +168,6 @@ class DirtyDay(models.Model):
     class Meta:
         verbose_name = _("stale rollup day")
         verbose_name_plural = _("stale rollup days")
-        constraints = [
-            models.UniqueConstraint(fields=["manager", "day", "keys"], name="uniq_dirty_day"),
-        ]
 
     def __str__(self) -> str:
         return f"{self.day} #{self.manager_id}: {self.keys}"

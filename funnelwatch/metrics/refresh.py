@@ -105,7 +105,14 @@ class _Batch:
                 for period in contiguous(set().union(*per.values())):
                     stamp(period)
                 continue
-            ordered = sorted(keys) if keys is not None else None
+            ordered = None
+            if keys is not None:
+                # A metric no longer registered (a row stored before an upgrade) is skipped.
+                from funnelwatch.metrics import registry
+
+                ordered = sorted(keys & {m.key for m in registry.rolled_metrics()})
+                if not ordered:
+                    continue
             if sum(len(days) for days in per.values()) > BIG_BATCH_DAYS:
                 # A bulk load (the demo, an import): one pass over the whole span.
                 first = min(min(days) for days in per.values())
@@ -295,8 +302,7 @@ def _store_dirty(managers: set[int], days: set[dt.date], keys: frozenset[str] | 
 
     text = "*" if keys is None else ",".join(sorted(keys))
     DirtyDay.objects.bulk_create(
-        [DirtyDay(manager_id=m, day=d, keys=text) for m in managers for d in days],
-        ignore_conflicts=True,
+        [DirtyDay(manager_id=m, day=d, keys=text) for m in managers for d in days]
     )
 
 
@@ -313,11 +319,11 @@ def pending_dirty() -> int:
 
 
 def flush_dirty(limit: int = 20000) -> int:
-    """Recompute the stored dirty pairs, each once; returns how many pairs were done.
+    """Recompute the stored dirty pairs, each once; returns how many distinct pairs.
 
-    Rows are taken in one transaction with the recomputation, so a pair marked again
-    while it is being recomputed (a later id) stays for the next run, and a failure
-    leaves them all for the next run."""
+    The rows read are deleted in the same transaction as the recomputation: a change
+    stored meanwhile (a later row) waits for the next run, and a failure leaves every
+    row for the next run."""
     from funnelwatch.metrics.models import DirtyDay
 
     done = 0
@@ -331,10 +337,12 @@ def flush_dirty(limit: int = 20000) -> int:
             if not rows:
                 return done
             batch = _Batch()
+            pairs = set()
             for _pk, manager, day, keys in rows:
                 batch.add([manager], [day], _keys_of(keys))
+                pairs.add((manager, day, keys))
             batch.flush(raise_errors=True)
             DirtyDay.objects.filter(pk__in=[r[0] for r in rows]).delete()
-        done += len(rows)
+        done += len(pairs)
         if len(rows) < limit:
             return done
