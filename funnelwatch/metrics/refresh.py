@@ -261,6 +261,14 @@ def changed(
         wanted = None
     else:
         wanted = frozenset(keys)
+    if wanted is not None and not wanted:
+        # Nothing rolled to recompute: new tokens for the days (answers reused for them
+        # are dropped), written now in the writer's transaction, rolled back with it.
+        from funnelwatch.metrics.engine import stamp
+
+        for period in contiguous(local):
+            stamp(period)
+        return
     if _background.get():
         _store_dirty(ids, local, wanted)
         return

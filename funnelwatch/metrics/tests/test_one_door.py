@@ -206,6 +206,8 @@ def test_quality_analysis_review_and_queue(
     monkeypatch.setattr(conf, "VAD", "energy")
     call = commit(make_call, world.alice, at(2026, 3, 2, 10), content=wav_bytes(tmp_path))
     assert "quality" in doors
+    # The factory stores the call itself, not through call ingest: tell the door.
+    commit(refresh.changed, "call", [world.alice.pk], [call.started_at])
     assert value("quality_talk_ratio", world.alice) == pytest.approx(49.5, abs=0.3)
     doors.clear()
     checklist = quality.create_checklist("Script", "greeting | 1 | yes_no | Hello", world.head)
