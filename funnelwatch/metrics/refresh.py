@@ -11,7 +11,7 @@ recomputed once:
 - inside :func:`deferred` (a file imported in many batches): once, when the block ends;
 - inside :func:`background` (webhook events, the queued-event worker): the pairs are
   stored in ``metrics_dirtyday`` with the change and recomputed by the worker's periodic
-  job ``metrics-dirty`` (every few seconds), each pair once however many events named it;
+  job ``metrics-dirty`` (at each run of ``runperiodic``), each pair once however many events named it;
 - inside :func:`suspended`: not at all (the caller rebuilds afterwards).
 
 The kernel knows no domain table: which days a change touches is the writer's business
