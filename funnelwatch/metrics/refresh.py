@@ -9,9 +9,10 @@ recomputed once:
 - in a request or any transaction: once, right after the transaction commits (every
   change of the transaction together);
 - inside :func:`deferred` (a file imported in many batches): once, when the block ends;
-- inside :func:`background` (webhook events, the queued-event worker): the pairs are
-  stored in ``metrics_dirtyday`` with the change and recomputed by the worker's periodic
-  job ``metrics-dirty`` (at each run of ``runperiodic``), each pair once however many events named it;
+- inside :func:`background` (webhook events answered in their request): the pairs are
+  stored in ``metrics_dirtyday`` with the change and recomputed by the periodic job
+  ``metrics-dirty`` (each run of ``runperiodic``), each pair once however many events
+  named it;
 - inside :func:`suspended`: not at all (the caller rebuilds afterwards).
 
 The kernel knows no domain table: which days a change touches is the writer's business
