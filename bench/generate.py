@@ -102,12 +102,12 @@ def _defaults(model: type[models.Model], given: list[str]) -> tuple[list[str], t
     return names, tuple(values)
 
 
-def _rows(model, given: list[str], columns: list[list]) -> tuple[list[str], Iterator[tuple]]:  # noqa: ANN001
+def _rows(model, given: list[str], columns: list[list]) -> tuple[list[str], Iterator[tuple]]:
     extra_names, extra = _defaults(model, given)
     return given + extra_names, (tuple(r) + extra for r in zip(*columns, strict=True))
 
 
-def _put(model, given: list[str], columns: list[list]) -> int:  # noqa: ANN001
+def _put(model, given: list[str], columns: list[list]) -> int:
     names, rows = _rows(model, given, columns)
     return insert(model, names, rows)
 
@@ -254,7 +254,7 @@ def generate_deals(world: World, rng: np.random.Generator, total: int) -> None:
     )
 
 
-def _write_chunk(world, rng, deals, changes, proposals, tasks, crm, AuditEvent):  # noqa: ANN001, ANN202, N803
+def _write_chunk(world, rng, deals, changes, proposals, tasks, crm, AuditEvent):
     n = len(deals)
     ids = [d[0] for d in deals]
     owners = [d[1] for d in deals]
@@ -385,7 +385,7 @@ def _write_chunk(world, rng, deals, changes, proposals, tasks, crm, AuditEvent):
     )
 
 
-def _put_audit(AuditEvent, when, epochs, actors, acts, objs, oids) -> int:  # noqa: ANN001, N803
+def _put_audit(AuditEvent, when, epochs, actors, acts, objs, oids) -> int:
     """Audit rows through the chain (funnelwatch.audit.chain.seal_rows), which hashes the
     times as instants: the text ``_ts`` wrote is what gets inserted."""
     from funnelwatch.audit import chain

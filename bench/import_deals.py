@@ -45,7 +45,7 @@ def main() -> None:
     rebuilt = []
     real_rebuild = engine.rebuild
 
-    def timed_rebuild(touched):  # noqa: ANN001, ANN202
+    def timed_rebuild(touched):
         start, cpu = time.perf_counter(), time.process_time()
         real_rebuild(touched)
         rebuilt.append((time.perf_counter() - start, time.process_time() - cpu))

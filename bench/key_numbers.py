@@ -214,7 +214,7 @@ def generate(managers: int, days: int, seed: int = 1) -> tuple[object, dt.date]:
     return head, first
 
 
-def timed(fn, repeat: int) -> tuple[float, object]:  # noqa: ANN001
+def timed(fn, repeat: int) -> tuple[float, object]:
     times, result = [], None
     for _ in range(repeat):
         t0 = time.perf_counter()
@@ -250,7 +250,7 @@ def main() -> None:
         print(f"rollups rebuilt in {time.perf_counter() - t0:.1f} s ({rows} rows)")
         period = Period(end - dt.timedelta(days=30), end)
 
-        def table(source: str, compare: bool):  # noqa: ANN202
+        def table(source: str, compare: bool):
             return lambda: queries.key_numbers(head, period, source=source, compare=compare)
 
         figures = [

@@ -7,7 +7,7 @@ import numpy as np
 from django.apps import apps
 
 
-def generate(world, rng: np.random.Generator, total: int, deals_total: int) -> int:  # noqa: ANN001
+def generate(world, rng: np.random.Generator, total: int, deals_total: int) -> int:
     from bench.generate import CHUNK, _put, _ts, _work_moments
 
     message = apps.get_model("mail", "Message")

@@ -117,6 +117,8 @@ def summarise(args: argparse.Namespace, steps: dict[str, dict]) -> dict:
         "webhook_lost": steps["webhooks"]["lost"],
         "webhook_duplicated": steps["webhooks"]["duplicated"],
         "webhook_queue_processed_per_s": steps["webhooks"].get("queue_events_per_s"),
+        "webhook_mode": steps["webhooks"].get("mode", "queue"),
+        "webhook_dirty_refresh_s": steps["webhooks"].get("dirty_refresh_s"),
         "peak_rss_mb": {name: s.get("peak_rss_mb") for name, s in steps.items()},
     }
 
@@ -132,12 +134,13 @@ def markdown(r: dict) -> str:
         f"{r['stage_changes']:,} stage changes, {r['calls']:,} calls, {r['emails']:,} e-mails "
         f"(generated in {r['generate_s']:.0f} s). {r['date']}, {r['machine']}; `{r['command']}`.",
         "",
-        "Webhooks are measured with the recommended settings: queue mode, gunicorn gthread "
-        "2 workers × 4 threads. Pages and the key-numbers table are timed as in the working "
-        "day: before each request today's rollups are rewritten (as a call or a deal "
-        "change would), so every answer that includes today is read from the database; "
-        "answers for earlier periods (previous period, 4-week baseline) are reused while "
-        "none of their days changed.",
+        f"Webhooks are measured with {r.get('webhook_mode', 'queue')} settings "
+        "(BENCH_WEBHOOK_MODE: `default`, each event processed in its request, or `queue`), "
+        "gunicorn gthread 2 workers × 4 threads. Pages and the key-numbers table are timed "
+        "as in the working day: before each request today's rollups are rewritten (as a "
+        "call or a deal change would), so every answer that includes today is read from "
+        "the database; answers for earlier periods (previous period, 4-week baseline) are "
+        "reused while none of their days changed.",
         "",
         "| measurement | median / p95 |",
         "| --- | --- |",

@@ -48,7 +48,7 @@ INSTALLED_APPS = [
     "django_tasks",
     "django_tasks_db",
     "axes",
-    # Funnelwatch: one app per domain (DESIGN.md). Order matters for the demo generator.
+    # Funnelwatch: one app per domain (docs/architecture.md). Order matters for the demo generator.
     "funnelwatch.core",
     "funnelwatch.accounts",
     "funnelwatch.audit",

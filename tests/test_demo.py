@@ -89,7 +89,7 @@ def _working_days_back(last: dt.date, n: int) -> list[dt.date]:
     return days
 
 
-def _per_day(rows) -> dict:  # noqa: ANN001
+def _per_day(rows) -> dict:
     tz = timezone.get_current_timezone()
     out: dict = {}
     for who, moment in rows:

@@ -495,7 +495,7 @@ def objects(world, settings, tmp_path):
     )
 
 
-def _user(world, role: str):  # noqa: ANN202
+def _user(world, role: str):
     return {
         "anonymous": None,
         "manager": world.alice,
@@ -547,7 +547,7 @@ def _audit_count() -> int:
     return AuditEvent.objects.count()
 
 
-def _ask(client: Client, method: str, url: str, data: dict):  # noqa: ANN202
+def _ask(client: Client, method: str, url: str, data: dict):
     """One request in a savepoint rolled back afterwards: the outcome, the number of audit
     events the request wrote, and the response."""
     with transaction.atomic():

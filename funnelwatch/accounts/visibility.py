@@ -79,7 +79,7 @@ def crm_writer_required(view: Callable) -> Callable:
     """Refuse changes from roles that only read the CRM and its letters (quality reviewers)."""
 
     @wraps(view)
-    def check(request, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def check(request, *args, **kwargs):
         if not may_change_crm(request.user):
             raise PermissionDenied
         return view(request, *args, **kwargs)

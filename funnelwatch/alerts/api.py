@@ -27,12 +27,12 @@ class AlertOut(Schema):
 
 @router.get("", response={200: list[AlertOut], **errors(401, 422)})
 def list_alerts(
-    request,  # noqa: ANN001
+    request,
     status: Status | None = None,
     kind: Kind | None = None,
     limit: Limit = 500,
     offset: Offset = 0,
-):  # noqa: ANN201
+):
     """Alerts the caller may see (their own; a team lead's team; the head all);
     ``limit`` at most 2000."""
     qs = queries.alerts_for(request.user, status=status, kind=kind)
@@ -46,10 +46,10 @@ def list_alerts(
     operation_id="alerts_slash",
 )
 def list_alerts_slash(
-    request,  # noqa: ANN001
+    request,
     status: Status | None = None,
     kind: Kind | None = None,
     limit: Limit = 500,
     offset: Offset = 0,
-):  # noqa: ANN201
+):
     return list_alerts(request, status=status, kind=kind, limit=limit, offset=offset)

@@ -20,7 +20,7 @@ RETURN_SHARE = 0.2  # the seed's practice: about a fifth of lost deals go back t
 REVIEWED_SHARE = 0.7  # the rest wait for the next review
 
 
-def review_lost_deals(ctx, head: User) -> tuple[int, int]:  # noqa: ANN001
+def review_lost_deals(ctx, head: User) -> tuple[int, int]:
     rng = ctx.rng_for("alerts")
     lost = Deal.objects.filter(
         status=Outcome.LOST,
@@ -50,7 +50,7 @@ def _planted_username(value: object) -> str | None:
     return getattr(value, "username", None) or str(value)
 
 
-def refresh_activity_rollups(ctx) -> None:  # noqa: ANN001
+def refresh_activity_rollups(ctx) -> None:
     """Make sure the daily rollups the activity rule reads cover the demo's last eight weeks
     (parts that write in bulk may leave them behind); rebuilding is idempotent."""
     from funnelwatch.metrics import registry
@@ -69,7 +69,7 @@ PLANTED = (
 )
 
 
-def planted_report(ctx) -> list[str]:  # noqa: ANN001
+def planted_report(ctx) -> list[str]:
     """Which planted problems the alerts name; a lead or missed call that came in outside
     working hours is named once working time has used up its SLA, and the note says when."""
     lines = []
@@ -103,7 +103,7 @@ def _arrivals(kind: str, ids: list[int]) -> list[tuple[int, dt.datetime | None]]
     return [(pk, None) for pk in ids]
 
 
-def generate(ctx) -> None:  # noqa: ANN001
+def generate(ctx) -> None:
     head = User.objects.filter(role=Role.HEAD, is_active=True).first()
     if head is not None:
         reviewed, returned = review_lost_deals(ctx, head)

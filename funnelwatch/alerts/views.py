@@ -46,7 +46,7 @@ def decorate(alerts: list) -> list:
     return alerts
 
 
-def may_resolve(user) -> bool:  # noqa: ANN001
+def may_resolve(user) -> bool:
     """Whether the list offers "resolve" (the service decides per alert)."""
     return user.is_superuser or user.role in LEADERS
 

@@ -258,7 +258,7 @@ def verify(
     connection = connections[using]
     # Plain SQL: Django's conversions of every value cost more than the hashing.
     sql = (
-        f"SELECT id, prev_hash, hash, {', '.join(CONTENT)} FROM audit_auditevent "  # noqa: S608
+        f"SELECT id, prev_hash, hash, {', '.join(CONTENT)} FROM audit_auditevent "
         "WHERE id > %s ORDER BY id LIMIT %s"
     )
     prev, prev_at, last_id, count = GENESIS, None, None, 0

@@ -12,13 +12,13 @@ class AppendOnlyError(Exception):
 
 
 class AuditQuerySet(models.QuerySet):
-    def update(self, **kwargs):  # noqa: ANN003
+    def update(self, **kwargs):
         raise AppendOnlyError("audit events cannot be updated")
 
     def delete(self):
         raise AppendOnlyError("audit events cannot be deleted")
 
-    def bulk_create(self, objs, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN201
+    def bulk_create(self, objs, *args, **kwargs):
         """Appended to the chain in the order given (see ``funnelwatch.audit.chain``);
         a row skipped or merged on conflict would leave a hole, so neither is offered."""
         from funnelwatch.audit import chain
@@ -94,7 +94,7 @@ class AuditEvent(models.Model):
     def __str__(self) -> str:
         return f"{shown(self.at)} {self.action} {self.object_type}#{self.object_id}"
 
-    def save(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def save(self, *args, **kwargs):
         from funnelwatch.audit import chain
 
         if self.pk is not None or not self._state.adding:
@@ -105,7 +105,7 @@ class AuditEvent(models.Model):
             chain.seal([self], using)
             super().save(*args, force_insert=True, using=using, **kwargs)
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def delete(self, *args, **kwargs):
         raise AppendOnlyError("audit events cannot be deleted")
 
     @property
@@ -145,7 +145,7 @@ class Archivable(models.Model):
     class Meta:
         abstract = True
 
-    def delete(self, *args, **kwargs):  # noqa: ANN002, ANN003
+    def delete(self, *args, **kwargs):
         raise ArchiveOnlyError(f"{self._meta.verbose_name} can only be archived")
 
     @property

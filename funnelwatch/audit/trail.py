@@ -229,7 +229,7 @@ def record_bulk(instances: list[models.Model], action: str = AuditEvent.Action.C
     )
 
 
-def history(instance: models.Model):  # noqa: ANN201
+def history(instance: models.Model):
     """The audit events of one record, newest first."""
     return AuditEvent.objects.filter(
         object_type=instance._meta.label_lower, object_id=str(instance.pk)

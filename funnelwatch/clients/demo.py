@@ -25,7 +25,7 @@ from funnelwatch.lib.dates import local_date
 MILLION = Decimal(1_000_000)
 
 
-def _planted(ctx) -> list[tuple[str, list[tuple[int, int]]]]:  # noqa: ANN001
+def _planted(ctx) -> list[tuple[str, list[tuple[int, int]]]]:
     """name, [(days before now, amount in millions)] of its wins (none: an open lead only).
     The big client's last win is exactly the sleeping age ago: it was active at the end of
     last month and is sleeping now, so the month's movement and the alert show it."""
@@ -40,7 +40,7 @@ def _planted(ctx) -> list[tuple[str, list[tuple[int, int]]]]:  # noqa: ANN001
     ]
 
 
-def _plant(ctx) -> dict[str, Company]:  # noqa: ANN001
+def _plant(ctx) -> dict[str, Company]:
     rng = ctx.rng_for("clients")
     made = {}
     for i, (name, wins) in enumerate(_planted(ctx)):
@@ -87,7 +87,7 @@ def _plant(ctx) -> dict[str, Company]:  # noqa: ANN001
     return made
 
 
-def generate(ctx) -> None:  # noqa: ANN001
+def generate(ctx) -> None:
     planted = _plant(ctx)
     tz = timezone.get_current_timezone()
     today = local_date(ctx.now, tz)

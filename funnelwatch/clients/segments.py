@@ -291,7 +291,7 @@ def compute(as_of: dt.date, thresholds: Thresholds | None = None) -> list[Segmen
     return sorted(segments.values(), key=lambda s: (-s.revenue, s.company.lower(), s.company_id))
 
 
-def store(as_of: dt.date, *, by=None, segments: list[Segment] | None = None) -> SegmentRun:  # noqa: ANN001
+def store(as_of: dt.date, *, by=None, segments: list[Segment] | None = None) -> SegmentRun:
     """Compute (unless given) and keep the segments as the snapshot of ``as_of``'s month,
     replacing that month's earlier snapshot whole.
 
@@ -308,7 +308,7 @@ def store(as_of: dt.date, *, by=None, segments: list[Segment] | None = None) -> 
 
 
 @transaction.atomic
-def _store(as_of: dt.date, by, segments: list[Segment]) -> SegmentRun:  # noqa: ANN001
+def _store(as_of: dt.date, by, segments: list[Segment]) -> SegmentRun:
     month = month_of(as_of)
     now = timezone.now()
     SegmentSnapshot.objects.filter(month=month).delete()

@@ -21,7 +21,7 @@ from funnelwatch.crm.models import Outcome
 from funnelwatch.lib.dates import day_start
 
 
-def _may_recompute(user) -> bool:  # noqa: ANN001
+def _may_recompute(user) -> bool:
     return user.is_head
 
 

@@ -28,7 +28,7 @@ def add(label: str, url_name: str, order: int = 100, roles: tuple[str, ...] | No
         _ITEMS.append(NavItem(label, url_name, order, roles))
 
 
-def items_for(user, current_path: str) -> list[dict]:  # noqa: ANN001
+def items_for(user, current_path: str) -> list[dict]:
     out = []
     for item in sorted(_ITEMS, key=lambda i: i.order):
         if item.roles is not None and not user.is_superuser and user.role not in item.roles:

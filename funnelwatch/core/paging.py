@@ -16,7 +16,7 @@ LIMIT = 250_000  # rows: 5,000 pages of 50
 
 
 class BoundedPaginator(Paginator):
-    def __init__(self, object_list, per_page: int, limit: int = LIMIT, **kwargs) -> None:  # noqa: ANN001, ANN003, E501
+    def __init__(self, object_list, per_page: int, limit: int = LIMIT, **kwargs) -> None:
         super().__init__(object_list, per_page, **kwargs)
         self.limit = limit
 

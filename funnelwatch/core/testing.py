@@ -138,7 +138,7 @@ class BrowserProblems:
 
     LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
-    def __init__(self, page) -> None:  # noqa: ANN001
+    def __init__(self, page) -> None:
         self.page = page
         self.found: list[str] = []
         page.on("request", self._request)
@@ -147,29 +147,29 @@ class BrowserProblems:
         page.on("console", self._console)
         page.on("pageerror", self._error)
 
-    def _request(self, request) -> None:  # noqa: ANN001
+    def _request(self, request) -> None:
         parts = urlsplit(request.url)
         if parts.scheme in ("http", "https", "ws", "wss") and parts.hostname not in (
             self.LOCAL_HOSTS
         ):
             self.found.append(f"request left the server: {request.method} {request.url}")
 
-    def _response(self, response) -> None:  # noqa: ANN001
+    def _response(self, response) -> None:
         if response.status >= 400:
             self.found.append(f"{response.status} {response.request.method} {response.url}")
 
-    def _failed(self, request) -> None:  # noqa: ANN001
+    def _failed(self, request) -> None:
         if request.failure == "net::ERR_ABORTED":
             # The browser dropped it (the page went on to the next one, a player had what
             # it needed): nothing failed. Whatever the server answered is checked above.
             return
         self.found.append(f"failed: {request.method} {request.url} ({request.failure})")
 
-    def _console(self, message) -> None:  # noqa: ANN001
+    def _console(self, message) -> None:
         if message.type == "error":
             self.found.append(f"console error: {message.text} ({message.location.get('url')})")
 
-    def _error(self, error) -> None:  # noqa: ANN001
+    def _error(self, error) -> None:
         self.found.append(f"page error: {error}")
 
     def take(self) -> list[str]:
@@ -181,7 +181,7 @@ class BrowserProblems:
 
 
 @pytest.fixture(autouse=True)
-def browser_problems(request):  # noqa: ANN001, ANN201
+def browser_problems(request):
     """Every test that drives a browser (uses ``page``) fails on what ``BrowserProblems``
     finds; a test may ``take()`` them itself to say on which page they were."""
     from playwright.sync_api import Page

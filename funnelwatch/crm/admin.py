@@ -69,15 +69,15 @@ class DealAdmin(admin.ModelAdmin):
         "created_at",
     ]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False  # leads are created through the product, which keeps the history
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
 @admin.action(description=_("Archive selected records"))
-def archive_selected(modeladmin, request, queryset) -> None:  # noqa: ANN001
+def archive_selected(modeladmin, request, queryset) -> None:
     from funnelwatch.crm.services import archive
 
     for record in queryset.filter(archived_at__isnull=True):
@@ -88,10 +88,10 @@ class ArchiveOnlyAdmin(admin.ModelAdmin):
     actions = [archive_selected]
     list_filter = ["archived_at"]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
-    def get_actions(self, request):  # noqa: ANN001, ANN201
+    def get_actions(self, request):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)
         return actions

@@ -31,15 +31,15 @@ class DealOut(Schema):
     closed_at: dt.datetime | None
 
     @staticmethod
-    def resolve_owner(obj) -> str:  # noqa: ANN001
+    def resolve_owner(obj) -> str:
         return obj.owner.username
 
     @staticmethod
-    def resolve_stage(obj) -> str:  # noqa: ANN001
+    def resolve_stage(obj) -> str:
         return obj.stage.name
 
     @staticmethod
-    def resolve_block(obj) -> str:  # noqa: ANN001
+    def resolve_block(obj) -> str:
         return obj.stage.block
 
 
@@ -75,11 +75,11 @@ def _fail(exc: services.DealError) -> HttpError:
 
 @router.get("/deals", response={200: list[DealOut], **errors(401, 422)})
 def list_deals(
-    request,  # noqa: ANN001
+    request,
     status: Outcome | None = None,
     limit: Limit = 100,
     offset: Offset = 0,
-):  # noqa: ANN201
+):
     """Deals the caller may see, newest first; ``limit`` at most 1000."""
     qs = queries.deals_for(request.user).order_by("-created_at")
     if status:
@@ -88,12 +88,12 @@ def list_deals(
 
 
 @router.get("/deals/{deal_id}", response={200: DealOut, **errors(401, 404, 422)})
-def get_deal(request, deal_id: ObjectId):  # noqa: ANN001, ANN201
+def get_deal(request, deal_id: ObjectId):
     return get_object_or_404(queries.deals_for(request.user), pk=deal_id)
 
 
 @router.post("/deals", response={201: DealOut, **errors(400, 401, 403, 422)})
-def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
+def create_deal(request, data: LeadIn):
     if not may_change_crm(request.user):
         raise HttpError(403, "quality reviewers cannot change CRM records")
     owner = request.user
@@ -111,7 +111,7 @@ def create_deal(request, data: LeadIn):  # noqa: ANN001, ANN201
 
 
 @router.post("/deals/{deal_id}/move", response={200: DealOut, **errors(400, 401, 403, 404, 422)})
-def move_deal(request, deal_id: ObjectId, data: MoveIn):  # noqa: ANN001, ANN201
+def move_deal(request, deal_id: ObjectId, data: MoveIn):
     if not may_change_crm(request.user):
         raise HttpError(403, "quality reviewers cannot change CRM records")
     deal = get_object_or_404(queries.deals_for(request.user), pk=deal_id)
@@ -124,7 +124,7 @@ def move_deal(request, deal_id: ObjectId, data: MoveIn):  # noqa: ANN001, ANN201
 
 
 @router.post("/deals/{deal_id}/lose", response={200: DealOut, **errors(400, 401, 403, 404, 422)})
-def lose_deal(request, deal_id: ObjectId, data: LoseIn):  # noqa: ANN001, ANN201
+def lose_deal(request, deal_id: ObjectId, data: LoseIn):
     if not may_change_crm(request.user):
         raise HttpError(403, "quality reviewers cannot change CRM records")
     deal = get_object_or_404(queries.deals_for(request.user), pk=deal_id)

@@ -264,13 +264,13 @@ class _Simulation:
         """The planted manager does about half of the work in the last two weeks."""
         return manager == self.dropper and when >= self.drop_from and self.rng.random() < 0.5
 
-    def call(self, deal, manager: User, at: dt.datetime, talk: int | None = None) -> None:  # noqa: ANN001
+    def call(self, deal, manager: User, at: dt.datetime, talk: int | None = None) -> None:
         """A call the telephony part places at this moment to the deal's client."""
         if at < self.now and deal.pk in self.numbers:
             talk = talk_seconds(self.rng) if talk is None else talk
             self.ctx.call_plan.append((manager.pk, deal.pk, self.numbers[deal.pk], at, talk))
 
-    def lead(self, manager: User, created: dt.datetime, amount: int | None = None):  # noqa: ANN201
+    def lead(self, manager: User, created: dt.datetime, amount: int | None = None):
         rng = self.rng
         company = rng.choice(self.companies) if rng.random() < 0.6 else None
         first = rng.choice(FIRST)
@@ -388,7 +388,7 @@ class _Simulation:
             self.call(deal, manager, done - dt.timedelta(minutes=rng.randint(12, 40)))
             services.win(deal, actor=manager, at=done)
 
-    def activities(self, deal, manager: User, stage: str, t: dt.datetime) -> None:  # noqa: ANN001
+    def activities(self, deal, manager: User, stage: str, t: dt.datetime) -> None:
         rng = self.rng
         if stage == "sent":
             services.send_proposal(

@@ -21,7 +21,7 @@ from funnelwatch.crm.models import (
 from funnelwatch.lib import phones
 
 
-def _sellers(user: User):  # noqa: ANN202
+def _sellers(user: User):
     return visible_users(user).filter(role__in=[Role.MANAGER, Role.TEAM_LEAD, Role.HEAD])
 
 
@@ -41,7 +41,7 @@ class LeadForm(forms.Form):
     )
     owner = forms.ModelChoiceField(User.objects.none(), label=_("Owner"))
 
-    def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _sellers(user)
         self.fields["owner"].initial = user.pk
@@ -92,7 +92,7 @@ class JunkForm(forms.Form):
 class ReassignForm(forms.Form):
     owner = forms.ModelChoiceField(User.objects.none(), label=_("New owner"))
 
-    def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["owner"].queryset = _sellers(user)
 
@@ -134,7 +134,7 @@ class TaskForm(forms.Form):
     )
     assignee = forms.ModelChoiceField(User.objects.none(), label=_("Assignee"))
 
-    def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = _sellers(user)
         self.fields["assignee"].initial = user.pk

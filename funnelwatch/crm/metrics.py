@@ -1,4 +1,4 @@
-"""The CRM's metrics (KPIS.md: new leads, proposals, objections, closing, daily control,
+"""The CRM's metrics (docs/metrics.md: new leads, proposals, objections, closing, daily control,
 tasks, sales analysis), one ``register(Metric(...))`` per number.
 
 Who is credited: the deal's owner at the time of the event (``StageChange.owner`` for
@@ -9,12 +9,10 @@ the deal's creation. Notes, proposals, meetings and tasks that were archived do 
 from __future__ import annotations
 
 import datetime as dt
-from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from django.apps import apps
 from django.conf import settings
 from django.db.models import (
     BigIntegerField,
@@ -45,6 +43,7 @@ from funnelwatch.crm.models import (
     StageChange,
     Task,
 )
+from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import (
     ElapsedMicroseconds,
@@ -53,7 +52,6 @@ from funnelwatch.metrics.common import (
     cents,
     day_points,
     days_of,
-    owner_at,
     today,
 )
 from funnelwatch.metrics.registry import (
@@ -155,7 +153,7 @@ _AMOUNT = cents("deal__amount")
 _PROFIT = cents("deal__amount") - cents("deal__cost")
 
 
-def _win_points(period: Period, ids: Ids, value: Expression, weight: Expression | None = None):  # noqa: ANN202
+def _win_points(period: Period, ids: Ids, value: Expression, weight: Expression | None = None):
     """Wins per owner and day: ``value`` (cents) summed, ``weight`` (cents) or the count."""
     scale = 100 if weight is not None else None
     return day_points(wins(period, ids), "owner_id", "at", period, value, weight, 100, scale)
@@ -669,9 +667,13 @@ register(
 
 # --- sales analysis ----------------------------------------------------------------------
 
-_won_records: Callable[[Period, Ids], QuerySet] = lambda p, ids: _deals(  # noqa: E731
-    wins(p, ids), "at"
-)
+
+def won_records(period: Period, ids: Ids) -> QuerySet:
+    """The won deals behind a sales number (plans' ``plan_pct`` lists them too)."""
+    return _deals(wins(period, ids), "at")
+
+
+_won_records = won_records
 
 
 def _turnover_per_client(period: Period, groups: dict) -> dict:
@@ -834,65 +836,6 @@ register(
         description=_("Cost of the sales system (FUNNELWATCH_MONTHLY_SALES_COST) / revenue."),
     )
 )
-
-
-def _plan_pct(period: Period, groups: dict) -> dict:
-    """Revenue against the revenue plans covering the period, pro rata by days.
-
-    A manager row reads the manager's plans, a team row the team's (a group of managers
-    that is exactly a team), the department row the department's.
-    """
-    from funnelwatch.accounts.models import User
-    from funnelwatch.metrics.engine import group_values
-    from funnelwatch.plans.models import Plan
-
-    plans = list(
-        Plan.objects.filter(
-            metric__in=["won_amount", "revenue"],
-            first_day__lt=period.end,
-            last_day__gte=period.start,
-        )
-    )
-    if not plans:
-        return {key: None for key in groups}
-    teams: dict[int, set[int]] = defaultdict(set)
-    for uid, tid in User.objects.filter(team__isnull=False, is_active=True).values_list(
-        "pk", "team_id"
-    ):
-        teams[tid].add(uid)
-    revenue = group_values(["revenue"], period, groups)
-    out = {}
-    for key, members in groups.items():
-        target = Decimal(0)
-        for plan in plans:
-            if members is None:
-                mine = plan.manager_id is None and plan.team_id is None
-            elif plan.manager_id is not None:
-                mine = members == {plan.manager_id}
-            else:
-                mine = plan.team_id is not None and members == teams.get(plan.team_id)
-            if mine:
-                days = (min(plan.end, period.end) - max(plan.first_day, period.start)).days
-                target += plan.target * days / ((plan.end - plan.first_day).days or 1)
-        fact = revenue[key]["revenue"]
-        out[key] = round(float(Decimal(fact) / target * 100), 2) if target else None
-    return out
-
-
-if apps.is_installed("funnelwatch.plans"):
-    register(
-        Metric(
-            key="plan_pct",
-            block="sales",
-            label=_("Plan fulfilment, %"),
-            unit="pct",
-            kind="period",
-            compute=lambda p, ids: iter(()),
-            period_values=_plan_pct,
-            records=_won_records,
-            description=_("Revenue / the revenue plans for the period (pro rata by days)."),
-        )
-    )
 
 
 # --- drill-down lines ------------------------------------------------------------------

@@ -24,7 +24,7 @@ MONEY_DIGITS, MONEY_PLACES = 15, 2
 MONEY_LIMIT = Decimal(10) ** (MONEY_DIGITS - MONEY_PLACES)
 
 
-def money_field(verbose_name: str, **kwargs) -> models.DecimalField:  # noqa: ANN003
+def money_field(verbose_name: str, **kwargs) -> models.DecimalField:
     return models.DecimalField(
         verbose_name,
         max_digits=MONEY_DIGITS,
@@ -348,7 +348,7 @@ class StageChange(models.Model):
         return f"{self.deal_id}: {self.from_stage_id} → {self.to_stage_id} at {shown(self.at)}"
 
     @property
-    def duration(self):  # noqa: ANN201
+    def duration(self):
         return (self.left_at or timezone.now()) - self.at
 
 

@@ -335,7 +335,7 @@ def move_stage(
     return deal
 
 
-def _close(deal: Deal, outcome: str, actor: User | None, at: dt.datetime, **fields) -> Deal:  # noqa: ANN003
+def _close(deal: Deal, outcome: str, actor: User | None, at: dt.datetime, **fields) -> Deal:
     if not deal.is_open:
         raise DealError(_("The deal is already closed."), "status")
     if at < deal.stage_entered_at:

@@ -118,7 +118,7 @@ def deal_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _letter_form(deal):  # noqa: ANN001, ANN202
+def _letter_form(deal):
     """The form to write to the client from the deal page (the mail app sends it)."""
     if not apps.is_installed("funnelwatch.mail"):
         return None
@@ -162,37 +162,37 @@ def deal_create(request: HttpRequest) -> HttpResponse:
     return render(request, "crm/deal_form.html", {"form": form})
 
 
-def _do_move(request, deal, data):  # noqa: ANN001, ANN202
+def _do_move(request, deal, data):
     return services.move_stage(deal, data["stage"], actor=request.user)
 
 
-def _do_win(request, deal, data):  # noqa: ANN001, ANN202
+def _do_win(request, deal, data):
     return services.win(deal, actor=request.user, amount=data["amount"], cost=data["cost"])
 
 
-def _do_lose(request, deal, data):  # noqa: ANN001, ANN202
+def _do_lose(request, deal, data):
     return services.lose(deal, reason=data["reason"], comment=data["comment"], actor=request.user)
 
 
-def _do_junk(request, deal, data):  # noqa: ANN001, ANN202
+def _do_junk(request, deal, data):
     return services.mark_junk(
         deal, reason=data["reason"], comment=data["comment"], actor=request.user
     )
 
 
-def _do_reopen(request, deal, data):  # noqa: ANN001, ANN202
+def _do_reopen(request, deal, data):
     return services.reopen(deal, actor=request.user)
 
 
-def _do_reassign(request, deal, data):  # noqa: ANN001, ANN202
+def _do_reassign(request, deal, data):
     return services.reassign(deal, data["owner"], actor=request.user)
 
 
-def _do_note(request, deal, data):  # noqa: ANN001, ANN202
+def _do_note(request, deal, data):
     return services.add_note(actor=request.user, text=data["text"], deal=deal)
 
 
-def _do_proposal(request, deal, data):  # noqa: ANN001, ANN202
+def _do_proposal(request, deal, data):
     return services.send_proposal(
         deal,
         actor=request.user,
@@ -202,13 +202,13 @@ def _do_proposal(request, deal, data):  # noqa: ANN001, ANN202
     )
 
 
-def _do_meeting(request, deal, data):  # noqa: ANN001, ANN202
+def _do_meeting(request, deal, data):
     return services.schedule_meeting(
         deal, actor=request.user, scheduled_at=data["scheduled_at"], place=data["place"]
     )
 
 
-def _do_task(request, deal, data):  # noqa: ANN001, ANN202
+def _do_task(request, deal, data):
     return services.create_task(
         actor=request.user,
         title=data["title"],

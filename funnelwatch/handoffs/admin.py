@@ -16,13 +16,13 @@ class HandoffAdmin(admin.ModelAdmin):
     list_display = ["deal", "department", "kind", "state", "requester", "assignee", "due_at"]
     list_filter = ["state", "department", "kind"]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -36,8 +36,8 @@ class ClickToCallAdmin(admin.ModelAdmin):
     list_display = ["created_at", "user", "extension", "number", "status", "error"]
     list_filter = ["status"]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -12,7 +12,7 @@ from funnelwatch.handoffs.models import OPEN_STATES, Handoff
 from funnelwatch.handoffs.services import working_minutes
 
 
-def overdue(now):  # noqa: ANN001, ANN201
+def overdue(now):
     return (
         Handoff.objects.filter(state__in=OPEN_STATES, due_at__lt=now)
         .select_related("deal", "department")

@@ -83,7 +83,7 @@ def revoke(user: User, *, actor: User) -> str:
     return token_for(user)
 
 
-def _event(uid: str, summary: str, start: dt.datetime, minutes: int, url: str, desc: str = ""):  # noqa: ANN202
+def _event(uid: str, summary: str, start: dt.datetime, minutes: int, url: str, desc: str = ""):
     event = Event()
     event.add("uid", f"{uid}@funnelwatch")
     event.add("dtstamp", timezone.now())

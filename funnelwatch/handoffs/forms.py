@@ -22,7 +22,7 @@ class RequestForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 2}),
     )
 
-    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         for field in self.fields.values():  # shown without labels on the deal page
             field.widget.attrs.setdefault("aria-label", str(field.label))
@@ -45,7 +45,7 @@ class ActionForm(forms.Form):
         input_formats=["%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M"],
     )
 
-    def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.fields["assignee"].queryset = _sellers(user)
         self.fields["assignee"].initial = user.pk

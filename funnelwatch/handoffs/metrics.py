@@ -62,7 +62,7 @@ def returns(period: Period, ids: set[int] | None, credit: str = "requester") -> 
     return day_points(qs, CREDIT[credit], "finished_at", period)
 
 
-def _records(when: str, **filters: object):  # noqa: ANN202
+def _records(when: str, **filters: object):
     def records(period: Period, ids: set[int] | None) -> QuerySet[Handoff]:
         return _rows(when, period, ids, "requester", **filters).select_related(
             "deal", "department", "requester", "assignee"

@@ -20,7 +20,7 @@ ALLOWED_NAMESPACES = {"handoffs", "calendar", "admin"}  # the admin checks staff
 ALLOWED_NAMES = {"login", "logout", "set_language", "favicon", "healthz", "ops:metrics"}
 
 
-def is_department_staff(user) -> bool:  # noqa: ANN001
+def is_department_staff(user) -> bool:
     return (
         getattr(user, "is_authenticated", False)
         and user.role == Role.DEPARTMENT
@@ -29,7 +29,7 @@ def is_department_staff(user) -> bool:  # noqa: ANN001
 
 
 class DepartmentStaffMiddleware:
-    def __init__(self, get_response) -> None:  # noqa: ANN001
+    def __init__(self, get_response) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:

@@ -56,7 +56,7 @@ def telegram(chat_id: str, text: str) -> None:
         url, data=body, headers={"Content-Type": "application/json"}, method="POST"
     )
     try:
-        with urllib.request.urlopen(request, timeout=15) as response:  # noqa: S310 - configured
+        with urllib.request.urlopen(request, timeout=15) as response:
             answer = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
@@ -81,7 +81,7 @@ def deliver(user: User, subject: str, text: str) -> tuple[list[str], list[str]]:
             try:
                 send_mail(subject, text, settings.DEFAULT_FROM_EMAIL, [user.email])
                 sent.append("email")
-            except Exception as exc:  # noqa: BLE001 - the next channel still goes
+            except Exception as exc:
                 errors.append(f"e-mail: {exc}")
     if choice.by_telegram and choice.telegram_chat_id:
         try:
@@ -143,7 +143,7 @@ def send_alerts(now: dt.datetime | None = None) -> int:
     return count
 
 
-def digest_channels(copy, user: User) -> bool:  # noqa: ANN001
+def digest_channels(copy, user: User) -> bool:
     """Send a digest copy by Telegram when the user chose it; whether to e-mail it too."""
     choice = choice_of(user)
     if choice.by_telegram and choice.telegram_chat_id:

@@ -49,7 +49,7 @@ def _back(request: HttpRequest, default: str, *args: object) -> HttpResponse:
     return redirect(default, *args)
 
 
-def _form_errors(request: HttpRequest, form) -> None:  # noqa: ANN001
+def _form_errors(request: HttpRequest, form) -> None:
     for field, errs in form.errors.items():
         label = form.fields[field].label if field in form.fields else ""
         messages.error(request, f"{label}: {' '.join(errs)}" if label else " ".join(errs))
@@ -198,7 +198,7 @@ def shown_kpi(value: float | None, how: str) -> str:
     return f"{value:.1f}%" if how == "pct" else f"{value:.1f}"
 
 
-def kpi_values(period, credit: str, ids: set[int] | None = None) -> dict[int, dict[str, float]]:  # noqa: ANN001
+def kpi_values(period, credit: str, ids: set[int] | None = None) -> dict[int, dict[str, float]]:
     """{department or person id: {metric key: value over the period}}, from the metrics'
     own definitions credited to ``credit`` ("department" or "taker")."""
     out: dict[int, dict[str, float]] = defaultdict(dict)
@@ -337,7 +337,7 @@ def _require_leader(request: HttpRequest) -> None:
         raise PermissionDenied
 
 
-def _week(request: HttpRequest):  # noqa: ANN202
+def _week(request: HttpRequest):
     day = params.day(request.GET, "week") or params.day(request.POST, "week")
     return weekly.monday_of(day) if day else weekly.this_week()
 

@@ -128,7 +128,7 @@ def _read_xlsx(name: str, data: bytes) -> Table:
 
     try:
         book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except Exception as exc:  # noqa: BLE001 - any damage in the archive is the file's fault
+    except Exception as exc:
         raise UnreadableFile(
             _("%(file)s: not a readable XLSX file (%(error)s)") % {"file": name, "error": exc}
         ) from None

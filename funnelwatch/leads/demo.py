@@ -31,7 +31,7 @@ WHATSAPP = [("+97688002201", "Ganzorig", "Is delivery to Darkhan possible?")]
 LETTERS = [("Batbayar Tsogt", "batbayar@client.demo", "Request for a quotation")]
 
 
-def generate(ctx) -> None:  # noqa: ANN001
+def generate(ctx) -> None:
     rng = ctx.rng_for("leads")
     now = ctx.now
     head = ctx.users.get("head")
@@ -142,7 +142,7 @@ def generate(ctx) -> None:  # noqa: ANN001
     )
 
 
-def _refresh(ctx) -> None:  # noqa: ANN001
+def _refresh(ctx) -> None:
     from funnelwatch.leads.metrics import LEAD_KEYS
     from funnelwatch.metrics.engine import rebuild
 

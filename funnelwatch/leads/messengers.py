@@ -216,7 +216,7 @@ def _incoming(
     return "stored", row
 
 
-def _lead_for(contact, channel, bot, at, name, label):  # noqa: ANN001, ANN202
+def _lead_for(contact, channel, bot, at, name, label):
     """A new lead for a contact we already talk to whose deals are closed."""
     from funnelwatch.crm import services as crm
     from funnelwatch.leads.services import Captured, choose_owner, origin

@@ -110,7 +110,7 @@ def referred_counts(period: Period, ids: Ids) -> tuple[int, int, Decimal]:
     return total, became, Decimal(amount)
 
 
-def _per_group(pick):  # noqa: ANN001, ANN202
+def _per_group(pick):
     """A period metric's values per group; a group of nobody has none."""
 
     def values(period: Period, groups: dict) -> dict:

@@ -243,7 +243,7 @@ def set_referrer(deal: Deal, referrer: User | None, *, actor: User) -> LeadOrigi
     return row
 
 
-def conversation(deal: Deal):  # noqa: ANN201
+def conversation(deal: Deal):
     """The messenger messages of the deal's contact (on this deal or on none)."""
     if deal.contact_id is None:
         return ChatMessage.objects.none()

@@ -37,7 +37,7 @@ from funnelwatch.lib.addresses import client_ip
 from funnelwatch.lib.dates import Period
 
 
-def _head_only(user) -> None:  # noqa: ANN001
+def _head_only(user) -> None:
     if not user.is_head:
         raise PermissionDenied
 
@@ -183,7 +183,7 @@ def referrer(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _visible_deal(request: HttpRequest, pk: int):  # noqa: ANN202
+def _visible_deal(request: HttpRequest, pk: int):
     return get_object_or_404(crm_queries.deals_for(request.user), pk=pk)
 
 

@@ -41,7 +41,7 @@ class MailboxAdmin(admin.ModelAdmin):
     list_display = ["__str__", "user", "is_shared_bcc", "is_active", "last_sync_at", "last_error"]
     readonly_fields = ["last_sync_at", "last_success_at", "last_error"]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 
@@ -62,8 +62,8 @@ class MessageAdmin(admin.ModelAdmin):
     raw_id_fields = ["owner", "contact", "deal", "proposal", "mailbox", "archived_by"]
     readonly_fields = ["message_id", "thread", "headers", "sent_at"]
 
-    def has_add_permission(self, request) -> bool:  # noqa: ANN001
+    def has_add_permission(self, request) -> bool:
         return False
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

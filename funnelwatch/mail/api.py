@@ -31,31 +31,31 @@ class MessageOut(Schema):
     proposal: int | None
 
     @staticmethod
-    def resolve_mailbox(obj) -> int | None:  # noqa: ANN001
+    def resolve_mailbox(obj) -> int | None:
         return obj.mailbox_id
 
     @staticmethod
-    def resolve_to(obj) -> list[str]:  # noqa: ANN001
+    def resolve_to(obj) -> list[str]:
         return obj.to_list
 
     @staticmethod
-    def resolve_contact(obj) -> int | None:  # noqa: ANN001
+    def resolve_contact(obj) -> int | None:
         return obj.contact_id
 
     @staticmethod
-    def resolve_deal(obj) -> int | None:  # noqa: ANN001
+    def resolve_deal(obj) -> int | None:
         return obj.deal_id
 
     @staticmethod
-    def resolve_owner(obj) -> int | None:  # noqa: ANN001
+    def resolve_owner(obj) -> int | None:
         return obj.owner_id
 
     @staticmethod
-    def resolve_archived(obj) -> bool:  # noqa: ANN001
+    def resolve_archived(obj) -> bool:
         return obj.archived_at is not None
 
     @staticmethod
-    def resolve_proposal(obj) -> int | None:  # noqa: ANN001
+    def resolve_proposal(obj) -> int | None:
         return obj.proposal_id
 
 
@@ -71,7 +71,7 @@ class MailboxOut(Schema):
     last_error: str
 
     @staticmethod
-    def resolve_user(obj) -> int:  # noqa: ANN001
+    def resolve_user(obj) -> int:
         return obj.user_id
 
 
@@ -80,12 +80,12 @@ Limit = page_size(500)
 
 @router.get("/messages", response={200: list[MessageOut], **errors(401, 422)})
 def messages(
-    request,  # noqa: ANN001
+    request,
     deal: ObjectId | None = None,
     contact: ObjectId | None = None,
     mailbox: ObjectId | None = None,
     limit: Limit = 100,
-):  # noqa: ANN201
+):
     """Newest letters first (``limit`` at most 500), by deal, contact or mailbox."""
     qs = queries.messages_for(request.user).defer("headers", "html_body", "text_body")
     if deal is not None:
@@ -98,6 +98,6 @@ def messages(
 
 
 @router.get("/mailboxes", response={200: list[MailboxOut], **errors(401)})
-def mailboxes(request):  # noqa: ANN001, ANN201
+def mailboxes(request):
     """Connected mailboxes with their last sync and errors."""
     return list(queries.mailboxes_for(request.user).order_by("pk"))

@@ -35,7 +35,7 @@ MANAGER_LINES = [
 ]
 
 
-def _address(user) -> str:  # noqa: ANN001
+def _address(user) -> str:
     first = UserEmail.objects.filter(user=user).values_list("email", flat=True).first()
     if first:
         return first
@@ -44,7 +44,7 @@ def _address(user) -> str:  # noqa: ANN001
     return addr
 
 
-def generate(ctx) -> None:  # noqa: ANN001
+def generate(ctx) -> None:
     rng = ctx.rng_for("mail")
     managers = list(ctx.managers)
     if not managers:

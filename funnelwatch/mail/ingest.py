@@ -17,11 +17,11 @@ from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models.functions import Lower
 
+from funnelwatch import metrics
 from funnelwatch.accounts.models import User, UserEmail
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import Actor, attributed_to, record_bulk
 from funnelwatch.crm.models import Block, Channel, ContactEmail, Deal, Outcome
-from funnelwatch.crm.signals import crm_event
 from funnelwatch.mail.models import Attachment, Direction, Mailbox, Message, MessageCopy
 from funnelwatch.mail.parsing import Parsed, subject_key, thread_root
 
@@ -321,23 +321,18 @@ def store(
 
 
 def notify(message_ids: list[int]) -> None:
-    """Tell the metrics (``crm_event`` kind "letter") which managers' numbers these
-    letters changed on which days, so the rollups are refreshed when the transaction
+    """Tell the metrics (``metrics.changed``, source "letter") which managers' numbers
+    these letters changed on which days, so the rollups are refreshed once the change
     commits, whichever path stored or changed them (a mailbox, the shared BCC mailbox,
     a letter sent from the CRM)."""
     from funnelwatch.mail.metrics import touched_by_letters
 
-    pairs = touched_by_letters(message_ids)
-    if not pairs:
-        return
-    crm_event.send(
-        sender=Message,
-        kind="letter",
-        deal=None,
-        at=max(at for _m, at in pairs),
-        user_ids={m for m, _at in pairs},
-        pairs=pairs,
-    )
+    per: dict[int, set[object]] = {}
+    for manager, at in touched_by_letters(message_ids):
+        if manager:
+            per.setdefault(manager, set()).add(at)
+    for manager, moments in per.items():
+        metrics.changed("letter", [manager], moments)
 
 
 def make_proposals(message_ids: list[int], *, by: Actor | None = None) -> int:

@@ -17,10 +17,11 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.crm.metrics import add_objection_attempt_source
+from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib.dates import Period, local_date, period_bounds
 from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
-from funnelwatch.metrics.common import LocalDay, day_points, owner_at
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 
 # A thread is followed this far back to find the letter a reply answers.
@@ -38,7 +39,7 @@ def _client_letters(period: Period, manager_ids: set[int] | None) -> QuerySet[Me
     return qs
 
 
-def _count(direction: str):  # noqa: ANN202
+def _count(direction: str):
     def compute(period: Period, manager_ids: set[int] | None) -> Iterable[Point]:
         rows = _client_letters(period, manager_ids).filter(direction=direction)
         # One point per manager and day (weight 1), as the letters have always been counted.
@@ -53,7 +54,7 @@ def _count(direction: str):  # noqa: ANN202
     return compute, records
 
 
-def _waits(threads: Iterable[str], until: dt.datetime):  # noqa: ANN202
+def _waits(threads: Iterable[str], until: dt.datetime):
     """For each thread, walk its letters in time order: a client's letter starts a wait,
     the manager's next letter ends it. Yields (owner, waited since, answered at or None,
     the letter waited on)."""

@@ -222,7 +222,7 @@ def parse(
     # policy.default's header objects and more forgiving of broken headers.
     try:
         msg: Message = email.message_from_bytes(raw, policy=email.policy.compat32)
-    except Exception as exc:  # noqa: BLE001 - the stdlib parser is lenient, but be sure
+    except Exception as exc:
         notes.append(f"unparseable message: {type(exc).__name__}")
         msg = email.message_from_string("")
     if msg.defects:
@@ -255,7 +255,7 @@ def parse(
     out.in_reply_to = irt[0] if irt else ""
     try:
         _walk(msg, out, max_attachment)
-    except Exception as exc:  # noqa: BLE001 - keep the headers of a broken letter
+    except Exception as exc:
         out.notes.append(f"body not readable: {type(exc).__name__}")
         if not out.text:
             body = raw[header_end:] if header_end >= 0 else b""

@@ -219,7 +219,7 @@ class FolderSync:
             seen.add(uid)
             try:
                 parsed = parse(literal, max_attachment=max_att)
-            except Exception as exc:  # noqa: BLE001 - one broken letter must not stop the rest
+            except Exception as exc:
                 self.result.failed += 1
                 self.result.errors.append(f"{self.state.name} UID {uid}: {type(exc).__name__}")
                 logger.exception("mail: cannot parse UID %s in %s", uid, self.state)
@@ -304,7 +304,7 @@ class FolderSync:
                     )
                 )
 
-    def _mark_gone(self, qs) -> None:  # noqa: ANN001
+    def _mark_gone(self, qs) -> None:
         message_ids = list(qs.values_list("message_id", flat=True))
         n = qs.update(deleted_on_server=True, gone_at=timezone.now())
         self.result.updated += n

@@ -138,7 +138,7 @@ def send(request: HttpRequest, deal_pk: int) -> HttpResponse:
     return redirect("crm:deal", pk=deal.pk)
 
 
-def _back(request: HttpRequest, message) -> HttpResponse:  # noqa: ANN001
+def _back(request: HttpRequest, message) -> HttpResponse:
     nxt = request.POST.get("next", "")
     if nxt.startswith("/") and not nxt.startswith("//"):
         return redirect(nxt)

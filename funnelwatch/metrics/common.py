@@ -1,5 +1,6 @@
 """Small helpers metric definitions share: period bounds, local days (in Python and in
-SQL), owner at a moment, points summed by the database."""
+SQL), points summed by the database. (The owner of a deal at a moment is the CRM's:
+``funnelwatch.crm.rollups.owner_at``.)"""
 
 from __future__ import annotations
 
@@ -16,12 +17,10 @@ from django.db.models import (
     Expression,
     F,
     Func,
-    OuterRef,
     QuerySet,
-    Subquery,
     Sum,
 )
-from django.db.models.functions import Cast, Coalesce, Round, TruncDate
+from django.db.models.functions import Cast, Round, TruncDate
 from django.utils import timezone
 
 from funnelwatch.lib.dates import Period, period_bounds
@@ -63,22 +62,6 @@ def days_of(microseconds: int) -> Decimal:
     return (Decimal(microseconds / 10**6) / Decimal(86400)).quantize(FOUR)
 
 
-def owner_at(deal_ref: str = "deal", when_ref: str = "at") -> Coalesce:
-    """The deal's owner at the moment ``when_ref`` (from its owner history), as an annotation.
-
-    Falls back to the current owner for records older than the deal's history.
-    """
-    from funnelwatch.crm.models import OwnerChange
-
-    history = (
-        OwnerChange.objects.filter(deal=OuterRef(deal_ref), at__lte=OuterRef(when_ref))
-        .order_by("-at", "-id")
-        .values("to_owner")[:1]
-    )
-    current = f"{deal_ref}__owner" if deal_ref != "pk" else "owner"
-    return Coalesce(Subquery(history), F(current), output_field=BigIntegerField())
-
-
 # --- local days in SQL ----------------------------------------------------------------
 #
 # Rebuilding rollups must not bring every raw row into Python just to learn its local
@@ -93,7 +76,8 @@ _SAMPLE_STEP = dt.timedelta(hours=3)
 
 
 def _offset(moment: dt.datetime, tz: dt.tzinfo) -> int:
-    return int(moment.astimezone(tz).utcoffset().total_seconds())
+    offset = moment.astimezone(tz).utcoffset()
+    return int(offset.total_seconds()) if offset is not None else 0
 
 
 @lru_cache(maxsize=256)
@@ -137,11 +121,11 @@ class ElapsedMicroseconds(Func):
     def __init__(self, start: str, end: str) -> None:
         super().__init__(F(start), F(end))
 
-    def _operands(self, compiler):  # noqa: ANN001, ANN202
+    def _operands(self, compiler):
         (a, pa), (b, pb) = (compiler.compile(e) for e in self.source_expressions)
         return a, pa, b, pb
 
-    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sqlite(self, compiler, connection, **extra):
         # Moments are stored as text "YYYY-MM-DD HH:MM:SS[.ffffff]" in UTC: whole seconds
         # from strftime on the text without its fraction (SQLite would round a fraction to
         # the millisecond), microseconds from the digits after the point (none: 0).
@@ -155,7 +139,7 @@ class ElapsedMicroseconds(Func):
 
         return f"({us(b)} - {us(a)})", [*pb, *pb, *pa, *pa]
 
-    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sql(self, compiler, connection, **extra):
         # PostgreSQL and other SQL databases. Exact: EXTRACT gives a numeric (a double
         # before PostgreSQL 14, still exact to the microsecond once the cast rounds it).
         a, pa, b, pb = self._operands(compiler)
@@ -173,10 +157,10 @@ class LocalDay(Func):
         self.tz = tz or company_tz()
         self.since, self.until = period_bounds(period, self.tz)
 
-    def as_sql(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sql(self, compiler, connection, **extra):
         return compiler.compile(TruncDate(self.source_expressions[0], tzinfo=self.tz))
 
-    def as_sqlite(self, compiler, connection, **extra):  # noqa: ANN001, ANN003, ANN201
+    def as_sqlite(self, compiler, connection, **extra):
         moment, params = compiler.compile(self.source_expressions[0])
 
         def shifted(offset: int) -> str:
@@ -234,9 +218,8 @@ def day_points(
     return out
 
 
-def cents(expression: Expression | str, places: int = 2) -> Cast:
+def cents(expression: Expression | F | str, places: int = 2) -> Cast:
     """A decimal (money, minutes) as a whole number of its smallest units, so sums are
     exact on SQLite too (it keeps decimals as floats)."""
-    if isinstance(expression, str):
-        expression = F(expression)
-    return Cast(Round(expression * (10**places)), BigIntegerField())
+    field = F(expression) if isinstance(expression, str) else expression
+    return Cast(Round(field * (10**places)), BigIntegerField())

@@ -12,7 +12,7 @@ from funnelwatch.metrics import engine
 from funnelwatch.metrics.common import local_day
 
 
-def generate(ctx) -> None:  # noqa: ANN001
+def generate(ctx) -> None:
     """Rebuild every rollup from the first demo day to tomorrow (idempotent).
 
     The CRM part writes through the services; its events refresh rollups once, when its

@@ -17,12 +17,14 @@ import threading
 import time
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import cast
 
 from django.db import connection, transaction
-from django.db.models import Sum
+from django.db.models import Model, Sum
 
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import registry
@@ -82,12 +84,12 @@ def compute_daily(metric: Metric, period: Period, manager_ids: set[int] | None) 
 # --- write side --------------------------------------------------------------------
 
 
-def _scope(qs, keys: list[str], period: Period, manager_ids: set[int] | None):  # noqa: ANN001, ANN202
+def _scope(qs, keys: list[str], period: Period, manager_ids: set[int] | None):
     qs = qs.filter(metric__in=keys, day__gte=period.start, day__lt=period.end)
     return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
 
 
-def _week_scope(qs, keys: list[str], weeks: Period, manager_ids: set[int] | None):  # noqa: ANN001, ANN202
+def _week_scope(qs, keys: list[str], weeks: Period, manager_ids: set[int] | None):
     qs = qs.filter(metric__in=keys, week__gte=weeks.start, week__lt=weeks.end)
     return qs if manager_ids is None else qs.filter(manager_id__in=manager_ids)
 
@@ -161,9 +163,9 @@ def _take_weeks(period: Period) -> None:
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [_WEEK_LOCKS, day.toordinal()])
 
 
-def _upsert(model: type, rows: list, unique: list[str], update: list[str]) -> None:
+def _upsert(model: type[Model], rows: list, unique: list[str], update: list[str]) -> None:
     """Insert ``rows``; where one with the same ``unique`` fields exists, update it."""
-    model.objects.bulk_create(
+    model._default_manager.bulk_create(
         rows,
         batch_size=2000,
         update_conflicts=True,
@@ -298,7 +300,7 @@ def verify(period: Period, manager_ids: set[int] | None = None) -> list[Differen
                 ).values_list("manager_id", "day", "value", "weight")
             }
             fresh = {k: v for k, v in daily.sums.items() if v[0] or v[1]}
-            norm = lambda vw: tuple(_dec(x).quantize(FOUR) for x in vw)  # noqa: E731
+            norm = lambda vw: [_dec(x).quantize(FOUR) for x in vw]  # noqa: E731
         for key in sorted(set(stored) | set(fresh)):
             a = norm(stored[key]) if key in stored else None
             b = norm(fresh[key]) if key in fresh else None
@@ -369,7 +371,7 @@ def _in(column: str, values: Iterable) -> tuple[str, list]:
 
 
 def _period_rows(
-    daily: type, weekly: type, columns: str, keys: list[str], period: Period, managers
+    daily: type[Model], weekly: type[Model], columns: str, keys: list[str], period: Period, managers
 ) -> tuple[str, list]:
     """SQL reading ``columns`` of the rows of ``period``: whole weeks from the weekly
     table, the days around them from the daily one."""
@@ -480,8 +482,8 @@ def _summed_rows(keys: list[str], period: Period, managers: set[int] | None) -> 
 
 
 def _parts(
-    period: Period, daily: type = DailyValue, weekly: type = WeeklyValue
-) -> list[tuple[type, str, Period]]:
+    period: Period, daily: type[Model] = DailyValue, weekly: type[Model] = WeeklyValue
+) -> list[tuple[type[Model], str, Period]]:
     """Whole weeks from the weekly table, the days around them from the daily one."""
     first = monday(period.start - dt.timedelta(days=1)) + dt.timedelta(days=7)
     last = monday(period.end)
@@ -613,18 +615,21 @@ def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
     return answer
 
 
-def _fetch(source: str, keys: list[str], period: Period, managers: set[int] | None) -> tuple:
+def _fetch(
+    source: str, keys: list[str], period: Period, managers: AbstractSet[int] | None
+) -> tuple:
     memo = _memo.get()
-    managers = None if managers is None else frozenset(managers)
-    key = (source, tuple(keys), period, managers)
+    members = None if managers is None else set(managers)
+    key = (source, tuple(keys), period, None if members is None else frozenset(members))
     if memo is not None and key in memo:
         sums, samples = memo[key]
     else:
         if source == "rollup":
-            what = ("sums", tuple(keys), None if managers is None else tuple(sorted(managers)))
-            sums, samples = _cached(what, period, lambda: _stored(keys, period, managers))
+            what = ("sums", tuple(keys), None if members is None else tuple(sorted(members)))
+            stored = _cached(what, period, lambda: _stored(keys, period, members))
+            sums, samples = cast(tuple[Sums, Samples], stored)
         else:
-            sums, samples = _raw(keys, period, managers)
+            sums, samples = _raw(keys, period, members)
         if memo is not None:
             memo[key] = (sums, samples)
     # Callers add live values to the dicts: hand out copies.
@@ -659,7 +664,7 @@ def group_values(
     metrics = {k: registry.get(k) for k in keys}
     union: set[int] | None = set()
     for members in groups.values():
-        if members is None:
+        if members is None or union is None:
             union = None
             break
         union |= members
@@ -708,16 +713,18 @@ def group_values(
 def _period_values(metric: Metric, period: Period, groups: Groups) -> dict:
     """A ``period`` metric's values; reused like rollup answers when the metric says its
     records change only together with the rollups of the days they are dated on."""
+    compute = metric.period_values
+    assert compute is not None  # registry: every period metric has period_values
     if not metric.reuse_with_rollups:
-        return metric.period_values(period, groups)
+        return compute(period, groups)
     members = tuple(None if m is None else tuple(sorted(m)) for m in groups.values())
     by_position = _cached(
         ("period", metric.key, members),
         period,
-        lambda: metric.period_values(period, dict(enumerate(groups.values()))),
+        lambda: compute(period, dict(enumerate(groups.values()))),
     )
     names = list(groups)
-    return {names[i]: value for i, value in by_position.items()}
+    return {names[i]: value for i, value in cast(dict[int, object], by_position).items()}
 
 
 def _live(keys: list[str], managers: set[int] | None) -> Sums:
@@ -772,7 +779,7 @@ def daily_series(
     return out
 
 
-def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None):  # noqa: ANN202
+def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None):
     sums: dict = {}
     samples: dict = defaultdict(Counter)
     qs = DailyValue.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
@@ -784,9 +791,9 @@ def _stored_by_day(keys: list[str], period: Period, managers: set[int] | None): 
         .values_list("metric", "day", "v", "w")
     ):
         sums[(key, d)] = [_dec(v), _dec(w)]
-    qs = DailySample.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
+    found = DailySample.objects.filter(day__gte=period.start, day__lt=period.end, metric__in=keys)
     if managers is not None:
-        qs = qs.filter(manager_id__in=managers)
-    for key, d, v, n in qs.values_list("metric", "day", "value", "count"):
+        found = found.filter(manager_id__in=managers)
+    for key, d, v, n in found.values_list("metric", "day", "value", "count"):
         samples[(key, d)][v] += n
     return sums, samples

@@ -150,3 +150,24 @@ class RollupStamp(models.Model):
 
     def __str__(self) -> str:
         return f"{self.day}: {self.token}"
+
+
+class DirtyDay(models.Model):
+    """A (manager, local day) whose rollups a change made stale, waiting for the worker
+    (``refresh.background``); ``keys``: the metrics to recompute, comma-separated, or
+    ``*`` for all. One row per change: the worker recomputes each pair once however many
+    rows name it, and deletes only the rows it read, so a change stored while it works
+    is recomputed by its next run."""
+
+    manager = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    day = models.DateField(_("day"))
+    keys = models.TextField(_("metric keys"))
+
+    class Meta:
+        verbose_name = _("stale rollup day")
+        verbose_name_plural = _("stale rollup days")
+
+    def __str__(self) -> str:
+        return f"{self.day} #{self.manager_id}: {self.keys}"

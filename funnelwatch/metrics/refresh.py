@@ -1,13 +1,22 @@
-"""Keeping the daily rollups current as the CRM changes.
+"""Keeping the daily rollups current: the one door every change into the numbers goes
+through.
 
-Each ``crm_event`` marks the (managers, local days) it may have changed; right after the
-transaction commits, those rows are recomputed from raw records (a few small queries per
-metric, for the affected managers and days only). Audit rows written outside the CRM
-services (a contact created, an edit in the admin) refresh ``crm_actions`` the same way.
+A writer (the CRM services, call and mail ingest, quality analyses and reviews, plans,
+imports) calls :func:`funnelwatch.metrics.changed` with the source of the change, the
+managers and the local days it may have changed. Each (manager, day) is marked dirty and
+recomputed once:
 
-Other apps (telephony, mail) call :func:`mark` for their events. Bulk loaders wrap their
-work in :func:`suspended` and run ``funnelwatch rollups rebuild`` once at the end, or in
-:func:`deferred` to refresh what they changed once when they finish.
+- in a request or any transaction: once, right after the transaction commits (every
+  change of the transaction together);
+- inside :func:`deferred` (a file imported in many batches): once, when the block ends;
+- inside :func:`background` (webhook events answered in their request): the pairs are
+  stored in ``metrics_dirtyday`` with the change and recomputed by the periodic job
+  ``metrics-dirty`` (each run of ``runperiodic``), each pair once however many events
+  named it;
+- inside :func:`suspended`: not at all (the caller rebuilds afterwards).
+
+The kernel knows no domain table: which days a change touches is the writer's business
+(the CRM expands a deal's history in ``funnelwatch/crm/rollups.py``).
 """
 
 from __future__ import annotations
@@ -30,35 +39,24 @@ _suspended: contextvars.ContextVar[bool] = contextvars.ContextVar(
     "rollups_suspended", default=False
 )
 
-# Events that change numbers dated on earlier days of the deal (cohorts by creation, by
-# first proposal, by reaching closing; a won deal's amount; a loss later revived).
-HISTORY_EVENTS = {
-    # Metrics credit the owner at the time (or at creation), never the current owner; but
-    # a re-assignment may be dated in the past, and the deal's records since then change
-    # hands (the old and the new owner's days are both recomputed).
-    "deal_reassigned",
-    "deal_won",
-    "deal_lost",
-    "deal_junk",
-    "deal_reopened",
-    "deal_updated",
-    "proposal_sent",
-    "archived",
-}
 
-
-# Events from outside the CRM (telephony's "call", mail's "letter"). They recompute the
-# metrics that do not declare ``refresh_on`` and those that name the event in it (the
-# rest read CRM records only).
-OUTSIDE_EVENTS = {"call", "letter"}
-
-
-def outside_keys(kind: str = "call") -> list[str]:
+def listening(source: str) -> list[str]:
+    """The rolled metrics a change from ``source`` can move: those that declare no
+    ``refresh_on`` and those that name ``source`` in it."""
     from funnelwatch.metrics import registry
 
     return [
-        m.key for m in registry.rolled_metrics() if m.refresh_on is None or kind in m.refresh_on
+        m.key for m in registry.rolled_metrics() if m.refresh_on is None or source in m.refresh_on
     ]
+
+
+def outside_keys(kind: str = "call") -> list[str]:
+    """Deprecated (kept for this release): :func:`listening`."""
+    return listening(kind)
+
+
+# ``changed(..., keys=EVERY)``: recompute every rolled metric, whatever its ``refresh_on``.
+EVERY = "*"
 
 
 # Above this many (manager, day) pairs in one transaction, refresh the whole span at once.
@@ -94,27 +92,43 @@ class _Batch:
         for m in managers:
             per.setdefault(m, set()).update(days)
 
-    def flush(self) -> None:
+    def flush(self, raise_errors: bool = False) -> None:
         """Rebuild what was marked. It runs after the change has committed: whatever
         goes wrong here must not turn a saved change into an error for the user, so a
         failed rebuild is tried again and, failing still, logged (``funnelwatch rollups
         rebuild`` repairs it)."""
         self.done = True
         for keys, per in self.marks.items():
-            ordered = sorted(keys) if keys else None
+            if keys is not None and not keys:
+                # Nothing rolled to recompute: only drop answers reused for those days.
+                from funnelwatch.metrics.engine import stamp
+
+                for period in contiguous(set().union(*per.values())):
+                    stamp(period)
+                continue
+            ordered = None
+            if keys is not None:
+                # A metric no longer registered (a row stored before an upgrade) is skipped.
+                from funnelwatch.metrics import registry
+
+                ordered = sorted(keys & {m.key for m in registry.rolled_metrics()})
+                if not ordered:
+                    continue
             if sum(len(days) for days in per.values()) > BIG_BATCH_DAYS:
                 # A bulk load (the demo, an import): one pass over the whole span.
                 first = min(min(days) for days in per.values())
                 last = max(max(days) for days in per.values())
-                _rebuild(Period(first, last + dt.timedelta(days=1)), set(per), ordered)
+                _rebuild(
+                    Period(first, last + dt.timedelta(days=1)), set(per), ordered, raise_errors
+                )
                 continue
             # Managers sharing the same days are refreshed together.
             by_days: dict[frozenset[dt.date], set[int]] = {}
             for m, days in per.items():
                 by_days.setdefault(frozenset(days), set()).add(m)
-            for days, managers in by_days.items():
-                for period in contiguous(days):
-                    _rebuild(period, managers, ordered)
+            for shared, managers in by_days.items():
+                for period in contiguous(shared):
+                    _rebuild(period, managers, ordered, raise_errors)
 
 
 # A rebuild that hits a database error (a deadlock, a dropped connection) is tried this
@@ -122,9 +136,14 @@ class _Batch:
 ATTEMPTS = 3
 
 
-def _rebuild(period: Period, managers: set[int], keys: list[str] | None) -> None:
+def _rebuild(
+    period: Period, managers: set[int], keys: list[str] | None, raise_errors: bool = False
+) -> None:
     from funnelwatch.metrics.engine import rebuild
 
+    if raise_errors:
+        rebuild(period, managers, keys)
+        return
     for attempt in range(1, ATTEMPTS + 1):
         try:
             rebuild(period, managers, keys)
@@ -135,7 +154,7 @@ def _rebuild(period: Period, managers: set[int], keys: list[str] | None) -> None
                 return
             if not connection.in_atomic_block:
                 connection.close_if_unusable_or_obsolete()
-        except Exception:  # noqa: BLE001 - the change is saved; the rollups can be rebuilt
+        except Exception:
             _not_refreshed(period, managers)
             return
 
@@ -182,7 +201,7 @@ def deferred() -> Iterator[None]:
 
 def _batch() -> _Batch:
     batch = _current.get()
-    pending = [cb for _sids, cb, _robust in connection.run_on_commit]
+    pending = [entry[1] for entry in connection.run_on_commit]
     if batch is None or batch.done or batch.flush not in pending:
         batch = _Batch()
         _current.set(batch)
@@ -204,73 +223,135 @@ def contiguous(days: Iterable[dt.date]) -> list[Period]:
 def mark(
     manager_ids: Iterable[int], days: Iterable[dt.date], keys: Iterable[str] | None = None
 ) -> None:
-    """Recompute these managers' rollups for these days once the transaction commits."""
+    """Deprecated (kept for this release): ``changed("crm", ..., keys=keys or EVERY)``.
+
+    Recompute these managers' rollups for these days (all rolled metrics when ``keys``
+    is None) once the transaction commits."""
+    changed("crm", manager_ids, days, keys=list(keys) if keys else EVERY)
+
+
+def changed(
+    source: str,
+    managers: Iterable[int | None],
+    days: Iterable[dt.date | dt.datetime],
+    *,
+    keys: Iterable[str] | str | None = None,
+) -> None:
+    """The one entry point of every change into the numbers.
+
+    ``source`` names what changed ("deal_won", "call", "letter", "quality", "plan"...);
+    ``managers`` the ids of the managers whose numbers may change (None entries are
+    ignored); ``days`` local dates, or aware moments whose local day is meant. Only the
+    pairs (manager, day) of the cross product are recomputed, once each (see the module
+    docstring for when). ``keys``: the metrics to recompute; None (the default): those
+    listening to ``source`` (``Metric.refresh_on``); :data:`EVERY`: all rolled metrics;
+    an empty list: none, though answers reused for those days are dropped (a change to a
+    number computed from raw records, such as plan fulfilment).
+
+    Call it inside the writer's transaction: a rolled-back change refreshes nothing.
+    """
     if not enabled():
         return
-    managers = {m for m in manager_ids if m}
-    if not managers:
+    ids = {int(m) for m in managers if m}
+    local = {local_day(d) if isinstance(d, dt.datetime) else d for d in days}
+    if not ids or not local:
+        return
+    if keys is None:
+        wanted: frozenset[str] | None = frozenset(listening(source))
+    elif keys == EVERY:
+        wanted = None
+    else:
+        wanted = frozenset(keys)
+    if wanted is not None and not wanted:
+        # Nothing rolled to recompute: new tokens for the days (answers reused for them
+        # are dropped), written now in the writer's transaction, rolled back with it.
+        from funnelwatch.metrics.engine import stamp
+
+        for period in contiguous(local):
+            stamp(period)
+        return
+    if _background.get():
+        _store_dirty(ids, local, wanted)
         return
     pending = _deferred.get()
     if pending is not None:
-        pending.add(managers, days, frozenset(keys) if keys else None)
+        pending.add(ids, local, wanted)
         return
     if not connection.in_atomic_block:
         # on_commit runs at once outside a transaction; batch nothing.
         batch = _Batch()
-        batch.add(managers, days, frozenset(keys) if keys else None)
+        batch.add(ids, local, wanted)
         batch.flush()
         return
-    _batch().add(managers, days, frozenset(keys) if keys else None)
+    _batch().add(ids, local, wanted)
 
 
-def on_crm_event(
-    sender: object, kind: str, deal: object, at: dt.datetime, user_ids: set[int], **kwargs: object
-) -> None:
-    if not enabled():
-        return
-    keys = outside_keys(kind) if kind in OUTSIDE_EVENTS else None
-    pairs = kwargs.get("pairs")
-    if pairs is not None and deal is None:
-        # The sender names each (manager, moment or day) its change touched: a batch of
-        # calls or letters changes each manager's own days, not every manager's every day.
-        per: dict[int, set[dt.date]] = {}
-        for manager, when in pairs:
-            if manager:
-                day = local_day(when) if isinstance(when, dt.datetime) else when
-                per.setdefault(manager, set()).add(day)
-        for manager, days in per.items():
-            mark([manager], days, keys)
-        return
-    days = {local_day(at)}
-    # A batch (of calls, of e-mails) may span several days: senders may name them all.
-    for day in kwargs.get("days") or ():
-        days.add(local_day(day) if isinstance(day, dt.datetime) else day)
-    managers = set(user_ids)
-    if deal is not None:
-        from funnelwatch.crm.models import OwnerChange, Proposal, StageChange
+# --- refreshed by the worker -------------------------------------------------------------
 
-        managers.add(deal.owner_id)
-        if kind in HISTORY_EVENTS:
-            days.add(local_day(deal.created_at))
-            for owner, when in StageChange.objects.filter(deal=deal).values_list("owner_id", "at"):
-                managers.add(owner)
-                days.add(local_day(when))
-            managers.update(
-                OwnerChange.objects.filter(deal=deal).values_list("to_owner_id", flat=True)
+_background: contextvars.ContextVar[bool] = contextvars.ContextVar(
+    "rollups_background", default=False
+)
+
+
+@contextmanager
+def background() -> Iterator[None]:
+    """Inside the block, changes are stored as dirty (manager, day) pairs and recomputed
+    by the worker (:func:`flush_dirty`), not by the writer: a webhook event then costs
+    what storing it costs, and a burst of events naming the same manager's day is
+    recomputed once."""
+    token = _background.set(True)
+    try:
+        yield
+    finally:
+        _background.reset(token)
+
+
+def _store_dirty(managers: set[int], days: set[dt.date], keys: frozenset[str] | None) -> None:
+    from funnelwatch.metrics.models import DirtyDay
+
+    text = "*" if keys is None else ",".join(sorted(keys))
+    DirtyDay.objects.bulk_create(
+        [DirtyDay(manager_id=m, day=d, keys=text) for m in managers for d in days]
+    )
+
+
+def _keys_of(text: str) -> frozenset[str] | None:
+    if text == "*":
+        return None
+    return frozenset(k for k in text.split(",") if k)
+
+
+def pending_dirty() -> int:
+    from funnelwatch.metrics.models import DirtyDay
+
+    return DirtyDay.objects.count()
+
+
+def flush_dirty(limit: int = 20000) -> int:
+    """Recompute the stored dirty pairs, each once; returns how many distinct pairs.
+
+    The rows read are deleted in the same transaction as the recomputation: a change
+    stored meanwhile (a later row) waits for the next run, and a failure leaves every
+    row for the next run."""
+    from funnelwatch.metrics.models import DirtyDay
+
+    done = 0
+    while True:
+        with transaction.atomic():
+            rows = list(
+                DirtyDay.objects.order_by("pk").values_list("pk", "manager_id", "day", "keys")[
+                    :limit
+                ]
             )
-            first = (
-                Proposal.objects.filter(deal=deal)
-                .order_by("sent_at")
-                .values_list("sent_at", flat=True)
-                .first()
-            )
-            if first is not None:
-                days.add(local_day(first))
-    mark(managers, days, keys)
-
-
-def on_audit_event(sender: object, instance: object, created: bool, **kwargs: object) -> None:
-    from funnelwatch.audit.models import AuditEvent
-
-    if created and instance.actor_id and instance.source == AuditEvent.Source.USER:
-        mark([instance.actor_id], [local_day(instance.occurred_at)], ["crm_actions"])
+            if not rows:
+                return done
+            batch = _Batch()
+            pairs = set()
+            for _pk, manager, day, keys in rows:
+                batch.add([manager], [day], _keys_of(keys))
+                pairs.add((manager, day, keys))
+            batch.flush(raise_errors=True)
+            DirtyDay.objects.filter(pk__in=[r[0] for r in rows]).delete()
+        done += len(pairs)
+        if len(rows) < limit:
+            return done

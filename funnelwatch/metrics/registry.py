@@ -36,7 +36,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.db.models import QuerySet
@@ -200,3 +200,25 @@ def link_to(url_name: str, path: str = "pk") -> Callable[[object], str | None]:
         return None if value is None else reverse(url_name, args=[value])
 
     return link
+
+
+# --- the span of the recorded history -------------------------------------------------
+#
+# ``funnelwatch rollups rebuild|verify`` without dates cover the whole history: from the
+# first recorded event to the last. The kernel knows no domain table, so each domain
+# names the span of its own records.
+
+Span = Callable[[], "tuple[datetime | None, datetime | None]"]
+_SPANS: list[Span] = []
+
+
+def history_span(func: Span) -> Span:
+    """Register ``func() -> (first moment or None, last moment or None)`` of a domain's
+    records (usable as a decorator)."""
+    if func not in _SPANS:
+        _SPANS.append(func)
+    return func
+
+
+def history_spans() -> list[Span]:
+    return list(_SPANS)

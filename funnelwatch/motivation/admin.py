@@ -28,8 +28,8 @@ class SchemeAdmin(admin.ModelAdmin):
 class StatementAdmin(admin.ModelAdmin):
     list_display = ["manager", "month", "scheme_name", "total", "approved_by", "approved_at"]
 
-    def has_change_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_change_permission(self, request, obj=None) -> bool:
         return False  # approved statements are frozen
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False

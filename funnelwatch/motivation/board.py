@@ -61,7 +61,7 @@ def best_in_block(month: dt.date) -> dict:
     return {"winners": winners, "exemplary": exemplary_calls(period)}
 
 
-def exemplary_calls(period) -> list:  # noqa: ANN001
+def exemplary_calls(period) -> list:
     from funnelwatch.metrics.common import bounds
     from funnelwatch.quality.models import ExemplaryCall
 

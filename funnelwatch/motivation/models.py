@@ -19,12 +19,12 @@ from funnelwatch.audit.trail import audited
 USER = settings.AUTH_USER_MODEL
 
 
-def _money(verbose: str, **kwargs) -> models.DecimalField:  # noqa: ANN003
+def _money(verbose: str, **kwargs) -> models.DecimalField:
     # 15 digits, as money in crm.models: SQLite keeps 15 significant digits.
     return models.DecimalField(verbose, max_digits=15, decimal_places=2, **kwargs)
 
 
-def _pct(verbose: str, **kwargs) -> models.DecimalField:  # noqa: ANN003
+def _pct(verbose: str, **kwargs) -> models.DecimalField:
     return models.DecimalField(verbose, max_digits=7, decimal_places=3, **kwargs)
 
 

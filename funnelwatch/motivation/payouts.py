@@ -127,7 +127,7 @@ class Payout:
         }
 
 
-def _overlaps(qs, period: Period):  # noqa: ANN001, ANN202
+def _overlaps(qs, period: Period):
     last = period.end - dt.timedelta(days=1)
     return qs.filter(Q(valid_until__isnull=True) | Q(valid_until__gte=period.start)).filter(
         valid_from__lte=last
@@ -345,7 +345,7 @@ def payout(manager: User, month: dt.date) -> Payout:
     return compute(manager, month)
 
 
-def payees(ids: set[int] | None = None):  # noqa: ANN201
+def payees(ids: set[int] | None = None):
     """The people statements are made for: active managers and team leads."""
     users = User.objects.filter(is_active=True, role__in=[Role.MANAGER, Role.TEAM_LEAD])
     if ids is not None:

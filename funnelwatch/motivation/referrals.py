@@ -32,7 +32,7 @@ def register(source: Source) -> Source:
 
 
 @register
-def qualified_referrals(manager, period: Period) -> list[Referral]:  # noqa: ANN001
+def qualified_referrals(manager, period: Period) -> list[Referral]:
     from funnelwatch.leads.metrics import _BECAME_DEAL, referred
 
     rows = (
@@ -45,7 +45,7 @@ def qualified_referrals(manager, period: Period) -> list[Referral]:  # noqa: ANN
     return [Referral(deal_id, title) for deal_id, title in rows]
 
 
-def referrals(manager, period: Period) -> list[Referral]:  # noqa: ANN001
+def referrals(manager, period: Period) -> list[Referral]:
     seen: dict[int, Referral] = {}
     for source in _SOURCES:
         for item in source(manager, period):

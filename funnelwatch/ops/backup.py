@@ -87,7 +87,7 @@ class BackupResult:
 class _HashingReader:
     """Reads a file for tarfile while hashing what it reads."""
 
-    def __init__(self, fh) -> None:  # noqa: ANN001
+    def __init__(self, fh) -> None:
         self.fh = fh
         self.digest = hashlib.sha256()
 
@@ -144,8 +144,7 @@ def _sqlite_snapshot(workdir: Path) -> Snapshot:
             )
         ]
         tables = {
-            name: copy.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0]  # noqa: S608
-            for name in names
+            name: copy.execute(f'SELECT COUNT(*) FROM "{name}"').fetchone()[0] for name in names
         }
         migrations = (
             _migrations(copy.execute("SELECT app, name FROM django_migrations").fetchall())
@@ -206,7 +205,7 @@ def _postgres_snapshot(workdir: Path) -> Snapshot:
         names = [row[0] for row in cur.fetchall()]
         tables = {}
         for name in names:
-            cur.execute(f'SELECT COUNT(*) FROM "{name}"')  # noqa: S608 - names from pg_tables
+            cur.execute(f'SELECT COUNT(*) FROM "{name}"')
             tables[name] = cur.fetchone()[0]
         migrations = {}
         if "django_migrations" in tables:
@@ -322,7 +321,7 @@ def _write_members(
     snap: Snapshot,
     files: dict,
     skip: list[Path],
-    created_at: dt.datetime,  # noqa: ANN001
+    created_at: dt.datetime,
 ) -> None:
     with tarfile.open(fileobj=raw, mode="w:gz", compresslevel=3, format=tarfile.PAX_FORMAT) as tar:
         _add_file(tar, snap.path, snap.member, files)

@@ -92,7 +92,7 @@ def connection_env(settings_dict: dict) -> tuple[list[str], dict[str, str]]:
     return args, env
 
 
-def server_major(connection) -> int:  # noqa: ANN001
+def server_major(connection) -> int:
     with connection.cursor() as cur:
         cur.execute("SHOW server_version_num")
         return int(cur.fetchone()[0]) // 10000

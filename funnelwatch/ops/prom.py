@@ -72,7 +72,7 @@ def observe_request(request: HttpRequest, response: HttpResponse, seconds: float
         )
         REQUESTS.labels(method, str(response.status_code)).inc()
         REQUEST_SECONDS.observe(seconds)
-    except Exception:  # noqa: BLE001 - counting must never break a request
+    except Exception:
         logger.warning("request not counted", exc_info=True)
 
 
@@ -80,7 +80,7 @@ def observe_webhook(rest: str, status: int) -> None:
     provider = PROVIDERS.get(rest.split("/", 1)[0], "other")
     try:
         WEBHOOKS.labels(provider, "accepted" if status < 400 else "rejected").inc()
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("webhook not counted", exc_info=True)
 
 
@@ -90,21 +90,21 @@ def observe_import(fmt: str, imported: int, rejected: int) -> None:
             IMPORT_ROWS.labels(fmt, "imported").inc(imported)
         if rejected:
             IMPORT_ROWS.labels(fmt, "rejected").inc(rejected)
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("import rows not counted", exc_info=True)
 
 
 def observe_job(name: str, failed: bool) -> None:
     try:
         JOB_RUNS.labels(name, "failed" if failed else "ok").inc()
-    except Exception:  # noqa: BLE001
+    except Exception:
         logger.warning("job run not counted", exc_info=True)
 
 
 class DatabaseCollector:
     """Gauges computed from the database at scrape time."""
 
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         from funnelwatch.ops import health
         from funnelwatch.ops.version import version
 
@@ -247,10 +247,10 @@ class _ProcessRegistry(CollectorRegistry):
         super().__init__()
         self._extra: list = []
 
-    def register(self, collector) -> None:  # noqa: ANN001
+    def register(self, collector) -> None:
         self._extra.append(collector)
 
-    def collect(self):  # noqa: ANN201
+    def collect(self):
         yield from REGISTRY.collect()
         for collector in self._extra:
             yield from collector.collect()

@@ -243,7 +243,7 @@ def count_rows() -> dict[str, int]:
     counts = {}
     with connection.cursor() as cur:
         for name in tables:
-            cur.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(name)}")  # noqa: S608
+            cur.execute(f"SELECT COUNT(*) FROM {connection.ops.quote_name(name)}")
             counts[name] = cur.fetchone()[0]
     return counts
 

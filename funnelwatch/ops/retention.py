@@ -75,7 +75,7 @@ def expire_recordings(now: dt.datetime | None = None, limit: int | None = None) 
     return done
 
 
-def _delete(storage, name: str) -> None:  # noqa: ANN001
+def _delete(storage, name: str) -> None:
     try:
         storage.delete(name)
     except OSError:

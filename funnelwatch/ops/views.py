@@ -46,11 +46,11 @@ def healthz(request: HttpRequest) -> HttpResponse:
     return response
 
 
-def _may_see(user) -> bool:  # noqa: ANN001
+def _may_see(user) -> bool:
     return user.is_head
 
 
-def _may_set_retention(user) -> bool:  # noqa: ANN001
+def _may_set_retention(user) -> bool:
     return user.is_superuser or user.role == Role.ADMIN
 
 

@@ -37,7 +37,7 @@ class PlanForm(forms.ModelForm):
             "achievable_note": forms.Textarea(attrs={"rows": 2}),
         }
 
-    def __init__(self, *args, user: User, **kwargs) -> None:  # noqa: ANN002, ANN003
+    def __init__(self, *args, user: User, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self.user = user
         self.fields["metric"].choices = metric_choices()

@@ -92,7 +92,7 @@ def progress(plan: Plan, today: dt.date) -> Progress:
     return Progress(plan, fact, pct, expected, left, pace_needed, best.quantize(Decimal("0.01")))
 
 
-def plans_for(user: User, today: dt.date):  # noqa: ANN201
+def plans_for(user: User, today: dt.date):
     """Current plans the user may see: their own, their team's, and the department's;
     the head sees all."""
     from django.db.models import Q

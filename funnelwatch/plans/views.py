@@ -17,7 +17,7 @@ from funnelwatch.plans.models import PlanStep
 from funnelwatch.plans.progress import plans_for, progress
 
 
-def _may_set_plans(user) -> bool:  # noqa: ANN001
+def _may_set_plans(user) -> bool:
     return user.is_head or user.role == "team_lead"
 
 
@@ -41,7 +41,7 @@ def plan_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _visible_plan(user, plan_id: int):  # noqa: ANN001, ANN202
+def _visible_plan(user, plan_id: int):
     plan = plans_for(user, timezone.localdate()).filter(pk=plan_id).first()
     if plan is None:
         raise Http404

@@ -49,20 +49,20 @@ class ReviewOut(Schema):
     created_at: dt.datetime
 
     @staticmethod
-    def resolve_manager(obj) -> str:  # noqa: ANN001
+    def resolve_manager(obj) -> str:
         return obj.manager.username
 
     @staticmethod
-    def resolve_reviewer(obj) -> str:  # noqa: ANN001
+    def resolve_reviewer(obj) -> str:
         return obj.reviewer.username
 
     @staticmethod
-    def resolve_checklist(obj) -> str:  # noqa: ANN001
+    def resolve_checklist(obj) -> str:
         return obj.checklist.name
 
 
 @router.get("/calls/{call_id}/analysis", response={200: AnalysisOut, **errors(401, 404, 422)})
-def call_analysis(request, call_id: ObjectId):  # noqa: ANN001, ANN201
+def call_analysis(request, call_id: ObjectId):
     """Conversation metrics and speech segments of a call's recording."""
     call = queries.calls_for(request.auth).filter(pk=call_id).first()
     analysis = getattr(getattr(call, "recording", None), "analysis", None) if call else None
@@ -73,6 +73,6 @@ def call_analysis(request, call_id: ObjectId):  # noqa: ANN001, ANN201
 
 
 @router.get("/reviews", response={200: list[ReviewOut], **errors(401, 422)})
-def reviews(request, limit: Limit = 100):  # noqa: ANN001, ANN201
+def reviews(request, limit: Limit = 100):
     """Reviews of the calls the caller may see, newest first (``limit`` at most 500)."""
     return list(queries.reviews_for(request.auth)[:limit])

@@ -47,7 +47,7 @@ PROFILES = {
 }
 
 
-def _synthetic_recordings(ctx, rng, limit: int = 24) -> int:  # noqa: ANN001
+def _synthetic_recordings(ctx, rng, limit: int = 24) -> int:
     from funnelwatch.telephony.models import Call, Recording
 
     calls = list(
@@ -94,7 +94,7 @@ def _synthetic_recordings(ctx, rng, limit: int = 24) -> int:  # noqa: ANN001
     return made
 
 
-def generate(ctx) -> None:  # noqa: ANN001
+def generate(ctx) -> None:
     from funnelwatch.telephony.models import Call, Recording
 
     rng = ctx.rng_for("quality")
@@ -166,7 +166,7 @@ def generate(ctx) -> None:  # noqa: ANN001
         ctx.planted["quality_flagged_calls"] = flagged
 
 
-def _answer(criterion, skill: float, rng) -> str:  # noqa: ANN001
+def _answer(criterion, skill: float, rng) -> str:
     if criterion.kind == "yes_no":
         return "yes" if rng.random() < skill else "no"
     if criterion.kind == "scale":

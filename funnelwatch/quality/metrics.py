@@ -24,7 +24,7 @@ _MANAGER = "recording__call__manager_id"
 _STARTED = "recording__call__started_at"
 
 
-def _bounds(period: Period):  # noqa: ANN202
+def _bounds(period: Period):
     return period_bounds(period, timezone.get_current_timezone())
 
 

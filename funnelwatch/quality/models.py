@@ -26,7 +26,7 @@ class Flag(models.TextChoices):
 
 
 class RecordingAnalysis(models.Model):
-    """Conversation metrics of one recording (INTEGRATIONS.md §8); one row a recording,
+    """Conversation metrics of one recording (docs/quality.md); one row a recording,
     replaced when the recording is analysed again."""
 
     class Status(models.TextChoices):

@@ -32,7 +32,7 @@ def calls_for(user: User) -> QuerySet:
     return limit_to_owner(user, Call.objects.all(), "manager")
 
 
-def call_for_page(user: User, call_id: int):  # noqa: ANN201
+def call_for_page(user: User, call_id: int):
     """The call if ``user`` may open it: their visibility, or it is in the library."""
     from funnelwatch.telephony.models import Call
 

@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 from django.utils.translation import gettext as _
 
+from funnelwatch import metrics
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.quality import conf
 from funnelwatch.quality.audio import AudioError, analyze_file
@@ -62,7 +63,7 @@ class ReviewError(ValueError):
 
 
 @contextmanager
-def _local_path(recording) -> Iterator[Path]:  # noqa: ANN001
+def _local_path(recording) -> Iterator[Path]:
     """A filesystem path for the recording's file (copied out of remote storage)."""
     if not recording.file:
         raise AudioError(_("the recording has no file yet"))
@@ -81,7 +82,13 @@ def _local_path(recording) -> Iterator[Path]:  # noqa: ANN001
         yield Path(tmp.name)
 
 
-def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  # noqa: ANN001
+def _keys() -> list[str]:
+    """The rolled numbers of the quality block: what an analysis, a review or the review
+    queue can change."""
+    return [m.key for m in metrics.registry.by_block("quality") if m.rolled]
+
+
+def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:
     """Analyse one stored recording and save the result; a file that cannot be decoded
     gives an analysis with the error and no metrics. The call is never changed."""
     values: dict = {"analyzer": ANALYZER_VERSION, "analyzed_at": timezone.now()}
@@ -117,15 +124,18 @@ def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:  
             flagged=bool(result.flags),
             segments=result.segments,
         )
-    analysis, _created = RecordingAnalysis.objects.update_or_create(
-        recording=recording, defaults=values
-    )
+    with transaction.atomic():
+        analysis, _created = RecordingAnalysis.objects.update_or_create(
+            recording=recording, defaults=values
+        )
+        call = recording.call
+        metrics.changed("quality", [call.manager_id], [call.started_at], keys=_keys())
     return analysis
 
 
 def analyze_existing(
     since: str | None = None, call_id: int | None = None, force: bool = False, out=None
-) -> tuple[int, int]:  # noqa: ANN001
+) -> tuple[int, int]:
     """Analyse stored recordings (those without an analysis, or all with ``force``)."""
     from funnelwatch.telephony.models import Recording
 
@@ -209,7 +219,15 @@ def sample_week(
                     call_id=call_id, manager_id=manager_id, week=monday, reason="sampled"
                 )
             )
-    ReviewQueueItem.objects.bulk_create(new, ignore_conflicts=True)
+    with transaction.atomic():
+        ReviewQueueItem.objects.bulk_create(new, ignore_conflicts=True)
+        started = dict(
+            Call.objects.filter(pk__in=[item.call_id for item in new]).values_list(
+                "pk", "started_at"
+            )
+        )
+        for item in new:
+            metrics.changed("quality", [item.manager_id], [started[item.call_id]], keys=_keys())
     return len(new)
 
 
@@ -252,7 +270,7 @@ def save_review(
     call,
     checklist: Checklist,
     reviewer,
-    answers: dict[int, str],  # noqa: ANN001
+    answers: dict[int, str],
     comments: list[tuple[float, str]] = (),
     summary: str = "",
     at: dt.datetime | None = None,
@@ -295,6 +313,7 @@ def save_review(
         for at, text in comments
         if text and text.strip()
     )
+    metrics.changed("quality", [call.manager_id], [call.started_at], keys=_keys())
     return review
 
 
@@ -304,7 +323,7 @@ def add_comment(review: Review, at_s: float, text: str) -> ReviewComment:
     return ReviewComment.objects.create(review=review, at_s=max(0.0, at_s), text=text.strip())
 
 
-def mark_exemplary(call, user, stages: list[str], note: str = "") -> ExemplaryCall:  # noqa: ANN001
+def mark_exemplary(call, user, stages: list[str], note: str = "") -> ExemplaryCall:
     bad = [s for s in stages if s not in ScriptStage.values]
     if bad:
         raise ReviewError(_("unknown script stage"))
@@ -372,7 +391,7 @@ def parse_criteria(text: str) -> list[dict]:
 
 
 @transaction.atomic
-def create_checklist(name: str, criteria_text: str, user) -> Checklist:  # noqa: ANN001
+def create_checklist(name: str, criteria_text: str, user) -> Checklist:
     rows = parse_criteria(criteria_text)
     checklist = Checklist.objects.create(name=name.strip() or _("Checklist"), created_by=user)
     Criterion.objects.bulk_create(

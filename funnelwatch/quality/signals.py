@@ -5,7 +5,7 @@ from __future__ import annotations
 from funnelwatch.core.jobs import enqueue_on_commit
 
 
-def recording_saved(sender, instance, **kwargs) -> None:  # noqa: ANN001
+def recording_saved(sender, instance, **kwargs) -> None:
     if instance.status != "stored" or kwargs.get("raw"):
         return
     from funnelwatch.quality.tasks import analyze_recording

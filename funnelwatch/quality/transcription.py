@@ -117,7 +117,7 @@ def transcribe_file(path: str | Path, backend: Backend, manager_channel: str = "
     return {"manager": texts[mi], "client": texts[1 - mi]}
 
 
-def find_phrases(texts: dict[str, str], phrases) -> list[dict]:  # noqa: ANN001
+def find_phrases(texts: dict[str, str], phrases) -> list[dict]:
     """Count each tracked phrase (case-insensitive, whole words) in the right party's text."""
     hits = []
     for phrase in phrases:
@@ -138,7 +138,7 @@ def find_phrases(texts: dict[str, str], phrases) -> list[dict]:  # noqa: ANN001
     return hits
 
 
-def transcribe_recording(recording, backend: Backend | None = None):  # noqa: ANN001, ANN201
+def transcribe_recording(recording, backend: Backend | None = None):
     """Transcribe a stored recording and record tracked phrases; None when off."""
     from funnelwatch.quality.models import TrackedPhrase, Transcript
     from funnelwatch.quality.services import _local_path

@@ -32,7 +32,7 @@ def _seconds(text: str) -> float | None:
         return None
 
 
-def _timeline(analysis, duration: float, comments) -> dict | None:  # noqa: ANN001
+def _timeline(analysis, duration: float, comments) -> dict | None:
     if analysis is None or analysis.status != "ok" or not duration:
         return None
     names = {"manager": _("Manager"), "client": _("Client"), "speech": _("Speech")}
@@ -139,7 +139,7 @@ def call_review(request: HttpRequest, call_id: int) -> HttpResponse:
     )
 
 
-def _post_review(request: HttpRequest, call) -> HttpResponse:  # noqa: ANN001
+def _post_review(request: HttpRequest, call) -> HttpResponse:
     action = request.POST.get("action", "review")
     back = redirect("quality:call", call_id=call.pk)
     try:

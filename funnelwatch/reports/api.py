@@ -15,7 +15,7 @@ router = Router(tags=["metrics"])
 
 @router.get("", url_name="metrics_table", response={200: dict, **errors(401, 422)})
 def key_numbers(
-    request,  # noqa: ANN001
+    request,
     start: Day = Query(..., alias="from", example="2026-03-02"),  # noqa: B008
     to: Day = Query(..., example="2026-03-09"),  # noqa: B008
     by: Literal["manager", "team", "none"] = "manager",

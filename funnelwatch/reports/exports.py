@@ -77,7 +77,7 @@ def to_xlsx(table: KeyNumbers) -> bytes:
     return buf.getvalue()
 
 
-def _append_row(sheet, values: list[object]) -> None:  # noqa: ANN001
+def _append_row(sheet, values: list[object]) -> None:
     """One row; every string is a text cell, never a formula (openpyxl would store a string
     starting with ``=`` as one)."""
     sheet.append([safe_text(v) for v in values])

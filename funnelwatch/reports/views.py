@@ -188,7 +188,7 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _mark_large_changes(rows: list, shown: list, choice: periods.Choice, spark) -> None:  # noqa: ANN001
+def _mark_large_changes(rows: list, shown: list, choice: periods.Choice, spark) -> None:
     """Colour a manager's cell only when its value is far from their own usual (a robust
     z-score over the same windows of the last eight weeks, ``reports.trends``); give each
     manager row the sparkline of ``spark``: the eight windows and the period itself."""
@@ -327,7 +327,7 @@ def funnel(request: HttpRequest) -> HttpResponse:
     )
 
 
-def _teams(user: User):  # noqa: ANN202
+def _teams(user: User):
     visible = visible_user_ids(user)
     teams = Team.objects.all()
     return teams if visible is None else teams.filter(members__in=visible).distinct()

@@ -304,7 +304,7 @@ def history(manager_ids: set[int] | None) -> dict:
     return {"months": months, "rows": rows}
 
 
-def mark_mystery(  # noqa: ANN001
+def mark_mystery(
     call, by: User | None, note: str = "", source: str = MysteryCall.Source.REVIEWER
 ) -> MysteryCall:
     """Mark ``call`` as a mystery shopper's; by a reviewer, or by an import (``by`` None,

@@ -27,7 +27,7 @@ from funnelwatch.skills.models import (
 SELLER_ROLES = (Role.MANAGER, Role.TEAM_LEAD)
 
 
-def _assignees(user: User):  # noqa: ANN202
+def _assignees(user: User):
     users = User.objects.filter(is_active=True, role__in=SELLER_ROLES)
     ids = visible_user_ids(user)
     return users if ids is None else users.filter(pk__in=ids)
@@ -82,7 +82,7 @@ def assign(request: HttpRequest) -> HttpResponse:
     return redirect("skills:index")
 
 
-def _responses(post, questions) -> dict:  # noqa: ANN001
+def _responses(post, questions) -> dict:
     out = {}
     for q in questions:
         raw = post.getlist(f"q_{q.pk}")

@@ -35,7 +35,7 @@ class CallAdmin(admin.ModelAdmin):
     raw_id_fields = ["manager", "contact", "deal", "callback", "archived_by"]
     inlines = [LegInline]
 
-    def has_delete_permission(self, request, obj=None) -> bool:  # noqa: ANN001
+    def has_delete_permission(self, request, obj=None) -> bool:
         return False
 
 

@@ -39,7 +39,7 @@ def _bad(exc: base.ParseError) -> HttpError:
     return HttpError(400, str(exc))
 
 
-def _ok(status: str, call=None) -> dict:  # noqa: ANN001
+def _ok(status: str, call=None) -> dict:
     return {"status": status, "call_id": call.pk if call is not None else None}
 
 
@@ -88,7 +88,7 @@ def _twilio_checked(request: HttpRequest) -> dict[str, str]:
     response=CALL_HOOK,
     summary="Twilio call status callback",
 )
-def twilio_status(request: HttpRequest):  # noqa: ANN201
+def twilio_status(request: HttpRequest):
     params = _twilio_checked(request)
     try:
         key = twilio.event_key(params)
@@ -104,7 +104,7 @@ def twilio_status(request: HttpRequest):  # noqa: ANN201
     response=RECORDING_HOOK,
     summary="Twilio recording callback",
 )
-def twilio_recording(request: HttpRequest):  # noqa: ANN201
+def twilio_recording(request: HttpRequest):
     params = _twilio_checked(request)
     try:
         key, url, duration, _channels = twilio.parse_recording(params)
@@ -129,7 +129,7 @@ def twilio_recording(request: HttpRequest):  # noqa: ANN201
     openapi_extra={"responses": {200: {"description": "The zd_echo value", **TEXT}}},
     summary="Zadarma URL check (zd_echo)",
 )
-def zadarma_echo(request: HttpRequest, zd_echo: str = ""):  # noqa: ANN201
+def zadarma_echo(request: HttpRequest, zd_echo: str = ""):
     _sender_allowed(request, zadarma.PROVIDER)
     return HttpResponse(zd_echo, content_type="text/plain")
 
@@ -140,7 +140,7 @@ def zadarma_echo(request: HttpRequest, zd_echo: str = ""):  # noqa: ANN201
     response={200: dict, **errors(400, 403)},
     summary="Zadarma PBX notification",
 )
-def zadarma_event(request: HttpRequest):  # noqa: ANN201
+def zadarma_event(request: HttpRequest):
     _sender_allowed(request, zadarma.PROVIDER)
     params = {k: request.POST.get(k, "") for k in request.POST}
     if request.GET.get("zd_echo"):
@@ -193,7 +193,7 @@ def _mango_checked(request: HttpRequest) -> dict:
     response=CALL_HOOK,
     summary="Mango call leg event",
 )
-def mango_call(request: HttpRequest):  # noqa: ANN201
+def mango_call(request: HttpRequest):
     data = _mango_checked(request)
     try:
         key = mango.call_event_key(data)
@@ -209,7 +209,7 @@ def mango_call(request: HttpRequest):  # noqa: ANN201
     response=CALL_HOOK,
     summary="Mango end-of-call summary",
 )
-def mango_summary(request: HttpRequest):  # noqa: ANN201
+def mango_summary(request: HttpRequest):
     data = _mango_checked(request)
     try:
         entry = str(data.get("entry_id") or "")
@@ -227,7 +227,7 @@ def mango_summary(request: HttpRequest):  # noqa: ANN201
     response=RECORDING_HOOK,
     summary="Mango recording state",
 )
-def mango_recording(request: HttpRequest):  # noqa: ANN201
+def mango_recording(request: HttpRequest):
     data = _mango_checked(request)
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
     if not entry or not rid:
@@ -255,7 +255,7 @@ def mango_recording(request: HttpRequest):  # noqa: ANN201
     response=RECORDING_HOOK,
     summary="Mango recording saved",
 )
-def mango_record_added(request: HttpRequest):  # noqa: ANN201
+def mango_record_added(request: HttpRequest):
     data = _mango_checked(request)
     entry, rid = str(data.get("entry_id") or ""), str(data.get("recording_id") or "")
     if not entry or not rid:
@@ -272,7 +272,7 @@ def mango_record_added(request: HttpRequest):  # noqa: ANN201
 @router.post(
     "/webhooks/mango/ping", auth=None, response={200: dict}, summary="Mango availability check"
 )
-def mango_ping(request: HttpRequest):  # noqa: ANN201
+def mango_ping(request: HttpRequest):
     _sender_allowed(request, mango.PROVIDER)
     return {"status": "ok"}
 
@@ -286,7 +286,7 @@ def mango_ping(request: HttpRequest):  # noqa: ANN201
     response={200: WebhookOut, **errors(400, 403, 422)},
     summary="Funnelwatch JSON call webhook (HMAC-signed)",
 )
-def calls_webhook(request: HttpRequest, payload: CallEventIn):  # noqa: ANN201
+def calls_webhook(request: HttpRequest, payload: CallEventIn):
     _sender_allowed(request, generic.PROVIDER)
     problem = generic.verify(
         conf.webhook_secret(),
@@ -344,8 +344,8 @@ class RouteOut(Schema):
 def route(
     request: HttpRequest,
     number: Text,
-    format: Literal["json", "text"] = "json",  # noqa: A002
-):  # noqa: ANN201
+    format: Literal["json", "text"] = "json",
+):
     """The responsible manager's extension when the number belongs to a client with an
     owner, else the next manager by weighted round-robin (daily cap, working hours,
     absences). ``format=text`` answers just the extension (empty when nobody)."""
@@ -391,7 +391,7 @@ class CallFilter(Schema):
     by_alias=True,
     summary="Calls of a period the caller may see (local dates, inclusive)",
 )
-def list_calls(request: HttpRequest, filters: Query[CallFilter]):  # noqa: ANN201
+def list_calls(request: HttpRequest, filters: Query[CallFilter]):
     if filters.date_to < filters.date_from:
         raise HttpError(422, "to: before from")
     period = dates.Period(filters.date_from, filters.date_to + dt.timedelta(days=1))

@@ -37,7 +37,7 @@ INBOUND_PER_DAY = (2, 6)
 RECORDINGS_PER_MANAGER = 5  # the newest answered outbound calls of 1-15 minutes
 
 
-def _extensions(ctx) -> dict[int, str]:  # noqa: ANN001
+def _extensions(ctx) -> dict[int, str]:
     have = dict(Extension.objects.filter(user__in=ctx.managers).values_list("user_id", "number"))
     taken = set(Extension.objects.values_list("number", flat=True))
     n = 100
@@ -83,7 +83,7 @@ def _leg(
     )
 
 
-def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.datetime]:  # noqa: ANN001
+def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.datetime]:
     tz = timezone.get_current_timezone()
     start_h, end_h = settings.FUNNELWATCH_WORKDAY_START, settings.FUNNELWATCH_WORKDAY_END
     out = []
@@ -97,7 +97,7 @@ def _workday_moments(ctx, rng: random.Random, day: dt.date, n: int) -> list[dt.d
     return sorted(out)
 
 
-def _client_numbers(ctx) -> dict[int, list[tuple[dt.date, dt.date | None, str, int]]]:  # noqa: ANN001
+def _client_numbers(ctx) -> dict[int, list[tuple[dt.date, dt.date | None, str, int]]]:
     """Per manager: (first day, last day or None, number, deal id) of each deal's client."""
     tz = timezone.get_current_timezone()
     number_of = dict(
@@ -119,14 +119,14 @@ def _client_numbers(ctx) -> dict[int, list[tuple[dt.date, dt.date | None, str, i
     return out
 
 
-def _out_record(lid: str, ext: str, number: str, moment: dt.datetime, ring: int, talk: int):  # noqa: ANN202
+def _out_record(lid: str, ext: str, number: str, moment: dt.datetime, ring: int, talk: int):
     leg = _leg(lid, ext, number, moment, ring, talk, ext, True)
     return base.combine(
         PROVIDER, lid, [leg], direction="out", from_raw=ext, to_raw=number, extension=ext
     )
 
 
-def generate(ctx) -> None:  # noqa: ANN001, C901
+def generate(ctx) -> None:
     rng = ctx.rng_for("telephony")
     if not ctx.managers:
         return
@@ -272,7 +272,7 @@ def planned_calls(planned: dict, manager_id: int, day: dt.date) -> list:
     return sorted(planned.get((manager_id, day), []))
 
 
-def link_to_deals_of_their_time(ctx) -> int:  # noqa: ANN001
+def link_to_deals_of_their_time(ctx) -> int:
     """File each demo call under the client's deal that was open when the call was made.
 
     Ingestion matches a call to the deal open at the moment it arrives; the demo ingests
@@ -301,7 +301,7 @@ def link_to_deals_of_their_time(ctx) -> int:  # noqa: ANN001
     return linked
 
 
-def dates_local(moment: dt.datetime, tz) -> dt.date:  # noqa: ANN001
+def dates_local(moment: dt.datetime, tz) -> dt.date:
     return moment.astimezone(tz).date()
 
 
@@ -367,7 +367,7 @@ def synth_call(
     return buf.getvalue(), share
 
 
-def planted_styles(ctx) -> dict[str, str]:  # noqa: ANN001
+def planted_styles(ctx) -> dict[str, str]:
     """username -> recording style: one talkative, one silent and one noisy manager (not
     the one whose activity fell: each planted manager has one story)."""
     dropper = ctx.planted.get("activity_drop_manager")
@@ -379,7 +379,7 @@ def planted_styles(ctx) -> dict[str, str]:  # noqa: ANN001
     return styles
 
 
-def _recordings(ctx, rng: random.Random) -> None:  # noqa: ANN001
+def _recordings(ctx, rng: random.Random) -> None:
     styles = planted_styles(ctx)
     bank = _bank()
     rows = []

@@ -126,7 +126,7 @@ def reserve_ids(model: type[models.Model], count: int) -> list[int]:
         cur.execute("UPDATE sqlite_sequence SET seq = seq WHERE name = %s", [table])
         cur.execute(
             "SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
-            f"coalesce((SELECT max({quote(pk)}) FROM {quote(table)}), 0))",  # noqa: S608
+            f"coalesce((SELECT max({quote(pk)}) FROM {quote(table)}), 0))",
             [table],
         )
         last = cur.fetchone()[0]
@@ -144,7 +144,7 @@ def _copy(table: str, names: str, cols: list[models.Field], rows: list[tuple]) -
             if isinstance(f, models.JSONField):
                 adapters.append((i, _json if f.encoder is None else _encoder(f)))
         rows = _adapted(rows, adapters)
-        with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:  # noqa: S608
+        with raw.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
     return True
@@ -180,7 +180,7 @@ def update(model: type[models.Model], fields: Sequence[str], rows: list[tuple]) 
             columns[i] = [None if v is None else _json(v) for v in columns[i]]
         with connection.cursor() as cur:
             cur.execute(
-                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "  # noqa: S608
+                f"UPDATE {table} SET {sets} FROM unnest({arrays}) AS v({names}) "
                 f"WHERE {table}.{pk} = v.c{len(cols)}",
                 columns,
             )

@@ -9,7 +9,7 @@ transaction and a fixed number of queries per batch (never per row):
   from an unknown number creates a contact and a lead assigned by routing;
 - writes calls and legs with ``bulk_create`` and records them in the audit trail;
 - links missed inbound calls to the first later outbound call to the same number;
-- tells the metrics which managers' numbers changed (``crm_event`` kind "call").
+- tells the metrics which managers' numbers changed (``metrics.changed``, source "call").
 """
 
 from __future__ import annotations
@@ -27,13 +27,14 @@ from django.db.models import Min
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from funnelwatch import metrics
 from funnelwatch.accounts.models import Extension
 from funnelwatch.audit import chain
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, current_actor
 from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
-from funnelwatch.crm.signals import crm_event
 from funnelwatch.lib import phones
+from funnelwatch.metrics.common import local_day
 from funnelwatch.telephony import conf, fastdb
 from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction, Recording
 from funnelwatch.telephony.providers.base import CallRecord, LegRecord, channel_extension
@@ -124,7 +125,7 @@ def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
         if connection.vendor == "postgresql":
             # One array parameter, not a query per few hundred values.
             cur.execute(
-                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "
                 "AND external_id = ANY(%s)",
                 [provider, external_ids],
             )
@@ -132,7 +133,7 @@ def _ids_of(provider: str, external_ids: list[str]) -> dict[str, int]:
         for part in _chunks(external_ids):
             marks = ", ".join(["%s"] * len(part))
             cur.execute(
-                f"SELECT external_id, id FROM {table} WHERE provider = %s "  # noqa: S608
+                f"SELECT external_id, id FROM {table} WHERE provider = %s "
                 f"AND external_id IN ({marks})",
                 [provider, *part],
             )
@@ -485,9 +486,9 @@ def _recomputed(
 
 
 def _notify(changed: list[tuple[int | None, dt.datetime]], call_ids: Iterable[int] = ()) -> None:
-    """Tell the metrics (``crm_event`` kind "call") which managers' numbers changed on
-    which days: the (manager, call start) pairs in ``changed``, and what the calls
-    ``call_ids`` change for others (the deal's owner, the owner of a lead they call
+    """Tell the metrics (``metrics.changed``, source "call") which managers' numbers
+    changed on which days: the (manager, call start) pairs in ``changed``, and what the
+    calls ``call_ids`` change for others (the deal's owner, the owner of a lead they call
     first: ``metrics.touched_by_calls``)."""
     from funnelwatch.telephony.metrics import touched_by_calls
 
@@ -495,18 +496,11 @@ def _notify(changed: list[tuple[int | None, dt.datetime]], call_ids: Iterable[in
     # One moment per manager and quarter hour stands for its local day (zone offsets are
     # whole quarter hours): hundreds of thousands of calls name a few days.
     pairs = {(m, int(at.timestamp()) // 900): (m, at) for m, at in everything if m}
-    if not pairs:
-        return
-    moments = [at for _m, at in pairs.values()]
-    crm_event.send(
-        sender=Call,
-        kind="call",
-        deal=None,
-        at=max(moments),
-        user_ids={m for m, _at in pairs.values()},
-        days=moments,
-        pairs=list(pairs.values()),
-    )
+    per: dict[int, set[dt.date]] = {}
+    for manager, at in pairs.values():
+        per.setdefault(manager, set()).add(local_day(at))
+    for manager, days in per.items():
+        metrics.changed("call", [manager], days)
 
 
 def _leads_for_unknown(
@@ -635,7 +629,7 @@ def _first_stored_outbound(
     with connection.cursor() as cur:
         for part in _chunks(sorted(missed), _IN_CHUNK // 2):
             cur.execute(
-                "SELECT v.column1, v.column2, "  # noqa: S608
+                "SELECT v.column1, v.column2, "
                 f"(SELECT c.started_at FROM {table} c WHERE c.client_number = v.column1 "
                 f"AND c.direction = '{Direction.OUT}' AND c.started_at > v.column2 "
                 "ORDER BY c.started_at LIMIT 1) "
@@ -664,7 +658,7 @@ def _first_keys(moments: set[tuple[str, object]]) -> dict[tuple[str, object], in
             # OR of (number, time) pairs: both planners probe the index once per pair
             # (SQLite does not for a join on VALUES, nor for a row-value IN).
             cur.execute(
-                f"SELECT id, client_number, started_at FROM {table} "  # noqa: S608
+                f"SELECT id, client_number, started_at FROM {table} "
                 f"WHERE direction = '{Direction.OUT}' AND ("
                 + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
                 + ")",
@@ -677,7 +671,7 @@ def _first_keys(moments: set[tuple[str, object]]) -> dict[tuple[str, object], in
     return keys
 
 
-def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
+def link_callbacks(numbers: set[str], changes: bool = False):
     """Link each unreturned missed inbound call on these numbers to the first later
     outbound call to the same number (by anyone). Returns how many were linked, or with
     ``changes`` the (credited manager, start) of each missed call linked.
@@ -695,7 +689,7 @@ def link_callbacks(numbers: set[str], changes: bool = False):  # noqa: ANN201
             # The constants are written out: only then do the planners know the partial
             # index (its condition, word for word) applies.
             cur.execute(
-                "SELECT m.id, m.client_number, "  # noqa: S608
+                "SELECT m.id, m.client_number, "
                 f"(SELECT c.started_at FROM {table} c WHERE c.client_number = m.client_number "
                 f"AND c.direction = '{Direction.OUT}' AND c.started_at > m.started_at "
                 "ORDER BY c.started_at LIMIT 1), "

@@ -1,4 +1,4 @@
-"""Telephony metrics (KPIS.md, Telephony; and the intake metrics that need real calls).
+"""Telephony metrics (docs/metrics.md, telephony; and the intake metrics that need real calls).
 
 A call is credited to its manager (the extension that made or took it); a missed call
 nobody took is credited to the manager it rang, else to the client's owner. Days are
@@ -23,9 +23,10 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.crm.metrics import add_objection_attempt_source, creation_owner
 from funnelwatch.crm.models import ContactPhone, Deal
+from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics.common import LocalDay, day_points, owner_at
+from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
@@ -34,7 +35,7 @@ def _bounds(period: Period) -> tuple[dt.datetime, dt.datetime]:
     return dates.period_bounds(period, timezone.get_current_timezone())
 
 
-def _calls(period: Period, manager_ids: set[int] | None, **filters) -> QuerySet[Call]:  # noqa: ANN003
+def _calls(period: Period, manager_ids: set[int] | None, **filters) -> QuerySet[Call]:
     since, until = _bounds(period)
     qs = Call.objects.active().filter(started_at__gte=since, started_at__lt=until, **filters)
     qs = qs.annotate(credit=Coalesce("manager_id", "contact__owner_id"))
@@ -97,7 +98,7 @@ def missed_in(period: Period, manager_ids: set[int] | None) -> list[Point]:
     return _count(_missed(period, manager_ids), period)
 
 
-def _callbacks(period: Period, qs: QuerySet[Call]):  # noqa: ANN202
+def _callbacks(period: Period, qs: QuerySet[Call]):
     """(credit, local day, started, returned at) of missed calls, the day from the database."""
     return (
         qs.annotate(day=LocalDay("started_at", period))
@@ -132,7 +133,7 @@ def _missed_records(period: Period, manager_ids: set[int] | None) -> QuerySet[Ca
     return _missed(period, manager_ids).select_related("manager", "contact")
 
 
-def _call_records(direction: str | None = None, answered: bool = False):  # noqa: ANN202
+def _call_records(direction: str | None = None, answered: bool = False):
     def records(period: Period, manager_ids: set[int] | None) -> QuerySet[Call]:
         extra: dict = {}
         if direction:
@@ -182,7 +183,7 @@ def _first(calls: QuerySet[Call]) -> Subquery:
     )
 
 
-def _leads_first_calls(period: Period, manager_ids: set[int] | None):  # noqa: ANN202
+def _leads_first_calls(period: Period, manager_ids: set[int] | None):
     """(owner, local day of creation, created, first call or None) of the period's new
     leads: the first outbound call attempt after the deal was created, to any of its
     contact's numbers or filed on the deal itself."""

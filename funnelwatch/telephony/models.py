@@ -19,7 +19,7 @@ class Direction(models.TextChoices):
 
 
 class CallOutcome(models.TextChoices):
-    """Outcomes normalised across providers (INTEGRATIONS.md §9)."""
+    """Outcomes normalised across providers (docs/telephony.md)."""
 
     ANSWERED = "answered", _("answered")
     NO_ANSWER = "no_answer", _("no answer")

@@ -72,7 +72,7 @@ def _zadarma_link(ref: str, timeout: int) -> str:
         "Authorization",
         zadarma_auth(conf.zadarma_key(), conf.zadarma_secret(), ZADARMA_METHOD, params),
     )
-    with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - fixed host
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
         answer = json.loads(resp.read())
     link = answer.get("link") or (answer.get("links") or [None])[0]
     if answer.get("status") != "success" or not link:
@@ -138,7 +138,7 @@ def download(source: str, timeout: int, provider: str = "generic") -> tuple[byte
     return got.data, got.content_type
 
 
-def fetch(recording_id: int, downloader=None) -> str:  # noqa: ANN001
+def fetch(recording_id: int, downloader=None) -> str:
     """One attempt at fetching a recording; returns the resulting status."""
     rec = Recording.objects.select_related("call").filter(pk=recording_id).first()
     if rec is None or rec.status in (Recording.Status.STORED, Recording.Status.EXPIRED):
@@ -147,7 +147,7 @@ def fetch(recording_id: int, downloader=None) -> str:  # noqa: ANN001
         data, ctype = (downloader or download)(
             rec.source_url, conf.recording_timeout(), provider=rec.call.provider
         )
-    except Exception as exc:  # noqa: BLE001 - any failure is recorded and retried
+    except Exception as exc:
         rec.attempts += 1
         rec.error = f"attempt {rec.attempts}: {exc}"[:2000]
         if rec.attempts >= conf.recording_retries():
@@ -174,7 +174,7 @@ def _duration(data: bytes) -> float | None:
 
         info = soundfile.info(io.BytesIO(data))
         return float(info.duration)
-    except Exception:  # noqa: BLE001 - unknown formats have no duration
+    except Exception:
         return None
 
 
@@ -191,7 +191,7 @@ def store_bytes(rec: Recording, data: bytes, content_type: str) -> Recording:
     return rec
 
 
-def import_file(call, path: Path | str, manager_channel: str = "left") -> Recording:  # noqa: ANN001
+def import_file(call, path: Path | str, manager_channel: str = "left") -> Recording:
     """Attach a recording file from disk to a call."""
     path = Path(path)
     ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

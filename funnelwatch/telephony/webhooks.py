@@ -20,6 +20,7 @@ from collections.abc import Callable
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
+from funnelwatch.metrics import refresh
 from funnelwatch.telephony import conf
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.models import Call, Recording, WebhookEvent
@@ -50,7 +51,7 @@ def store_event(provider: str, key: str, payload: dict) -> WebhookEvent | None:
     key = key[:200]
     cols = ("provider", "event_key", "received_at", "payload", "error")
     sql = (
-        f"INSERT INTO {quote(meta.db_table)} "  # noqa: S608
+        f"INSERT INTO {quote(meta.db_table)} "
         f"({', '.join(quote(meta.get_field(c).column) for c in cols)}) "
         "VALUES (%s, %s, %s, %s, %s) "
         f"ON CONFLICT ({quote('provider')}, {quote('event_key')}) DO NOTHING "
@@ -187,7 +188,11 @@ def process(
         return (Outcome.QUEUED if stored else Outcome.DUPLICATE), None
     for attempt in range(3):
         try:
-            return _process_once(provider, key, payload, kind, source_name)
+            # The rollups of the call's (manager, day) are recomputed by the worker
+            # (``metrics-dirty``), each pair once for however many events named it: the
+            # request costs what storing the event costs.
+            with refresh.background():
+                return _process_once(provider, key, payload, kind, source_name)
         except IntegrityError:
             # Two events of one call arriving at once may both try to create it; the
             # loser retries and finds the call, merging its leg instead.
@@ -196,7 +201,7 @@ def process(
     raise AssertionError("unreachable")
 
 
-def _process_once(provider, key, payload, kind, source_name):  # noqa: ANN001, ANN202
+def _process_once(provider, key, payload, kind, source_name):
     # One transaction: a ParseError while building rolls the event row back with it.
     with transaction.atomic():
         event = store_event(provider, key, payload | {KIND_KEY: kind})

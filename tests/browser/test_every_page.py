@@ -42,7 +42,7 @@ STYLED = """() => [...document.styleSheets].some(
 )"""
 
 
-def demo_department(settings, tmp_path) -> dict:  # noqa: ANN001
+def demo_department(settings, tmp_path) -> dict:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     out = StringIO()
     call_command("demo", "--months", "1", "--managers", "4", "--json", stdout=out)

@@ -28,7 +28,7 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDTH_AND_SCROLL = "() => [document.documentElement.scrollWidth, window.scrollY]"
 
 
-def demo_with_history(settings, tmp_path) -> dict:  # noqa: ANN001
+def demo_with_history(settings, tmp_path) -> dict:
     settings.MEDIA_ROOT = str(tmp_path / "media")
     out = StringIO()
     call_command("demo", "--months", DEMO_MONTHS, "--managers", "4", "--json", stdout=out)

@@ -16,7 +16,7 @@ class StubMetrics:
         self.monkeypatch = monkeypatch
 
     def add(self, key: str, label: str = "", unit: str = "count", kind: str = "sum") -> None:
-        def compute(period, manager_ids):  # noqa: ANN001, ANN202
+        def compute(period, manager_ids):
             for (manager_id, day), value in self.values[key].items():
                 if day in period and (manager_ids is None or manager_id in manager_ids):
                     yield registry.Point(manager_id, day, value)
@@ -24,7 +24,7 @@ class StubMetrics:
         metric = registry.Metric(key, "daily", label or key.replace("_", " "), unit, kind, compute)
         self.monkeypatch.setitem(registry._REGISTRY, key, metric)
 
-    def set(self, key: str, manager, days, value: float) -> None:  # noqa: ANN001
+    def set(self, key: str, manager, days, value: float) -> None:
         for day in days:
             self.values[key][(manager.pk, day)] = value
 

@@ -17,14 +17,14 @@ from funnelwatch.crm import services as crm
 pytestmark = pytest.mark.django_db
 
 
-def deal(owner, title, amount):  # noqa: ANN001, ANN201
+def deal(owner, title, amount):
     d = crm.create_lead(actor=owner, title=title, owner=owner)
     d.amount = Decimal(amount)
     d.save(update_fields=["amount"])
     return d
 
 
-def alert(kind, manager, key, **numbers):  # noqa: ANN001, ANN003, ANN201
+def alert(kind, manager, key, **numbers):
     return Alert.objects.create(
         kind=kind, manager=manager, cause_key=key, numbers=numbers, message=key
     )

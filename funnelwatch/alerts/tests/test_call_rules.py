@@ -106,7 +106,7 @@ def test_missed_call_nobody_picked_up_goes_to_the_clients_owner(world, lead, at)
     assert Alert.objects.get().manager == world.alice
 
 
-def _named(page_or_alerts) -> set[str]:  # noqa: ANN001
+def _named(page_or_alerts) -> set[str]:
     return {a.numbers["number"] for a in page_or_alerts}
 
 
@@ -129,7 +129,7 @@ def test_missed_calls_agree_on_the_list_in_alerts_and_on_the_morning_page(world,
     # A hidden number cannot be called back: it waits for nobody.
     call("in", "no_answer", at(2026, 3, 6, 13), number="", manager=world.alice)
 
-    def over_sla_on_the_list(now):  # noqa: ANN001, ANN202
+    def over_sla_on_the_list(now):
         return {r.call.client_number for r in missed.unreturned(world.head, now) if r.overdue}
 
     evaluate(at, 2026, 3, 8, 12, kind=Kind.MISSED_CALL_NOT_RETURNED)  # Sunday

@@ -22,7 +22,7 @@ from funnelwatch.lib.dates import day_start
 pytestmark = pytest.mark.django_db
 
 
-def _won(owner, company, when, amount):  # noqa: ANN001, ANN202
+def _won(owner, company, when, amount):
     deal = services.create_lead(
         actor=owner,
         title=f"{company.name if company else 'no company'} {when:%m-%d}",
@@ -35,7 +35,7 @@ def _won(owner, company, when, amount):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def book(world):  # noqa: ANN001, ANN201
+def book(world):
     """Alice: Acme (A, sleeping: 1000 won five months ago) and Beta (a new client this
     month, 100, then 50 more). Bob: Gamma (C, 60 won twice)."""
     now = timezone.now()

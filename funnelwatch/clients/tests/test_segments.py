@@ -35,7 +35,7 @@ pytestmark = pytest.mark.django_db
 AS_OF = dt.date(2026, 6, 30)
 
 
-def _win(world, company, owner, when, amount):  # noqa: ANN001, ANN202
+def _win(world, company, owner, when, amount):
     deal = services.create_lead(
         actor=owner,
         title=f"{company.name} {when:%Y-%m-%d}",
@@ -48,7 +48,7 @@ def _win(world, company, owner, when, amount):  # noqa: ANN001, ANN202
 
 
 @pytest.fixture
-def base(world, at):  # noqa: ANN001, ANN201
+def base(world, at):
     alice, bob = world.alice, world.bob
     made = {}
     for name, owner in [
@@ -88,7 +88,7 @@ def base(world, at):  # noqa: ANN001, ANN201
     return made
 
 
-def _by_name(rows):  # noqa: ANN001, ANN202
+def _by_name(rows):
     return {s.company: s for s in rows}
 
 
@@ -270,7 +270,7 @@ def test_a_month_written_at_the_same_time_elsewhere_is_written_again_whole(base,
     real = SegmentSnapshot.objects.bulk_create
     calls = []
 
-    def clash(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def clash(*args, **kwargs):
         calls.append(1)
         if len(calls) == 1:
             raise IntegrityError("UNIQUE constraint failed: uniq_segment_month")

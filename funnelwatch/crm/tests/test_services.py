@@ -175,7 +175,7 @@ def test_every_service_call_leaves_before_and_after_in_the_audit(world, lead, at
     assert lose.changes["lost_reason_id"] == [None, world.lost_reason.pk]
 
 
-def _written_by(run) -> tuple[list, list]:  # noqa: ANN001
+def _written_by(run) -> tuple[list, list]:
     """What ``run`` stores (contacts with phones, deals with history, audit events,
     crm_event calls), with the ids of records it created replaced by their position;
     everything is rolled back afterwards."""
@@ -186,7 +186,7 @@ def _written_by(run) -> tuple[list, list]:  # noqa: ANN001
 
     sent = []
 
-    def listen(sender, **kw):  # noqa: ANN001, ANN003
+    def listen(sender, **kw):
         sent.append((kw["kind"], kw["deal"].title, kw["at"], sorted(kw["user_ids"])))
 
     crm_event.connect(listen)
@@ -326,7 +326,7 @@ def test_a_move_that_waited_for_the_lock_takes_its_time_after_the_wait(
     traveller = time_machine.travel(at(2026, 3, 3, 10), tick=False)
     clock = traveller.start()
 
-    def locked_after_another_move(deal):  # noqa: ANN001, ANN202
+    def locked_after_another_move(deal):
         monkeypatch.setattr(services, "_locked", real_locked)
         clock.move_to(at(2026, 3, 3, 10, 0, 1))  # the other move holds the row a second
         services.move_stage(deal, s["Proposal sent"], actor=world.head)

@@ -35,7 +35,7 @@ def telegram(settings):
     received: list[dict] = []
 
     class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
+        def do_POST(self) -> None:
             body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
             ok = self.path == f"/bot{TOKEN}/sendMessage" and body.get("chat_id") != "666"
             received.append({"path": self.path, **body})
@@ -51,7 +51,7 @@ def telegram(settings):
             self.end_headers()
             self.wfile.write(data)
 
-        def log_message(self, *args) -> None:  # noqa: ANN002
+        def log_message(self, *args) -> None:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

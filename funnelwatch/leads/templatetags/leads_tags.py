@@ -15,7 +15,7 @@ register = template.Library()
 
 
 @register.inclusion_tag("leads/deal_panel.html", takes_context=True)
-def lead_panel(context: template.Context, deal) -> dict:  # noqa: ANN001
+def lead_panel(context: template.Context, deal) -> dict:
     """The deal's origin, referrer and messenger conversation, with the answer form. Reading
     someone else's conversation is recorded in the audit trail (like their letters)."""
     request = context.get("request")

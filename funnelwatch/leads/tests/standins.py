@@ -21,10 +21,10 @@ class StandIn:
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args) -> None:  # noqa: ANN002
+            def log_message(self, *args) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.headers.get("Content-Type", "").startswith("application/json"):
                     body = json.loads(raw or b"{}")

@@ -21,19 +21,19 @@ MARCH = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
 
 @pytest.fixture
 def commit(django_capture_on_commit_callbacks):
-    def run(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def run(fn, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
             return fn(*args, **kwargs)
 
     return run
 
 
-def rollup(key, manager, period=MARCH):  # noqa: ANN001, ANN201
+def rollup(key, manager, period=MARCH):
     return engine.group_values([key], period, {0: {manager.pk}})[0][key]
 
 
-def lead(world, commit, at, kind, owner, day, *, referrer=None, form=None):  # noqa: ANN001, ANN201
-    def make():  # noqa: ANN202
+def lead(world, commit, at, kind, owner, day, *, referrer=None, form=None):
+    def make():
         with leads.origin(leads.Origin(kind, form=form, referrer=referrer)):
             return crm.create_lead(
                 actor=None, title=f"{kind} {day}", owner=owner, at=at(2026, 3, day, 10)

@@ -13,7 +13,7 @@ register = template.Library()
 
 
 @register.inclusion_tag("mail/timeline.html", takes_context=True)
-def mail_timeline(context, deal=None, contact=None) -> dict:  # noqa: ANN001
+def mail_timeline(context, deal=None, contact=None) -> dict:
     request = context["request"]
     letters = queries.timeline(
         request.user,

@@ -141,7 +141,7 @@ class Dovecot:
         return USERS[next(self._next)]
 
     @contextlib.contextmanager
-    def imap(self, login: str):  # noqa: ANN201
+    def imap(self, login: str):
         conn = imaplib.IMAP4(self.host, self.port, timeout=30)
         conn.login(login, PASSWORD)
         try:
@@ -306,7 +306,7 @@ def smtp_sink(settings):
             super().__init__()
             self.messages = []
 
-        def handle_message(self, message) -> None:  # noqa: ANN001
+        def handle_message(self, message) -> None:
             self.messages.append(message)
 
     handler = Capture()

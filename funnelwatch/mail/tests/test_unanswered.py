@@ -27,7 +27,7 @@ letter = st.tuples(
 )
 
 
-def _walked(now, manager_ids):  # noqa: ANN001, ANN202
+def _walked(now, manager_ids):
     """The thread walk: what _unanswered answers, read letter by letter."""
     cutoff = now - dt.timedelta(hours=metrics.conf.unanswered_hours())
     recent = Message.objects.filter(

@@ -46,12 +46,12 @@ def sales(world, at, settings, django_capture_on_commit_callbacks):
     traveller.stop()
 
 
-def build_week(w, s, at, capture):  # noqa: ANN001
+def build_week(w, s, at, capture):
     """Each service call commits on its own (its rollup refresh runs right after)."""
     real = {name: getattr(services, name) for name in SERVICES}
 
-    def committing(fn):  # noqa: ANN001, ANN202
-        def call(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def committing(fn):
+        def call(*args, **kwargs):
             with capture(execute=True):
                 return fn(*args, **kwargs)
 

@@ -27,7 +27,7 @@ CLIENT_MAIL = "client@acme.test"
 def commit(django_capture_on_commit_callbacks):
     """Run a write as its own committed transaction (the rollup refresh runs after it)."""
 
-    def run(fn, *args, **kwargs):  # noqa: ANN001, ANN002, ANN003, ANN202
+    def run(fn, *args, **kwargs):
         with django_capture_on_commit_callbacks(execute=True):
             return fn(*args, **kwargs)
 
@@ -47,16 +47,16 @@ def client_contact(world, settings, commit):
     )
 
 
-def put(frm: str, to: str, at: dt.datetime, msgid: str, mailbox=None, reply_to=None):  # noqa: ANN001, ANN201
+def put(frm: str, to: str, at: dt.datetime, msgid: str, mailbox=None, reply_to=None):
     raw = letter(frm, to, "Price", msgid=msgid, in_reply_to=reply_to, references=reply_to, date=at)
     return store([Incoming(parse(raw))], mailbox)
 
 
-def rollup(key: str, manager, period: Period):  # noqa: ANN001, ANN201
+def rollup(key: str, manager, period: Period):
     return engine.group_values([key], period, {0: {manager.pk}})[0][key]
 
 
-def raw(key: str, manager, period: Period):  # noqa: ANN001, ANN201
+def raw(key: str, manager, period: Period):
     return engine.group_values([key], period, {0: {manager.pk}}, source="raw")[0][key]
 
 

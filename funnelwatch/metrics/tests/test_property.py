@@ -36,7 +36,7 @@ op = st.tuples(
 )  # kind, which record, parameter, hours since last op
 
 
-def _apply(world, t, kind, i, k, deals, tasks):  # noqa: ANN001, C901
+def _apply(world, t, kind, i, k, deals, tasks):
     people = [world.alice, world.bob, world.lead]
     who = people[k % len(people)]
     open_stages = [s for s in world.stages.values() if s.outcome == Outcome.OPEN]

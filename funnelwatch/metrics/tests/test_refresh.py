@@ -12,7 +12,7 @@ from funnelwatch.metrics.models import DailyValue
 MARCH = Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))
 
 
-def _value(key, manager, period=MARCH):  # noqa: ANN001, ANN202
+def _value(key, manager, period=MARCH):
     return engine.group_values([key], period, {0: {manager.pk}})[0][key]
 
 
@@ -154,11 +154,16 @@ def test_a_call_recomputes_only_metrics_that_read_more_than_the_crm(world, at, m
     from funnelwatch.metrics import registry
 
     seen = []
-    monkeypatch.setattr(refresh, "mark", lambda managers, days, keys=None: seen.append(keys))
+    monkeypatch.setattr(
+        refresh, "changed", lambda source, managers, days, keys=None: seen.append((source, keys))
+    )
     crm_event.send(
         sender=None, kind="call", deal=None, at=at(2026, 3, 9, 10), user_ids={world.alice.pk}
     )
-    (keys,) = seen
+    ((source, chosen),) = seen
+    # No keys: the metrics listening to calls.
+    assert source == "call" and chosen is None
+    keys = refresh.listening("call")
     assert "calls_out" in keys and "speed_to_first_call" in keys and "leads_called_pct" in keys
     assert "won_amount" not in keys and "stage_velocity" not in keys
     # Objection attempts count calls on deals, so a call recomputes them too.
@@ -177,7 +182,7 @@ def test_a_failing_refresh_after_the_commit_keeps_the_change_and_is_logged(
 
     tries = []
 
-    def broken(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+    def broken(*args, **kwargs):
         tries.append(args)
         raise IntegrityError('duplicate key value violates unique constraint "uniq_daily_value"')
 

@@ -33,7 +33,7 @@ UTC = dt.UTC
 _ids = count(1)
 
 
-def _call(manager, started, *, direction=Direction.OUT, talk=60, callback_at=None, **extra):  # noqa: ANN001, ANN003, ANN202
+def _call(manager, started, *, direction=Direction.OUT, talk=60, callback_at=None, **extra):
     return Call.objects.create(
         provider="test",
         external_id=f"t{next(_ids)}",
@@ -296,7 +296,7 @@ def test_reply_minutes_agree_with_the_thread_walk(world, at):
     bob_client = services.create_contact(actor=world.bob, name="B", owner=world.bob)
     ids = count(1)
 
-    def letter(thread, direction, when, owner=world.alice, contact=alice_client):  # noqa: ANN001, ANN202
+    def letter(thread, direction, when, owner=world.alice, contact=alice_client):
         Message.objects.create(
             message_id=f"m{next(ids)}@test",
             thread=thread,

@@ -52,7 +52,7 @@ def _members(path: Path) -> list[tuple[tarfile.TarInfo, bytes]]:
         return [(m, tar.extractfile(m).read()) for m in tar]
 
 
-def _rewrite(path: Path, out: Path, change) -> Path:  # noqa: ANN001
+def _rewrite(path: Path, out: Path, change) -> Path:
     """A copy of the archive with ``change(name, data)`` applied to each member: it returns
     the new bytes, or None to leave the member out."""
     with tarfile.open(out, "w:gz") as tar:
@@ -71,14 +71,14 @@ def _refused(path: Path) -> str:
     return str(refused.value)
 
 
-def _unchanged(before: dict, media: dict, settings) -> None:  # noqa: ANN001
+def _unchanged(before: dict, media: dict, settings) -> None:
     assert count_rows() == before
     root = Path(settings.MEDIA_ROOT)
     assert {p: p.read_bytes() for p in root.rglob("*") if p.is_file()} == media
     assert not list(Path(settings.DATA_DIR).glob(".restore-*"))  # no staging left behind
 
 
-def _media(settings) -> dict:  # noqa: ANN001
+def _media(settings) -> dict:
     return {p: p.read_bytes() for p in Path(settings.MEDIA_ROOT).rglob("*") if p.is_file()}
 
 
@@ -125,7 +125,7 @@ def test_a_damaged_archive_is_refused_before_anything_is_written(archive, settin
     _unchanged(before, media, settings)
 
 
-def _with_manifest(archive: Path, out: Path, edit) -> Path:  # noqa: ANN001
+def _with_manifest(archive: Path, out: Path, edit) -> Path:
     def change(name: str, data: bytes) -> bytes:
         if name != "manifest.json":
             return data

@@ -52,7 +52,7 @@ def _progress(path: Path) -> int:
         return 0
 
 
-def _wait(paths, at_least: list[int], writers: list, seconds: float = 120) -> None:  # noqa: ANN001
+def _wait(paths, at_least: list[int], writers: list, seconds: float = 120) -> None:
     paths = list(paths)
     deadline = time.monotonic() + seconds
     while any(_progress(p) < n for p, n in zip(paths, at_least, strict=True)):

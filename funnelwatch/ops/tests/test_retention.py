@@ -26,7 +26,7 @@ def admin(world):
     return User.objects.create_user("ops", role=Role.ADMIN)
 
 
-def _call(world, started: dt.datetime, n: int):  # noqa: ANN202
+def _call(world, started: dt.datetime, n: int):
     from funnelwatch.telephony.models import Call, Recording
 
     call = Call.objects.create(

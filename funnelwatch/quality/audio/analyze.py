@@ -1,4 +1,4 @@
-"""Conversation metrics from one recording (INTEGRATIONS.md §8.2).
+"""Conversation metrics from one recording (docs/quality.md).
 
 1. decode in blocks to int16 per channel;
 2. per channel, frame levels (dBFS) and a voice-activity mask (20 ms frames);

@@ -7,14 +7,19 @@ Supported without extra software:
   ``.alaw``/``.al``/``.pcma`` (A-law), ``.sln``/``.raw`` (16-bit little-endian), all
   8 kHz mono.
 
+The samples are decoded by libsndfile (``soundfile``), reading the audio data as RAW
+with the subtype the header names (``PCM_16``, ``FLOAT``, ``ULAW``, ``ALAW``…); the header
+itself is read here, so a damaged file gets an error naming what is wrong with it, and
+files whose header never got its sizes patched (streaming writers) are read to the end.
 MP3 (and anything else) goes through ``ffmpeg`` when it is installed; MP3 falls back to
-libsndfile when its build decodes MP3 (1.1+); without either the
-error says so. Reading never loads the whole file: :meth:`AudioSource.blocks` yields
-fixed-size blocks, so memory stays flat however long the call was.
+libsndfile when its build decodes MP3 (1.1+); without either the error says so. Reading
+never loads the whole file: :meth:`AudioSource.blocks` yields fixed-size blocks, so
+memory stays flat however long the call was.
 """
 
 from __future__ import annotations
 
+import io
 import json
 import shutil
 import struct
@@ -24,8 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-
-from .g711 import ALAW_TABLE, ULAW_TABLE
+import soundfile
 
 
 class AudioError(Exception):
@@ -50,6 +54,53 @@ _RAW_EXTENSIONS = {
     ".raw": "pcm",
 }
 _UNKNOWN_SIZES = (0, 0xFFFFFFFF)  # streaming writers that never patched the header
+# (codec, bits per sample) -> libsndfile's RAW subtype. 8-bit PCM in WAV is unsigned.
+_SUBTYPES = {
+    ("pcm", 8): "PCM_U8",
+    ("pcm", 16): "PCM_16",
+    ("pcm", 24): "PCM_24",
+    ("pcm", 32): "PCM_32",
+    ("float", 32): "FLOAT",
+    ("float", 64): "DOUBLE",
+    ("ulaw", 8): "ULAW",
+    ("alaw", 8): "ALAW",
+}
+
+
+class _Region(io.RawIOBase):
+    """The audio data of a file (``length`` bytes from ``start``; None: to the end) as a
+    file of its own, for libsndfile to read as RAW."""
+
+    def __init__(self, fh: io.BufferedReader, start: int, length: int | None) -> None:
+        super().__init__()
+        self._fh, self._start, self._pos = fh, start, 0
+        if length is None:
+            length = fh.seek(0, io.SEEK_END) - start
+        self._len = max(0, length)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._len}[whence]
+        self._pos = max(0, min(self._len, base + offset))
+        return self._pos
+
+    def readinto(self, buffer) -> int:  # type: ignore[no-untyped-def]
+        view = memoryview(buffer).cast("B")
+        want = min(len(view), self._len - self._pos)
+        if want <= 0:
+            return 0
+        self._fh.seek(self._start + self._pos)
+        got = self._fh.readinto(view[:want])
+        self._pos += got
+        return got
 
 
 @dataclass
@@ -79,59 +130,37 @@ class AudioSource:
         if self._soundfile:
             yield from self._soundfile_blocks(block_frames)
             return
-        width = self.bits // 8 if self.codec in ("pcm", "float") else 1
-        frame_bytes = width * self.channels
+        subtype = _SUBTYPES.get((self.codec, self.bits))
+        if subtype is None:
+            raise AudioError(f"{self.path.name}: unsupported sample width {self.bits} bits")
+        # Floats are scaled here (libsndfile would wrap values past full scale).
+        dtype = "float32" if self.codec == "float" else "int16"
+        frames = 0
         with self.path.open("rb") as fh:
-            fh.seek(self._data_offset)
-            remaining = self._data_bytes
-            carry = b""
-            while remaining is None or remaining > 0:
-                want = block_frames * frame_bytes
-                if remaining is not None:
-                    want = min(want, remaining)
-                chunk = fh.read(want)
-                if not chunk:
-                    break
-                if remaining is not None:
-                    remaining -= len(chunk)
-                chunk = carry + chunk
-                usable = len(chunk) - len(chunk) % frame_bytes
-                chunk, carry = chunk[:usable], chunk[usable:]
-                if chunk:
-                    yield self._convert(chunk, width).reshape(-1, self.channels)
-            if remaining:
-                raise AudioError(
-                    f"{self.path.name}: the file is truncated: the header promises "
-                    f"{self._data_bytes} bytes of audio, {self._data_bytes - remaining} "
-                    "are there"
-                )
-
-    def _convert(self, chunk: bytes, width: int) -> np.ndarray:
-        if self.codec == "ulaw":
-            return ULAW_TABLE[np.frombuffer(chunk, dtype=np.uint8)]
-        if self.codec == "alaw":
-            return ALAW_TABLE[np.frombuffer(chunk, dtype=np.uint8)]
-        if self.codec == "float":
-            dtype = "<f4" if width == 4 else "<f8"
-            data = np.frombuffer(chunk, dtype=dtype)
-            return (np.clip(data, -1.0, 32767 / 32768) * 32768).astype(np.int16)
-        if width == 1:  # 8-bit WAV is unsigned
-            return ((np.frombuffer(chunk, dtype=np.uint8).astype(np.int16) - 128) << 8).astype(
-                np.int16
+            region = _Region(fh, self._data_offset, self._data_bytes)
+            try:
+                with soundfile.SoundFile(
+                    region,
+                    format="RAW",
+                    subtype=subtype,
+                    endian="LITTLE",
+                    samplerate=self.sample_rate,
+                    channels=self.channels,
+                ) as audio:
+                    for block in audio.blocks(blocksize=block_frames, dtype=dtype, always_2d=True):
+                        frames += len(block)
+                        if dtype == "float32":
+                            block = (np.clip(block, -1.0, 32767 / 32768) * 32768).astype(np.int16)
+                        yield block
+            except (RuntimeError, soundfile.LibsndfileError) as exc:
+                raise AudioError(f"{self.path.name}: cannot decode it: {exc}") from None
+        if self.frames is not None and frames < self.frames:
+            raise AudioError(
+                f"{self.path.name}: the file is truncated: the header promises "
+                f"{self.frames} frames of audio, {frames} are there"
             )
-        if width == 2:
-            return np.frombuffer(chunk, dtype="<i2")
-        if width == 3:
-            raw = np.frombuffer(chunk, dtype=np.uint8).reshape(-1, 3)
-            # The top two bytes of a 24-bit sample are its 16-bit value.
-            return (raw[:, 1].astype(np.uint16) | (raw[:, 2].astype(np.uint16) << 8)).view(np.int16)
-        if width == 4:
-            return (np.frombuffer(chunk, dtype="<i4") >> 16).astype(np.int16)
-        raise AudioError(f"{self.path.name}: unsupported sample width {width * 8} bits")
 
     def _soundfile_blocks(self, block_frames: int) -> Iterator[np.ndarray]:
-        import soundfile
-
         try:
             yield from soundfile.blocks(
                 str(self.path), blocksize=block_frames, dtype="int16", always_2d=True
@@ -317,18 +346,12 @@ def find_ffmpeg(configured: str | None = None) -> str | None:
 
 def _libsndfile_mp3() -> bool:
     """libsndfile 1.1+ decodes MP3 itself (the soundfile wheels ship it)."""
-    try:
-        import soundfile
-    except (ImportError, OSError):
-        return False
     return "MP3" in soundfile.available_formats()
 
 
 def _open_ffmpeg(path: Path, ffmpeg: str | None) -> AudioSource:
     exe = find_ffmpeg(ffmpeg)
     if exe is None and path.suffix.lower() == ".mp3" and _libsndfile_mp3():
-        import soundfile
-
         try:
             info = soundfile.info(str(path))
         except (RuntimeError, soundfile.LibsndfileError) as exc:

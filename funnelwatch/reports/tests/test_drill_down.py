@@ -15,7 +15,7 @@ from funnelwatch.crm.models import Contact
 WEEK = "period=week&date=2026-03-02"
 
 
-def rows(client, key: str, manager) -> list[dict]:  # noqa: ANN001
+def rows(client, key: str, manager) -> list[dict]:
     url = reverse("metrics:records", args=[key])
     response = client.get(f"{url}?{WEEK}&manager={manager.pk}")
     assert response.status_code == 200

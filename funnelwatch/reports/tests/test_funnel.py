@@ -88,7 +88,7 @@ def counted(period: Period, ids: set[int] | None) -> dict:
     }
 
 
-def _history(world, at, seed: int) -> None:  # noqa: ANN001
+def _history(world, at, seed: int) -> None:
     """Deals of three managers taken through random moves, wins, losses, junk, reopenings
     and re-assignments over March 2026, each step minutes to days after the last."""
     rng = random.Random(seed)

@@ -1,5 +1,5 @@
 """Asterisk CDR files: ``cdr_csv`` Master.csv (16/17/18/19/21 columns) and the default
-``cdr_custom`` layout (INTEGRATIONS.md §1.1).
+``cdr_custom`` layout (docs/telephony.md).
 
 Legs (one CDR row each) are grouped into calls by ``linkedid`` when the file has it,
 else by ``uniqueid``; without either (16 columns) every row is its own call, keyed by a

@@ -1,4 +1,4 @@
-"""FreeSWITCH ``mod_cdr_csv`` with the default/example template (INTEGRATIONS.md §2.1):
+"""FreeSWITCH ``mod_cdr_csv`` with the default/example template (docs/telephony.md):
 13 default fields, optionally followed by ``read_codec, write_codec``.
 
 One row is one leg; the leg id is ``uuid``. An A-leg naming its B-leg in ``bleg_uuid``

@@ -40,7 +40,7 @@ def verify(
     return None
 
 
-def to_record(data) -> base.CallRecord:  # noqa: ANN001 - a CallEventIn schema
+def to_record(data) -> base.CallRecord:
     """The call record of an event, or ParseError naming the field: times outside the
     accepted range (``base.time_bounds``), a call ending before it starts or lasting over
     24 hours, seconds over 24 hours, a leg id given twice."""

@@ -1,4 +1,4 @@
-"""Mango Office VPBX events (INTEGRATIONS.md §5.1).
+"""Mango Office VPBX events (docs/telephony.md).
 
 Form fields ``vpbx_api_key``, ``sign``, ``json`` with ``sign = sha256(key + json + salt)``.
 ``events/call`` describes leg states (``call_id``) of one call (``entry_id``);

@@ -1,4 +1,4 @@
-"""Twilio Programmable Voice: status and recording callbacks (INTEGRATIONS.md §3).
+"""Twilio Programmable Voice: status and recording callbacks (docs/telephony.md).
 
 Each status callback describes one leg (``CallSid``); legs of one call share the parent's
 sid (``ParentCallSid``, else the leg's own). Only final statuses make a leg. An inbound

@@ -1,4 +1,4 @@
-"""Zadarma PBX notifications (INTEGRATIONS.md §5.2).
+"""Zadarma PBX notifications (docs/telephony.md).
 
 Form-encoded POSTs with an ``event`` field and a ``Signature`` header:
 ``base64(hex(HMAC-SHA1(secret, fields concatenated)))``. Start/answer events are stored

@@ -16,7 +16,7 @@ register = template.Library()
 
 
 @register.simple_tag(takes_context=True)
-def calls_timeline(context, deal=None, contact=None, limit: int = 50):  # noqa: ANN001, ANN201
+def calls_timeline(context, deal=None, contact=None, limit: int = 50):
     """Calls of a deal or contact the viewer may see, newest first."""
     request = context.get("request")
     if request is None:
@@ -32,7 +32,7 @@ def calls_timeline(context, deal=None, contact=None, limit: int = 50):  # noqa: 
 
 
 @register.filter
-def minsec(seconds) -> str:  # noqa: ANN001
+def minsec(seconds) -> str:
     try:
         seconds = int(seconds or 0)
     except (TypeError, ValueError):

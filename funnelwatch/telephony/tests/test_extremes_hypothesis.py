@@ -237,7 +237,7 @@ def cdr_file(draw, fmt: str) -> tuple[list[str], list[int], dict[int, str], list
     return lines, bad_lines, good, keys
 
 
-def _check_import(fmt: str, data, tz_name: str, tmp_path) -> None:  # noqa: ANN001
+def _check_import(fmt: str, data, tz_name: str, tmp_path) -> None:
     lines, bad_lines, good, keys = data
     path = tmp_path / "cdr.csv"
     path.write_text("\n".join(lines) + "\n")
@@ -269,7 +269,7 @@ def test_cdr_files_with_extreme_rows(world, settings, tmp_path, fmt):
 
     @DB_SETTINGS
     @given(data=cdr_file(fmt), tz_name=st.sampled_from(ZONES))
-    def run(data, tz_name):  # noqa: ANN001, ANN202
+    def run(data, tz_name):
         _check_import(fmt, data, tz_name, tmp_path)
 
     run()
@@ -323,7 +323,7 @@ wild_text = st.one_of(
 )
 
 
-def _maybe(draw, base_value: dict, changes: dict) -> dict:  # noqa: ANN001
+def _maybe(draw, base_value: dict, changes: dict) -> dict:
     """``base_value`` with some keys changed (drawn) and some removed."""
     body = dict(base_value)
     # (Hypothesis favours the first of the choices: the last one is the rare one.)
@@ -392,7 +392,7 @@ def _calls_are_sane() -> None:
         assert 0 <= talk <= MAX_SECONDS and 0 <= duration
 
 
-def _answered(response, before) -> None:  # noqa: ANN001
+def _answered(response, before) -> None:
     """A clear answer: 200, or a 4xx naming what is wrong that stored nothing."""
     assert response.status_code in (200, 400, 422), response.content
     if response.status_code != 200:
@@ -422,7 +422,7 @@ def hooks(settings):
 def test_generic_webhook_with_extreme_values(client, world, hooks):
     @DB_SETTINGS
     @given(body=generic_bodies(), mode=st.sampled_from(["sync", "queue"]), repeat=st.booleans())
-    def run(body, mode, repeat):  # noqa: ANN001, ANN202
+    def run(body, mode, repeat):
         hooks.FUNNELWATCH_WEBHOOK_MODE = mode
         raw = json.dumps(body).encode()  # NaN and Infinity written as such
         ts = str(int(time.time()))
@@ -467,7 +467,7 @@ def test_twilio_webhooks_with_extreme_values(client, world, hooks):
         mode=st.sampled_from(["sync", "queue"]),
         path=st.sampled_from(["status", "recording"]),
     )
-    def run(data, mode, path):  # noqa: ANN001, ANN202
+    def run(data, mode, path):
         hooks.FUNNELWATCH_WEBHOOK_MODE = mode
         draw = data.draw
         params = {
@@ -512,7 +512,7 @@ def test_twilio_webhooks_with_extreme_values(client, world, hooks):
 def test_zadarma_webhook_with_extreme_values(client, world, hooks):
     @DB_SETTINGS
     @given(data=st.data(), mode=st.sampled_from(["sync", "queue"]))
-    def run(data, mode):  # noqa: ANN001, ANN202
+    def run(data, mode):
         hooks.FUNNELWATCH_WEBHOOK_MODE = mode
         draw = data.draw
         start = draw(good_moments)
@@ -566,7 +566,7 @@ mango_times = st.one_of(
 )
 
 
-def _mango_post(client, kind: str, data: dict):  # noqa: ANN001, ANN202
+def _mango_post(client, kind: str, data: dict):
     body = json.dumps(data)  # NaN and Infinity as such: refused as not JSON
     form = {"vpbx_api_key": "mg-key", "sign": mango.sign("mg-key", body, "mg-salt"), "json": body}
     return client.post(f"/api/telephony/webhooks/mango/events/{kind}", form)
@@ -578,7 +578,7 @@ def test_mango_webhooks_with_extreme_values(client, world, hooks):
 
     @DB_SETTINGS
     @given(data=st.data(), mode=st.sampled_from(["sync", "queue"]))
-    def run(data, mode):  # noqa: ANN001, ANN202
+    def run(data, mode):
         hooks.FUNNELWATCH_WEBHOOK_MODE = mode
         draw = data.draw
         t = int(draw(good_moments).replace(tzinfo=dt.UTC).timestamp())
@@ -656,7 +656,7 @@ def test_generic_extreme_events_through_the_queue_in_one_batch(client, world, ho
         suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
     )
     @given(bodies=st.lists(generic_bodies(), max_size=8))
-    def run(bodies):  # noqa: ANN001, ANN202
+    def run(bodies):
         hooks.FUNNELWATCH_WEBHOOK_MODE = "queue"
         with rolled_back():
             for i, body in enumerate(bodies):

@@ -12,9 +12,7 @@ from funnelwatch.audit.models import AuditEvent
 from funnelwatch.telephony import importer
 from funnelwatch.telephony.models import Call, CallLeg
 
-SAMPLES = Path("/work/shared/samples/telephony")
-if not SAMPLES.exists():  # a copy travels with the tests
-    SAMPLES = Path(__file__).parent / "samples"
+SAMPLES = Path(__file__).parent / "samples"
 
 
 def _import(tmp_path, text: str | bytes, fmt: str = "asterisk-csv"):
@@ -285,7 +283,7 @@ def test_legs_split_across_batches_complete_the_call(world, tmp_path, monkeypatc
     assert call.manager == world.bob
 
 
-def _row21(uid, src, dst, ch, dch, start, answer="", talk=0, disp=None, linked="", seq=0):  # noqa: ANN001, ANN202, PLR0913
+def _row21(uid, src, dst, ch, dch, start, answer="", talk=0, disp=None, linked="", seq=0):
     """One 21-column cdr_csv line; ``start``/``answer`` as "YYYY-MM-DD HH:MM:SS"."""
     begin = dt.datetime.fromisoformat(start)
     end = (begin + dt.timedelta(seconds=talk + 10)).isoformat(" ")
@@ -540,7 +538,7 @@ def test_callbacks_link_across_imports_in_any_order(world, tmp_path):
     assert Call.objects.get(external_id="m3").callback is None  # nothing later
 
 
-def _plain21(uid, src, start, end, duration="10", billsec="0", disp="NO ANSWER"):  # noqa: ANN001, ANN202
+def _plain21(uid, src, start, end, duration="10", billsec="0", disp="NO ANSWER"):
     """A 21-column inbound row with its times and seconds given as text, as written."""
     return (
         f'"","{src}","700","ctx","x","PJSIP/trunk-1","PJSIP/101-1","Dial","","{start}","",'
@@ -690,7 +688,7 @@ def test_a_call_that_cannot_be_stored_is_rejected_alone(world, tmp_path, monkeyp
 
     real = ingest_mod._audit_created
 
-    def picky(rows, ids):  # noqa: ANN001, ANN202
+    def picky(rows, ids):
         # The calls, legs and leads are written by now: refused, they must be rolled back.
         if any(row[1] == "bad" for row in rows):
             raise DataError("value out of range for the column")
@@ -734,7 +732,7 @@ def test_command_reports_a_database_failure_without_a_traceback(world, tmp_path,
     from django.core.management.base import CommandError
     from django.db import OperationalError
 
-    def locked(records, **kwargs):  # noqa: ANN001, ANN202
+    def locked(records, **kwargs):
         raise OperationalError("database is locked")
 
     monkeypatch.setattr(importer, "ingest", locked)

@@ -56,7 +56,7 @@ def test_router_picks_what_assign_would_one_by_one(world, at):
     Absence.objects.create(user=world.alice, start=dt.date(2026, 3, 3), end=dt.date(2026, 3, 3))
     calls = [(f"+9769900{i:04d}", at(2026, 3, 2 + i // 6, 8 + (i * 3) % 11)) for i in range(24)]
 
-    def picks(run) -> list:  # noqa: ANN001
+    def picks(run) -> list:
         with transaction.atomic():
             users = run()
             rows = list(

@@ -644,7 +644,7 @@ def test_queued_events_that_cannot_be_stored_fail_alone(client, world, secrets, 
         assert _generic(client, body).json()["status"] == "queued"
     real = ingest_mod._audit_created
 
-    def picky(rows, ids):  # noqa: ANN001, ANN202
+    def picky(rows, ids):
         if any(row[1] == "gq3" for row in rows):
             raise DataError("value out of range for the column")
         return real(rows, ids)

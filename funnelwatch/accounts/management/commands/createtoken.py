@@ -27,11 +27,11 @@ class Command(BaseCommand):
         "trail records the token's name and user, never the token."
     )
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("username")
         parser.add_argument("--name", default="script", help="what the token is for")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         user = User.objects.filter(username=opts["username"], is_active=True).first()
         if user is None:
             raise CommandError(f"no active user {opts['username']!r}")

@@ -12,14 +12,14 @@ from funnelwatch.alerts.models import Alert, Status
 class Command(BaseCommand):
     help = "List alerts (optionally re-evaluating the rules first)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--status", choices=Status.values, help="only alerts in this status")
         parser.add_argument("--kind", help="only alerts of this kind")
         parser.add_argument("--format", choices=["text", "json"], default="text")
         parser.add_argument("--user", help="only what this user may see")
         parser.add_argument("--evaluate", action="store_true", help="evaluate the rules first")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         if opts["evaluate"]:
             for kind, outcome in engine.evaluate().items():
                 self.stderr.write(f"{kind}: {outcome}")

@@ -22,14 +22,14 @@ def _day(value: str) -> dt.date:
 class Command(BaseCommand):
     help = "List every company's segments (ABC, XYZ, RFM, lifecycle) as of a day."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--as-of", help="the day (YYYY-MM-DD); default today")
         parser.add_argument("--format", choices=("json", "table"), default="table")
         parser.add_argument(
             "--save", action="store_true", help="also keep them as that month's snapshot"
         )
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         as_of = _day(opts["as_of"]) if opts["as_of"] else timezone.localdate()
         rows = segments.compute(as_of)
         if opts["save"]:

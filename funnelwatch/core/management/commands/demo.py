@@ -20,7 +20,7 @@ from funnelwatch.core.demo import DemoContext, app_generators
 class Command(BaseCommand):
     help = "Build a believable demo sales department, deterministic for a given seed."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--months", type=int, default=6)
         parser.add_argument("--managers", type=int, default=10)
@@ -36,7 +36,7 @@ class Command(BaseCommand):
             "(en, ru or mn; the default is the site's LANGUAGE_CODE)",
         )
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         language = opts["language"] or settings.LANGUAGE_CODE.split("-")[0] or "en"
         known = [code for code, _name in settings.LANGUAGES]
         if language not in known:

@@ -12,7 +12,7 @@ from funnelwatch.core import periodic
 class Command(BaseCommand):
     help = "Run the periodic jobs that are due (alerts, digests, rollup upkeep, mail sync)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument(
             "--loop", action="store_true", help="keep running, checking every minute"
         )
@@ -21,7 +21,7 @@ class Command(BaseCommand):
         parser.add_argument("--force", action="store_true", help="run even if not due yet")
         parser.add_argument("--list", action="store_true", help="list the registered jobs")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         if opts["list"]:
             for job in sorted(periodic.JOBS.values(), key=lambda j: j.name):
                 self.stdout.write(f"{job.name}\tevery {job.every}")

@@ -11,13 +11,13 @@ from funnelwatch.handoffs import feeds
 class Command(BaseCommand):
     help = "Print a user's calendar feed address (iCalendar); --revoke makes a new one."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("username")
         parser.add_argument(
             "--revoke", action="store_true", help="stop the old address and print a new one"
         )
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         user = User.objects.filter(username=opts["username"], is_active=True).first()
         if user is None:
             raise CommandError(f"no active user {opts['username']!r}")

@@ -21,14 +21,14 @@ class Command(BaseCommand):
         "transaction per batch; --dry-run writes nothing."
     )
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("paths", nargs="+", metavar="PATH")
         parser.add_argument("--format", required=True, choices=presets.FORMATS, dest="fmt")
         parser.add_argument("--mapping", help="a JSON mapping file (required for generic)")
         parser.add_argument("--dry-run", action="store_true", help="report, write nothing")
         parser.add_argument("--json", action="store_true", help="print the report as JSON")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         # Reasons and warnings in the deployment's language (LANGUAGE_CODE), whatever the
         # process did before.
         with translation.override(settings.LANGUAGE_CODE):

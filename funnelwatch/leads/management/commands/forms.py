@@ -30,7 +30,7 @@ def _as_json(form: WebForm) -> dict:
 class Command(BaseCommand):
     help = "Web forms whose submissions become leads: add one, or list them."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add", help="add a form and print its key and address")
         add.add_argument("--name", required=True)
@@ -40,7 +40,7 @@ class Command(BaseCommand):
         lst = sub.add_parser("list", help="every form")
         lst.add_argument("--json", action="store_true")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         if opts["action"] == "list":
             rows = [_as_json(f) | {"name": f.name} for f in WebForm.objects.all()]
             if opts["json"]:
@@ -57,7 +57,7 @@ class Command(BaseCommand):
         )
         try:
             form.full_clean()
-        except Exception as exc:  # noqa: BLE001 - ValidationError, named per field
+        except Exception as exc:
             raise CommandError(str(exc)) from None
         with (
             transaction.atomic(),

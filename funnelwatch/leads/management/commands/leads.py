@@ -14,12 +14,12 @@ from funnelwatch.lib import dates
 class Command(BaseCommand):
     help = "Leads created between two days (inclusive), with their source and first contact."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--from", dest="date_from", required=True)
         parser.add_argument("--to", dest="date_to", required=True)
         parser.add_argument("--format", dest="fmt", choices=["json"], default="json")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         try:
             start = dt.date.fromisoformat(opts["date_from"])
             end = dt.date.fromisoformat(opts["date_to"])

@@ -18,7 +18,7 @@ from funnelwatch.mail.sync import sync_all
 class Command(BaseCommand):
     help = "Connect mailboxes, sync them over IMAP, list stored letters."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         add = sub.add_parser("add-mailbox", help="connect an IMAP mailbox; prints its id")
         add.add_argument("--user", required=True, help="username of the manager")
@@ -43,7 +43,7 @@ class Command(BaseCommand):
         msgs.add_argument("--format", choices=["json", "text"], default="text")
         msgs.add_argument("--limit", type=int, default=0, help="newest N letters (0: all)")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         getattr(self, "_" + opts["action"].replace("-", "_"))(opts)
 
     def _add_mailbox(self, opts: dict) -> None:

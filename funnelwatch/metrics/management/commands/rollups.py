@@ -5,10 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db.models import Max, Min
 
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics import engine
+from funnelwatch.metrics import engine, refresh, registry
 from funnelwatch.metrics.common import local_day, today
 
 
@@ -20,15 +19,14 @@ def _day(value: str) -> dt.date:
 
 
 def data_period() -> Period:
-    """From the first recorded event to tomorrow (local days)."""
-    from funnelwatch.audit.models import AuditEvent
-    from funnelwatch.crm.models import Deal
-
-    firsts = [
-        Deal.objects.aggregate(x=Min("created_at"))["x"],
-        AuditEvent.objects.aggregate(x=Min("occurred_at"))["x"],
-    ]
-    lasts = [Deal.objects.aggregate(x=Max("closed_at"))["x"]]
+    """From the first recorded event to the last one or tomorrow (local days), as the
+    domains name their records' span (``registry.history_span``)."""
+    firsts: list[dt.datetime | None] = []
+    lasts: list[dt.datetime | None] = []
+    for span in registry.history_spans():
+        first, last = span()
+        firsts.append(first)
+        lasts.append(last)
     start = min((local_day(x) for x in firsts if x), default=today())
     end = max([today(), *(local_day(x) for x in lasts if x)]) + dt.timedelta(days=1)
     return Period(min(start, end), end)
@@ -65,6 +63,8 @@ class Command(BaseCommand):
             engine.refresh_statistics()
             self.stdout.write(f"rebuilt {period.start}..{period.end}: {rows} rows")
             return
+        # Changes waiting for the worker are known to be stale: apply them first.
+        refresh.flush_dirty()
         diffs = engine.verify(period)
         for diff in diffs[:200]:
             self.stdout.write(str(diff))

@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from funnelwatch.motivation import exports, payouts
 
 
-def _month(value: str):  # noqa: ANN202
+def _month(value: str):
     try:
         return payouts.parse_month(value)
     except ValueError:

@@ -13,7 +13,7 @@ from funnelwatch.quality.audio import AudioError, analyze_file
 class Command(BaseCommand):
     help = "Analyse call recordings: conversation metrics and flags."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         sub = parser.add_subparsers(dest="action", required=True)
         f = sub.add_parser(
             "analyze-file", help="Print the metrics of one audio file (nothing is stored)."

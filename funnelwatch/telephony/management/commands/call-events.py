@@ -12,11 +12,11 @@ from funnelwatch.telephony import webhooks
 class Command(BaseCommand):
     help = "Process webhook events queued with FUNNELWATCH_WEBHOOK_MODE=queue."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--loop", action="store_true", help="keep processing")
         parser.add_argument("--interval", type=float, default=1.0)
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         while True:
             result = webhooks.process_pending()
             if result["processed"] or result["failed"]:

@@ -15,12 +15,12 @@ from funnelwatch.telephony import queries
 class Command(BaseCommand):
     help = "List calls of a period (local dates, both inclusive)."
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("--from", dest="date_from", required=True)
         parser.add_argument("--to", dest="date_to", required=True)
         parser.add_argument("--format", dest="fmt", choices=["json"], default="json")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         try:
             start = dt.date.fromisoformat(opts["date_from"])
             end = dt.date.fromisoformat(opts["date_to"])

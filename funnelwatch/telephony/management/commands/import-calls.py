@@ -19,7 +19,7 @@ class Command(BaseCommand):
         "Exits non-zero when no row of the file could be imported."
     )
 
-    def add_arguments(self, parser) -> None:  # noqa: ANN001
+    def add_arguments(self, parser) -> None:
         parser.add_argument("path")
         parser.add_argument("--format", required=True, choices=importer.FORMATS, dest="fmt")
         parser.add_argument("--json", action="store_true", help="print the summary as JSON")
@@ -31,7 +31,7 @@ class Command(BaseCommand):
         parser.add_argument("--tz", default="", help="zone of the times in the file")
         parser.add_argument("--poll", type=float, default=1.0, help="seconds between reads")
 
-    def handle(self, *args, **opts) -> None:  # noqa: ANN002, ANN003
+    def handle(self, *args, **opts) -> None:
         path = opts["path"]
         try:
             if opts["tz"]:
