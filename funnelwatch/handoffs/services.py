@@ -10,13 +10,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from funnelwatch import metrics
 from funnelwatch.accounts.models import User
 from funnelwatch.accounts.visibility import may_change_crm
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.crm.models import Deal
 from funnelwatch.handoffs.models import OPEN_STATES, Department, Handoff, Kind, State
 from funnelwatch.lib import dates
-from funnelwatch.metrics import refresh
 
 METRIC_KEYS = (
     "handoff_requests",
@@ -66,7 +66,7 @@ def _refresh(handoff: Handoff, *moments: dt.datetime | None) -> None:
     """The requester's rollups of the days the step is counted on."""
     tz = timezone.get_current_timezone()
     days = {dates.local_date(m, tz) for m in moments if m is not None}
-    refresh.mark([handoff.requester_id], days, METRIC_KEYS)
+    metrics.changed("handoff", [handoff.requester_id], days, keys=METRIC_KEYS)
 
 
 def _when(at: dt.datetime | None) -> dt.datetime:

@@ -318,8 +318,7 @@ def mark_mystery(
     if not created:
         raise SkillsError(_("This call is marked as a test call already."), "call")
     # Its reviews leave the ordinary review score of the call's day.
-    from funnelwatch.metrics import refresh
-    from funnelwatch.metrics.common import local_day
+    from funnelwatch import metrics
 
-    refresh.mark([call.manager_id], [local_day(call.started_at)], ["quality_review_score"])
+    metrics.changed("quality", [call.manager_id], [call.started_at], keys=["quality_review_score"])
     return item
