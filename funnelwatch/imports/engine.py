@@ -488,13 +488,25 @@ class Context:
 
 
 def _new_pipeline(name: str, default: bool) -> Pipeline:
+    from django.conf import settings
+    from django.utils import translation
+
     from funnelwatch.crm.demo import STAGES
 
     pipeline = Pipeline.objects.create(name=name, is_default=default)
-    Stage.objects.bulk_create(
-        Stage(pipeline=pipeline, name=n, position=i, block=b, outcome=o, norm_days=d)
-        for i, (n, b, o, d) in enumerate(STAGES, start=1)
-    )
+    # The standard stages, named in the installation's language.
+    with translation.override(settings.LANGUAGE_CODE):
+        Stage.objects.bulk_create(
+            Stage(
+                pipeline=pipeline,
+                name=translation.gettext(n),
+                position=i,
+                block=b,
+                outcome=o,
+                norm_days=d,
+            )
+            for i, (_key, n, b, o, d) in enumerate(STAGES, start=1)
+        )
     return pipeline
 
 

@@ -241,7 +241,11 @@ def _written_by(run) -> tuple[list, list]:
                     )
                 )
             events = []
-            for e in AuditEvent.objects.filter(pk__gt=before["event"]):
+            # The CRM's own records; what other apps make on the same signal (a lead's
+            # origin, whose kind differs by path on purpose) is tested by those apps.
+            for e in AuditEvent.objects.filter(
+                pk__gt=before["event"], object_type__startswith="crm."
+            ):
                 changes = dict(e.changes)
                 if "contact_id" in changes:
                     changes["contact_id"] = ref("crm.contact", changes["contact_id"])
