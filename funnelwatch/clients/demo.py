@@ -12,6 +12,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
 
 from funnelwatch.alerts import engine
@@ -88,7 +89,17 @@ def _plant(ctx) -> dict[str, Company]:  # noqa: ANN001
 
 
 def generate(ctx) -> None:  # noqa: ANN001
+    from funnelwatch.crm.models import Deal
+    from funnelwatch.telephony.demo import call_new_leads
+
+    last_before = Deal.objects.aggregate(m=Max("pk"))["m"] or 0
     planted = _plant(ctx)
+    # Their leads were called within minutes, as every lead of the demo is.
+    call_new_leads(
+        ctx,
+        Deal.objects.filter(pk__gt=last_before).select_related("owner").order_by("pk"),
+        ctx.rng_for("clients:calls"),
+    )
     tz = timezone.get_current_timezone()
     today = local_date(ctx.now, tz)
     month = segments.month_of(local_date(ctx.start, tz))

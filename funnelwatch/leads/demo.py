@@ -7,33 +7,36 @@ from __future__ import annotations
 
 import datetime as dt
 
-from django.db.models import Q
+from django.db.models import Max, Q
 
 from funnelwatch.audit.trail import acting_as
-from funnelwatch.crm.models import Deal
+from funnelwatch.crm.models import ContactPhone, Deal
 from funnelwatch.leads import messengers, webforms
 from funnelwatch.leads.models import ChatMessage, LeadOrigin, SourceKind, TelegramBot, WebForm
 from funnelwatch.leads.services import Origin, capture
 from funnelwatch.lib.dates import Period, local_date
+from funnelwatch.telephony.demo import call_new_leads
 
 REFERRER = "bold"  # the demo's manager login passes on contacts from chats too
 PEOPLE = [
     ("Enkhjin Dorj", "+97699001101", "enkhjin@client.demo", "Need 12 laptops for the office"),
     ("Munkh-Orgil Bat", "+97699001102", "", "Price of the annual service contract?"),
-    ("Solongo Ganbaatar", "", "solongo@client.demo", "Please call me about delivery"),
+    ("Solongo Ganbaatar", "+97699001103", "solongo@client.demo", "Please call me about delivery"),
 ]
-CHATS = [
-    (9101, "Oyun", "Erdene", ["Hello! Do you have printers in stock?", "For a school, 6 pcs"]),
-    (9102, "Temuulen", "", ["What are your opening hours?"]),
-    (9103, "Anu", "Sukh", ["Can I get a quote for 40 chairs?"]),
-]
+CHATS = [  # chat id, first and last name, messages, the phone number the client leaves
+    (9101, "Oyun", "Erdene", ["Hello! Do you have printers in stock?", "For a school, 6 pcs"],
+     "+97699001111"),
+    (9102, "Temuulen", "", ["What are your opening hours?"], "+97699001112"),
+    (9103, "Anu", "Sukh", ["Can I get a quote for 40 chairs?"], "+97699001113"),
+]  # fmt: skip
 WHATSAPP = [("+97688002201", "Ganzorig", "Is delivery to Darkhan possible?")]
-LETTERS = [("Batbayar Tsogt", "batbayar@client.demo", "Request for a quotation")]
+LETTERS = [("Batbayar Tsogt", "batbayar@client.demo", "+97699001121", "Request for a quotation")]
 
 
 def generate(ctx) -> None:  # noqa: ANN001
     rng = ctx.rng_for("leads")
     now = ctx.now
+    last_before = Deal.objects.aggregate(m=Max("pk"))["m"] or 0
     head = ctx.users.get("head")
     referrer = ctx.users.get(REFERRER) or (ctx.managers[0] if ctx.managers else None)
     with acting_as(head, at=now):
@@ -77,7 +80,7 @@ def generate(ctx) -> None:  # noqa: ANN001
             f"198.51.100.{10 + i}",
             at=at,
         )
-    for i, (chat_id, first, last, texts) in enumerate(CHATS):
+    for i, (chat_id, first, last, texts, phone) in enumerate(CHATS):
         start = now - dt.timedelta(hours=2 + 26 * i)
         for j, text in enumerate(texts):
             when = start + dt.timedelta(minutes=3 * j)
@@ -94,9 +97,12 @@ def generate(ctx) -> None:  # noqa: ANN001
                     },
                 },
             )
+        first_in = ChatMessage.objects.filter(address=str(chat_id)).first()
+        deal = first_in.deal
+        # The client leaves a number in the chat; the manager adds it and calls.
+        with acting_as(deal.owner, at=start + dt.timedelta(minutes=4)):
+            ContactPhone.objects.create(contact=first_in.contact, number=phone, raw=phone)
         if i == 0:
-            first_in = ChatMessage.objects.filter(address=str(chat_id)).first()
-            deal = first_in.deal
             with acting_as(deal.owner, at=start + dt.timedelta(minutes=9)):
                 ChatMessage.objects.create(
                     contact=first_in.contact,
@@ -120,11 +126,12 @@ def generate(ctx) -> None:  # noqa: ANN001
             },
             at=now - dt.timedelta(hours=5),
         )
-    for name, email, subject in LETTERS:
+    for name, email, phone, subject in LETTERS:
         capture(
             origin_of=Origin(SourceKind.EMAIL),
             name=name,
             email=email,
+            phone=phone,  # from the letter's signature
             title=subject,
             at=now - dt.timedelta(hours=26),
         )
@@ -135,9 +142,13 @@ def generate(ctx) -> None:  # noqa: ANN001
         title="Exhibition list: Zolboo Enkhbold",
         at=now - dt.timedelta(days=2),
     )
+    # Every lead gets its first call within minutes, like the CRM part's leads.
+    called = call_new_leads(
+        ctx, Deal.objects.filter(pk__gt=last_before).select_related("owner").order_by("pk"), rng
+    )
     _refresh(ctx)
     ctx.notes.append(
-        "leads: a web form, a Telegram bot, WhatsApp and e-mail leads; "
+        f"leads: a web form, a Telegram bot, WhatsApp and e-mail leads ({called} called); "
         f"{getattr(referrer, 'username', 'nobody')} passes leads on"
     )
 

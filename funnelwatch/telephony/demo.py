@@ -408,3 +408,61 @@ def _recordings(ctx, rng: random.Random) -> None:  # noqa: ANN001
         kind: [rec.call_id for rec, _d, k in rows if k == kind] for kind in PROFILES
     }
     ctx.planted["quality_managers"] = {kind: name for name, kind in styles.items()}
+
+
+# --- first calls to the leads other parts bring in ------------------------------------
+
+
+def first_call_moment(rng: random.Random, created: dt.datetime, slow: bool = False) -> dt.datetime:
+    """When a lead that came in at ``created`` gets its first call: within minutes in
+    working hours (hours later for a manager who is ``slow``), first thing the next
+    working morning when it came in after hours."""
+    tz = timezone.get_current_timezone()
+    start_h, end_h = settings.FUNNELWATCH_WORKDAY_START, settings.FUNNELWATCH_WORKDAY_END
+    workdays = settings.FUNNELWATCH_WORKDAYS
+    minutes = rng.uniform(60, 600) if slow else min(14.0, 1 + rng.expovariate(1 / 4))
+    moment = (created + dt.timedelta(minutes=minutes)).astimezone(tz)
+    if moment.hour >= end_h or moment.hour < start_h or moment.weekday() not in workdays:
+        day = moment.date() + dt.timedelta(days=1 if moment.hour >= end_h else 0)
+        while day.weekday() not in workdays:
+            day += dt.timedelta(days=1)
+        moment = dt.datetime.combine(
+            day, dt.time(start_h, rng.randint(1, 12), rng.randrange(60)), tzinfo=tz
+        )
+    return moment
+
+
+def call_new_leads(ctx, deals, rng: random.Random) -> int:  # noqa: ANN001
+    """Give each of these leads (deals with a client's phone) its first call as the CRM
+    part's leads get theirs: an answered outbound call from the owner within minutes, the
+    planted manager's hours later. Ingested like PBX data and filed under the deal; a
+    first call still in the future is left to be made. Returns how many were placed."""
+    dropper = ctx.planted.get("activity_drop_manager")
+    managers = {m.pk for m in ctx.managers}
+    ext_of = _extensions(ctx)
+    number_of = dict(
+        ContactPhone.objects.order_by("-pk").values_list("contact_id", "number")
+    )  # the first number of each contact wins
+    records = []
+    for deal in deals:
+        number = number_of.get(deal.contact_id)
+        if number is None or deal.owner_id not in managers:
+            continue
+        slow = deal.owner.username == dropper
+        moment = first_call_moment(rng, deal.created_at, slow=slow)
+        if moment >= ctx.now:
+            continue
+        ext = ext_of[deal.owner_id]
+        records.append(
+            _out_record(
+                f"demo-lead-{deal.pk:07d}",
+                ext,
+                number,
+                moment,
+                rng.randint(3, 12),
+                talk_seconds(rng),
+            )
+        )
+    ingest(records, source_name="demo generator")
+    link_to_deals_of_their_time(ctx)
+    return len(records)
