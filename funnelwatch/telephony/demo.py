@@ -34,6 +34,7 @@ PROVIDER = "demo-pbx"
 RATE = 8000
 CALLS_PER_DAY = (8, 16)  # outbound per manager per working day
 INBOUND_PER_DAY = (2, 6)
+NEVER_RETURNED = 6  # missed calls in the last days nobody returns
 RECORDINGS_PER_MANAGER = 5  # the newest answered outbound calls of 1-15 minutes
 
 
@@ -138,6 +139,13 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
             contact__deals__pk__in=list(ctx.planted.get("leads_never_called", []))
         ).values_list("number", flat=True)
     )
+    # A few old clients (their deals closed, none open) call in the last days and nobody
+    # calls them back: their numbers get no other outbound call. Known numbers, so the
+    # calls stay missed calls and do not open new leads nobody calls.
+    planted_name = ctx.planted.get("activity_drop_manager")
+    recent = [m for m in ctx.managers if m.username != planted_name] or ctx.managers
+    unreturned = _old_clients(ctx, recent, untouchable, rng, NEVER_RETURNED)
+    untouchable |= {number for number, _owner in unreturned}
     clients = _client_numbers(ctx)
     planned: dict[tuple[int, dt.date], list] = defaultdict(list)
     for manager_id, _deal, number, moment, talk in ctx.call_plan:
@@ -151,9 +159,8 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
         if number not in untouchable:
             by_owner[owner].append(number)
     everyone = [n for numbers in by_owner.values() for n in numbers]
-    planted_name = ctx.planted.get("activity_drop_manager")
     drop_from = ctx.now - dt.timedelta(days=14)
-    never_returned_numbers: list[str] = []
+    never_returned_ids: list[str] = []
     records: list[base.CallRecord] = []
     seq = 0
     first_day = dates_local(ctx.start, tz)
@@ -230,17 +237,14 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
                         )
         day += dt.timedelta(days=1)
 
-    # A few callers in the last days whom nobody called back (their numbers get no
-    # outbound call at all, so they stay open on the missed-calls page).
-    recent = [m for m in ctx.managers if m.username != planted_name] or ctx.managers
-    for i in range(6):
+    # The callers in the last days whom nobody called back (their numbers get no
+    # outbound call afterwards, so they stay open on the missed-calls page).
+    for i, (number, owner_id) in enumerate(unreturned):
         seq += 1
-        user = rng.choice(recent)
-        ext = ext_of[user.pk]
-        number = f"+9768{rng.randrange(10**6, 10**7)}"
-        never_returned_numbers.append(number)
+        ext = ext_of[owner_id]
         moment = ctx.now - dt.timedelta(hours=rng.randint(2, 72), minutes=i)
         lid = f"demo-{seq:07d}"
+        never_returned_ids.append(lid)
         leg = _leg(lid, number, ext, moment, rng.randint(10, 40), 0, ext, False)
         records.append(
             base.combine(
@@ -255,7 +259,7 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
     linked = link_to_deals_of_their_time(ctx)
     never = list(
         Call.objects.filter(
-            provider=PROVIDER, client_number__in=never_returned_numbers, callback__isnull=True
+            provider=PROVIDER, external_id__in=never_returned_ids, callback__isnull=True
         ).values_list("pk", flat=True)
     )
     ctx.planted["missed_calls_not_returned"] = sorted(
@@ -266,6 +270,43 @@ def generate(ctx) -> None:  # noqa: ANN001, C901
         f"telephony: {len(created)} calls ({linked} on a deal), {len(never)} missed calls "
         f"never returned, {Recording.objects.filter(call__provider=PROVIDER).count()} recordings"
     )
+
+
+def _old_clients(
+    ctx,  # noqa: ANN001
+    managers: list,
+    taken: set[str],
+    rng: random.Random,
+    n: int,
+) -> list[tuple[str, int]]:
+    """(number, owner id) of ``n`` clients of these managers whose deals all closed more
+    than a week ago; strangers' numbers (given to a manager) when there are too few."""
+    open_contacts = set(
+        Deal.objects.filter(status="open", contact__isnull=False).values_list(
+            "contact_id", flat=True
+        )
+    )
+    recent_contacts = set(
+        Deal.objects.filter(
+            contact__isnull=False, closed_at__gte=ctx.now - dt.timedelta(days=7)
+        ).values_list("contact_id", flat=True)
+    )
+    seen: dict[str, int] = {}
+    for number, contact_id, owner_id in (
+        ContactPhone.objects.filter(
+            contact__owner__in=managers, contact__deals__closed_at__isnull=False
+        )
+        .order_by("pk")
+        .values_list("number", "contact_id", "contact__owner_id")
+    ):
+        if contact_id in open_contacts or contact_id in recent_contacts or number in taken:
+            continue
+        seen.setdefault(number, owner_id)
+    pool = sorted(seen.items())
+    chosen = rng.sample(pool, min(n, len(pool)))
+    while len(chosen) < n and managers:
+        chosen.append((f"+9768{rng.randrange(10**6, 10**7)}", rng.choice(managers).pk))
+    return chosen
 
 
 def planned_calls(planned: dict, manager_id: int, day: dt.date) -> list:
