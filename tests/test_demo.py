@@ -244,5 +244,38 @@ def test_the_demo_speaks_the_language_it_is_asked_for(settings, tmp_path):
         n for n in names if not cyrillic.search(n)
     ]
     assert set(Team.objects.values_list("name", flat=True)) == {"Север", "Юг"}
+    # The other parts' texts too: leads and chats, departments and their requests,
+    # clients, the commission scheme and its lines, skills tests, plan steps.
+    from funnelwatch.crm.models import Company, Contact
+    from funnelwatch.handoffs.models import Department, Handoff
+    from funnelwatch.leads.models import ChatMessage, TelegramBot, WebForm
+    from funnelwatch.motivation.models import Scheme, StatementLine
+    from funnelwatch.plans.models import PlanStep
+    from funnelwatch.skills.models import MysteryCall, Question, SkillTest
+
+    parts = {
+        "chats": list(ChatMessage.objects.values_list("text", flat=True)),
+        "forms and bots": list(WebForm.objects.values_list("name", flat=True))
+        + list(TelegramBot.objects.values_list("name", flat=True)),
+        "departments": list(Department.objects.values_list("name", flat=True)),
+        "requests": list(Handoff.objects.values_list("text", flat=True))
+        + list(Handoff.objects.exclude(return_reason="").values_list("return_reason", flat=True)),
+        "companies": list(Company.objects.values_list("name", flat=True)),
+        "contacts": list(Contact.objects.values_list("name", flat=True)),
+        "deals": list(Deal.objects.values_list("title", flat=True)),
+        "schemes": [t for s in Scheme.objects.all() for t in (s.name, s.note)],
+        "statement lines": list(StatementLine.objects.values_list("description", flat=True)),
+        "questions": [q.text for q in Question.objects.all()]
+        + [o["text"] for q in Question.objects.all() for o in q.options],
+        "tests": list(SkillTest.objects.values_list("title", flat=True))
+        + list(MysteryCall.objects.values_list("note", flat=True)),
+        "plan steps": [t for s in PlanStep.objects.all() for t in (s.title, s.resources)],
+    }
+    for part, texts in parts.items():
+        assert texts, part
+        assert all(cyrillic.search(t) for t in texts), (
+            part,
+            [t for t in texts if not cyrillic.search(t)],
+        )
     with pytest.raises(CommandError, match="--language"):
         _demo("--language", "xx", "--reset")

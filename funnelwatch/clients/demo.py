@@ -12,13 +12,17 @@ import datetime as dt
 from decimal import Decimal
 
 from django.conf import settings
+from django.db.models import Max
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from funnelwatch.alerts import engine
 from funnelwatch.alerts.models import Alert, Kind
 from funnelwatch.clients import segments
 from funnelwatch.clients.models import SegmentSnapshot
 from funnelwatch.crm import services
+from funnelwatch.crm.demo import person_name
 from funnelwatch.crm.models import Company
 from funnelwatch.lib.dates import local_date
 
@@ -33,23 +37,27 @@ def _planted(ctx) -> list[tuple[str, list[tuple[int, int]]]]:
     months = settings.FUNNELWATCH_CLIENT_SLEEPING_MONTHS
     edge = (today - segments.add_months(today, -months)).days
     return [
-        ("Tavan Bogd Trade", [(edge + 40, 60), (edge + 25, 35), (edge + 12, 60), (edge, 60)]),
-        ("Zuun Kharaa Foods", [(edge + 10, 12)]),
-        ("Khuvsgul Tours", [(10, 20)]),
-        ("Uvs Water", []),
+        (
+            gettext_noop("Tavan Bogd Trade"),
+            [(edge + 40, 60), (edge + 25, 35), (edge + 12, 60), (edge, 60)],
+        ),
+        (gettext_noop("Zuun Kharaa Foods"), [(edge + 10, 12)]),
+        (gettext_noop("Khuvsgul Tours"), [(10, 20)]),
+        (gettext_noop("Uvs Water"), []),
     ]
 
 
 def _plant(ctx) -> dict[str, Company]:
     rng = ctx.rng_for("clients")
     made = {}
-    for i, (name, wins) in enumerate(_planted(ctx)):
+    for i, (key, wins) in enumerate(_planted(ctx)):
+        name = _(key)  # in the demo's language
         manager = ctx.managers[i % len(ctx.managers)]
         first_at = ctx.now - dt.timedelta(days=(wins[0][0] if wins else 5) + 7)
         company = Company.objects.create(name=name, owner=manager, created_at=first_at)
         contact = services.create_contact(
             actor=manager,
-            name=f"{rng.choice(['Ganaa', 'Tsetseg', 'Batbold', 'Uyanga'])} ({name})",
+            name=f"{person_name(rng.choice(['Ganaa', 'Tsetseg', 'Batbold', 'Uyanga']))} ({name})",
             owner=manager,
             company=company,
             phone_numbers=[f"+9769{rng.randint(1000000, 9999999)}"],
@@ -64,7 +72,7 @@ def _plant(ctx) -> dict[str, Company]:
             amount = millions * MILLION
             deal = services.create_lead(
                 actor=manager,
-                title=f"Supply for {name}",
+                title=_("Supply for %(client)s") % {"client": name},
                 owner=manager,
                 contact=contact,
                 company=company,
@@ -76,7 +84,7 @@ def _plant(ctx) -> dict[str, Company]:
         if not wins:
             services.create_lead(
                 actor=manager,
-                title=f"First order of {name}",
+                title=_("First order of %(client)s") % {"client": name},
                 owner=manager,
                 contact=contact,
                 company=company,
@@ -88,7 +96,17 @@ def _plant(ctx) -> dict[str, Company]:
 
 
 def generate(ctx) -> None:
+    from funnelwatch.crm.models import Deal
+    from funnelwatch.telephony.demo import call_new_leads
+
+    last_before = Deal.objects.aggregate(m=Max("pk"))["m"] or 0
     planted = _plant(ctx)
+    # Their leads were called within minutes, as every lead of the demo is.
+    call_new_leads(
+        ctx,
+        Deal.objects.filter(pk__gt=last_before).select_related("owner").order_by("pk"),
+        ctx.rng_for("clients:calls"),
+    )
     tz = timezone.get_current_timezone()
     today = local_date(ctx.now, tz)
     month = segments.month_of(local_date(ctx.start, tz))

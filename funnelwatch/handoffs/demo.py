@@ -8,30 +8,33 @@ import datetime as dt
 
 from django.contrib.auth.hashers import make_password
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.alerts import engine
 from funnelwatch.alerts.models import Kind as AlertKind
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.core.demo import DemoContext
+from funnelwatch.crm.demo import person_name
 from funnelwatch.crm.models import Deal, Outcome
 from funnelwatch.handoffs import services
 from funnelwatch.handoffs.models import Department, Kind
 
 DEPARTMENTS = [
     # name, SLA minutes, (username, first, last) of the head, then of members, kinds
-    ("Accounting", 120, ("accounting.head", "Solongo", "Dorj"),
+    (gettext_noop("Accounting"), 120, ("accounting.head", "Solongo", "Dorj"),
      [("accountant", "Enkhjin", "Bat")], [Kind.INVOICE, Kind.CONTRACT]),
-    ("Warehouse", 240, ("warehouse", "Ganbold", "Tumur"),
+    (gettext_noop("Warehouse"), 240, ("warehouse", "Ganbold", "Tumur"),
      [("storekeeper", "Otgon", "Baatar")], [Kind.READINESS]),
-    ("Legal", 480, ("lawyer", "Saruul", "Nergui"), [], [Kind.CONTRACT, Kind.LEGAL]),
+    (gettext_noop("Legal"), 480, ("lawyer", "Saruul", "Nergui"), [], [Kind.CONTRACT, Kind.LEGAL]),
 ]  # fmt: skip
 
 TEXTS = {
-    Kind.INVOICE: "Invoice for the agreed amount, please; the client pays this week.",
-    Kind.CONTRACT: "Contract on our standard terms, 30 days' payment.",
-    Kind.READINESS: "Is the order in stock and ready to ship on Friday?",
-    Kind.LEGAL: "The client asks for their own liability clause: can we accept it?",
+    Kind.INVOICE: gettext_noop("Invoice for the agreed amount, please; the client pays this week."),
+    Kind.CONTRACT: gettext_noop("Contract on our standard terms, 30 days' payment."),
+    Kind.READINESS: gettext_noop("Is the order in stock and ready to ship on Friday?"),
+    Kind.LEGAL: gettext_noop("The client asks for their own liability clause: can we accept it?"),
 }
 
 
@@ -45,8 +48,8 @@ def _people(ctx: DemoContext) -> dict[str, User]:
                 email=f"{username}@funnelwatch.demo",
                 password=hashed,
                 role=Role.DEPARTMENT,
-                first_name=first,
-                last_name=last,
+                first_name=person_name(first),
+                last_name=person_name(last),
             )
             ctx.users[username] = out[username]
     return out
@@ -63,9 +66,11 @@ def generate(ctx: DemoContext) -> None:
     departments = []
     with acting_as(head, at=ctx.now):
         for name, sla, (head_name, *_r), members, kinds in DEPARTMENTS:
-            dept = Department.objects.create(name=name, sla_minutes=sla, head=people[head_name])
+            dept = Department.objects.create(name=_(name), sla_minutes=sla, head=people[head_name])
             dept.members.set([people[m[0]] for m in members])
-            departments.append((dept, [people[head_name]] + [people[m[0]] for m in members], kinds))
+            departments.append(
+                (dept, [people[head_name]] + [people[m[0]] for m in members], kinds, name)
+            )
     deals = list(
         Deal.objects.filter(owner__in=ctx.managers, status=Outcome.OPEN).order_by("pk")[:60]
     )
@@ -78,16 +83,16 @@ def generate(ctx: DemoContext) -> None:
         if day.weekday() >= 5:
             continue
         for _i in range(rng.randint(1, 3)):
-            dept, staff, kinds = rng.choice(departments)
+            dept, staff, kinds, key = rng.choice(departments)
             deal = rng.choice(deals)
             kind = rng.choice(kinds)
             at = _working_moment(day, rng.randint(9, 15), rng.randint(0, 59))
             handoff = services.request(
-                actor=deal.owner, deal=deal, department=dept, kind=kind, text=TEXTS[kind], at=at
+                actor=deal.owner, deal=deal, department=dept, kind=kind, text=_(TEXTS[kind]), at=at
             )
             made += 1
             worker = rng.choice(staff)
-            slow = dept.name == "Warehouse" and rng.random() < 0.4
+            slow = key == "Warehouse" and rng.random() < 0.4
             taken = at + dt.timedelta(minutes=rng.randint(5, 60) * (4 if slow else 1))
             if taken >= ctx.now:
                 continue
@@ -100,7 +105,7 @@ def generate(ctx: DemoContext) -> None:
                 services.give_back(
                     handoff,
                     actor=worker,
-                    reason="The client's tax number is missing in the deal.",
+                    reason=_("The client's tax number is missing in the deal."),
                     at=finished,
                 )
             else:
@@ -119,7 +124,7 @@ def generate(ctx: DemoContext) -> None:
         deal=deal,
         department=accounting,
         kind=Kind.INVOICE,
-        text="Invoice for 12 500 000 MNT, please: the client is ready to pay today.",
+        text=_("Invoice for 12 500 000 MNT, please: the client is ready to pay today."),
         at=_working_moment(day, 10, 15),
     )
     engine.evaluate(ctx.now, kinds=[AlertKind.HANDOFF_OVERDUE])

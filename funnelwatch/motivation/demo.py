@@ -7,6 +7,7 @@ import datetime as dt
 from decimal import Decimal
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import Team
 from funnelwatch.audit.trail import acting_as
@@ -21,14 +22,17 @@ def generate(ctx: DemoContext) -> None:
     start = payouts.month_start(ctx.start.date()) if ctx.start else today.replace(day=1)
     with acting_as(head, at=ctx.now):
         scheme = Scheme.objects.create(
-            name="Sales team 2026",
+            name=_("Sales team %(year)s") % {"year": today.year},
             fixed_amount=Decimal("1500000"),
             base="gross_profit",
             rate_pct=Decimal("3"),
             referral_fee=Decimal("50000"),
             valid_from=start,
-            note="3% of gross profit; 5% from 80% of the revenue plan, 7% and a bonus from "
-            "100%; 50 000 for each qualified lead passed to a colleague.",
+            note=_(
+                "3 per cent of gross profit; 5 per cent from 80 per cent of the revenue plan, "
+                "7 per cent and a bonus from 100 per cent; 50 000 for each qualified lead "
+                "passed to a colleague."
+            ),
         )
         Tier.objects.create(scheme=scheme, min_fulfilment_pct=80, rate_pct=5)
         Tier.objects.create(scheme=scheme, min_fulfilment_pct=100, rate_pct=7, bonus=500000)

@@ -94,8 +94,8 @@ def generate(ctx: DemoContext) -> None:
         for i, lead in enumerate(leads or [head]):
             PlanStep.objects.create(
                 plan=proposals,
-                title="Review every open deal without a proposal with its owner",
-                resources="Thirty minutes a day at the morning meeting",
+                title=_("Review every open deal without a proposal with its owner"),
+                resources=_("Thirty minutes a day at the morning meeting"),
                 owner=lead,
                 due_date=first + dt.timedelta(days=9 + i),
                 progress_pct=min(100, 40 + 30 * i),
@@ -104,8 +104,8 @@ def generate(ctx: DemoContext) -> None:
         for i, plan in enumerate(p for p in plans if p.manager_id):
             PlanStep.objects.create(
                 plan=plan,
-                title="Call back every client who bought last quarter",
-                resources="The client list from the CRM, an hour a day",
+                title=_("Call back every client who bought last quarter"),
+                resources=_("The client list from the CRM, an hour a day"),
                 owner=plan.manager,
                 due_date=first + dt.timedelta(days=14),
                 progress_pct=(i * 25) % 100,

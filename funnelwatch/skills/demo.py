@@ -6,56 +6,73 @@ from __future__ import annotations
 import datetime as dt
 
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from funnelwatch.core.demo import DemoContext
 from funnelwatch.skills import services
 from funnelwatch.skills.models import Attempt, Kind
 
+# Texts are written in the demo's language: marked here, translated when generated.
 BANK = [
     (
         "product",
         "single",
-        "How long is the warranty on our equipment?",
-        "1 year\n*2 years\n3 years",
+        gettext_noop("How long is the warranty on our equipment?"),
+        gettext_noop("1 year\n*2 years\n3 years"),
         1,
     ),
     (
         "product",
         "multiple",
-        "Which are included in the standard installation?",
-        "*Delivery\n*Set-up\nStaff training for a year",
+        gettext_noop("Which are included in the standard installation?"),
+        gettext_noop("*Delivery\n*Set-up\nStaff training for a year"),
         2,
     ),
-    ("product", "open", "Name two things that set us apart from the cheapest competitor.", "", 3),
+    (
+        "product",
+        "open",
+        gettext_noop("Name two things that set us apart from the cheapest competitor."),
+        "",
+        3,
+    ),
     (
         "scripts",
         "single",
-        "What comes first in a cold call?",
-        "*Your name and the company\nThe price\nA discount",
+        gettext_noop("What comes first in a cold call?"),
+        gettext_noop("*Your name and the company\nThe price\nA discount"),
         1,
     ),
     (
         "scripts",
         "multiple",
-        "Which questions find the client's needs?",
-        "*What do you use now?\n*What does it cost you a month?\nShall I send the contract?",
+        gettext_noop("Which questions find the client's needs?"),
+        gettext_noop(
+            "*What do you use now?\n*What does it cost you a month?\nShall I send the contract?"
+        ),
         2,
     ),
     (
         "objections",
         "single",
-        "“It is too expensive.” The first step:",
-        "Offer a discount\n*Ask what it is compared with",
+        gettext_noop("“It is too expensive.” The first step:"),
+        gettext_noop("Offer a discount\n*Ask what it is compared with"),
         1,
     ),
     (
         "objections",
         "multiple",
-        "“We already have a supplier.” Good answers:",
-        "*Ask what they would improve\n*Offer a test order\nSay the supplier is bad",
+        gettext_noop("“We already have a supplier.” Good answers:"),
+        gettext_noop("*Ask what they would improve\n*Offer a test order\nSay the supplier is bad"),
         2,
     ),
-    ("objections", "open", "“Send me an offer and I will think.” What do you say?", "", 3),
+    (
+        "objections",
+        "open",
+        gettext_noop("“Send me an offer and I will think.” What do you say?"),
+        "",
+        3,
+    ),
 ]
 
 
@@ -67,16 +84,21 @@ def generate(ctx: DemoContext) -> None:
     reviewer = ctx.users.get("reviewer") or head
     questions = [
         services.create_question(
-            topic=t, kind=k, text=text, options=opts, points=points, by=reviewer
+            topic=t,
+            kind=k,
+            text=_(text),
+            options=_(opts) if opts else "",
+            points=points,
+            by=reviewer,
         )
         for t, k, text, opts, points in BANK
     ]
     ids = [str(q.pk) for q in questions]
     first = services.create_test(
-        title="Product and objections", pass_pct=70, question_ids=ids, by=head
+        title=_("Product and objections"), pass_pct=70, question_ids=ids, by=head
     )
     second = services.create_test(
-        title="Scripts refresher", pass_pct=70, question_ids=ids[3:6], by=head
+        title=_("Scripts refresher"), pass_pct=70, question_ids=ids[3:6], by=head
     )
     today = timezone.localdate(ctx.now)
     managers = list(ctx.managers)
@@ -93,7 +115,7 @@ def generate(ctx: DemoContext) -> None:
                 good = rng.random() < (0.55 + 0.25 * round_no)
                 if q.kind == Kind.OPEN:
                     answers[q.pk] = {
-                        "text": "Ask what matters most and compare the cost of a year."
+                        "text": _("Ask what matters most and compare the cost of a year.")
                     }
                 elif good:
                     answers[q.pk] = {"chosen": sorted(q.correct)}
@@ -117,7 +139,7 @@ def generate(ctx: DemoContext) -> None:
     # Two reviewed calls were a mystery shopper's.
     marked = 0
     for review in Review.objects.select_related("call").order_by("-created_at")[:40:20]:
-        services.mark_mystery(review.call, reviewer, "Mystery shopper: asked for a price list")
+        services.mark_mystery(review.call, reviewer, _("Mystery shopper: asked for a price list"))
         marked += 1
     ctx.notes.append(
         f"skills: {len(questions)} questions, {taken} tests taken, {marked} mystery calls"

@@ -34,6 +34,7 @@ PROVIDER = "demo-pbx"
 RATE = 8000
 CALLS_PER_DAY = (8, 16)  # outbound per manager per working day
 INBOUND_PER_DAY = (2, 6)
+NEVER_RETURNED = 6  # missed calls in the last days nobody returns
 RECORDINGS_PER_MANAGER = 5  # the newest answered outbound calls of 1-15 minutes
 
 
@@ -138,6 +139,13 @@ def generate(ctx) -> None:
             contact__deals__pk__in=list(ctx.planted.get("leads_never_called", []))
         ).values_list("number", flat=True)
     )
+    # A few old clients (their deals closed, none open) call in the last days and nobody
+    # calls them back: their numbers get no other outbound call. Known numbers, so the
+    # calls stay missed calls and do not open new leads nobody calls.
+    planted_name = ctx.planted.get("activity_drop_manager")
+    recent = [m for m in ctx.managers if m.username != planted_name] or ctx.managers
+    unreturned = _old_clients(ctx, recent, untouchable, rng, NEVER_RETURNED)
+    untouchable |= {number for number, _owner in unreturned}
     clients = _client_numbers(ctx)
     planned: dict[tuple[int, dt.date], list] = defaultdict(list)
     for manager_id, _deal, number, moment, talk in ctx.call_plan:
@@ -151,9 +159,8 @@ def generate(ctx) -> None:
         if number not in untouchable:
             by_owner[owner].append(number)
     everyone = [n for numbers in by_owner.values() for n in numbers]
-    planted_name = ctx.planted.get("activity_drop_manager")
     drop_from = ctx.now - dt.timedelta(days=14)
-    never_returned_numbers: list[str] = []
+    never_returned_ids: list[str] = []
     records: list[base.CallRecord] = []
     seq = 0
     first_day = dates_local(ctx.start, tz)
@@ -230,17 +237,14 @@ def generate(ctx) -> None:
                         )
         day += dt.timedelta(days=1)
 
-    # A few callers in the last days whom nobody called back (their numbers get no
-    # outbound call at all, so they stay open on the missed-calls page).
-    recent = [m for m in ctx.managers if m.username != planted_name] or ctx.managers
-    for i in range(6):
+    # The callers in the last days whom nobody called back (their numbers get no
+    # outbound call afterwards, so they stay open on the missed-calls page).
+    for i, (number, owner_id) in enumerate(unreturned):
         seq += 1
-        user = rng.choice(recent)
-        ext = ext_of[user.pk]
-        number = f"+9768{rng.randrange(10**6, 10**7)}"
-        never_returned_numbers.append(number)
+        ext = ext_of[owner_id]
         moment = ctx.now - dt.timedelta(hours=rng.randint(2, 72), minutes=i)
         lid = f"demo-{seq:07d}"
+        never_returned_ids.append(lid)
         leg = _leg(lid, number, ext, moment, rng.randint(10, 40), 0, ext, False)
         records.append(
             base.combine(
@@ -255,7 +259,7 @@ def generate(ctx) -> None:
     linked = link_to_deals_of_their_time(ctx)
     never = list(
         Call.objects.filter(
-            provider=PROVIDER, client_number__in=never_returned_numbers, callback__isnull=True
+            provider=PROVIDER, external_id__in=never_returned_ids, callback__isnull=True
         ).values_list("pk", flat=True)
     )
     ctx.planted["missed_calls_not_returned"] = sorted(
@@ -266,6 +270,43 @@ def generate(ctx) -> None:
         f"telephony: {len(created)} calls ({linked} on a deal), {len(never)} missed calls "
         f"never returned, {Recording.objects.filter(call__provider=PROVIDER).count()} recordings"
     )
+
+
+def _old_clients(
+    ctx,
+    managers: list,
+    taken: set[str],
+    rng: random.Random,
+    n: int,
+) -> list[tuple[str, int]]:
+    """(number, owner id) of ``n`` clients of these managers whose deals all closed more
+    than a week ago; strangers' numbers (given to a manager) when there are too few."""
+    open_contacts = set(
+        Deal.objects.filter(status="open", contact__isnull=False).values_list(
+            "contact_id", flat=True
+        )
+    )
+    recent_contacts = set(
+        Deal.objects.filter(
+            contact__isnull=False, closed_at__gte=ctx.now - dt.timedelta(days=7)
+        ).values_list("contact_id", flat=True)
+    )
+    seen: dict[str, int] = {}
+    for number, contact_id, owner_id in (
+        ContactPhone.objects.filter(
+            contact__owner__in=managers, contact__deals__closed_at__isnull=False
+        )
+        .order_by("pk")
+        .values_list("number", "contact_id", "contact__owner_id")
+    ):
+        if contact_id in open_contacts or contact_id in recent_contacts or number in taken:
+            continue
+        seen.setdefault(number, owner_id)
+    pool = sorted(seen.items())
+    chosen = rng.sample(pool, min(n, len(pool)))
+    while len(chosen) < n and managers:
+        chosen.append((f"+9768{rng.randrange(10**6, 10**7)}", rng.choice(managers).pk))
+    return chosen
 
 
 def planned_calls(planned: dict, manager_id: int, day: dt.date) -> list:
@@ -408,3 +449,61 @@ def _recordings(ctx, rng: random.Random) -> None:
         kind: [rec.call_id for rec, _d, k in rows if k == kind] for kind in PROFILES
     }
     ctx.planted["quality_managers"] = {kind: name for name, kind in styles.items()}
+
+
+# --- first calls to the leads other parts bring in ------------------------------------
+
+
+def first_call_moment(rng: random.Random, created: dt.datetime, slow: bool = False) -> dt.datetime:
+    """When a lead that came in at ``created`` gets its first call: within minutes in
+    working hours (hours later for a manager who is ``slow``), first thing the next
+    working morning when it came in after hours."""
+    tz = timezone.get_current_timezone()
+    start_h, end_h = settings.FUNNELWATCH_WORKDAY_START, settings.FUNNELWATCH_WORKDAY_END
+    workdays = settings.FUNNELWATCH_WORKDAYS
+    minutes = rng.uniform(60, 600) if slow else min(14.0, 1 + rng.expovariate(1 / 4))
+    moment = (created + dt.timedelta(minutes=minutes)).astimezone(tz)
+    if moment.hour >= end_h or moment.hour < start_h or moment.weekday() not in workdays:
+        day = moment.date() + dt.timedelta(days=1 if moment.hour >= end_h else 0)
+        while day.weekday() not in workdays:
+            day += dt.timedelta(days=1)
+        moment = dt.datetime.combine(
+            day, dt.time(start_h, rng.randint(1, 12), rng.randrange(60)), tzinfo=tz
+        )
+    return moment
+
+
+def call_new_leads(ctx, deals, rng: random.Random) -> int:
+    """Give each of these leads (deals with a client's phone) its first call as the CRM
+    part's leads get theirs: an answered outbound call from the owner within minutes, the
+    planted manager's hours later. Ingested like PBX data and filed under the deal; a
+    first call still in the future is left to be made. Returns how many were placed."""
+    dropper = ctx.planted.get("activity_drop_manager")
+    managers = {m.pk for m in ctx.managers}
+    ext_of = _extensions(ctx)
+    number_of = dict(
+        ContactPhone.objects.order_by("-pk").values_list("contact_id", "number")
+    )  # the first number of each contact wins
+    records = []
+    for deal in deals:
+        number = number_of.get(deal.contact_id)
+        if number is None or deal.owner_id not in managers:
+            continue
+        slow = deal.owner.username == dropper
+        moment = first_call_moment(rng, deal.created_at, slow=slow)
+        if moment >= ctx.now:
+            continue
+        ext = ext_of[deal.owner_id]
+        records.append(
+            _out_record(
+                f"demo-lead-{deal.pk:07d}",
+                ext,
+                number,
+                moment,
+                rng.randint(3, 12),
+                talk_seconds(rng),
+            )
+        )
+    ingest(records, source_name="demo generator")
+    link_to_deals_of_their_time(ctx)
+    return len(records)
