@@ -111,13 +111,35 @@ def referred_counts(period: Period, ids: Ids) -> tuple[int, int, Decimal]:
 
 
 def _per_group(pick):
-    """A period metric's values per group; a group of nobody has none."""
+    """A period metric's values per group (one query per figure, whatever the number of
+    groups); a group of nobody has none."""
 
     def values(period: Period, groups: dict) -> dict:
-        return {
-            g: None if ids is not None and not ids else pick(referred_counts(period, ids))
-            for g, ids in groups.items()
-        }
+        from funnelwatch.metrics.grouped import aggregate_by_group
+
+        passed = (
+            referred(period, None)
+            .annotate(became=Case(When(_BECAME_DEAL, then=1), default=0))
+            .values("referrer_id", "became")
+        )
+        counted = aggregate_by_group(passed, "referrer_id", ["COUNT(*)", "SUM(w.became)"], groups)
+        won = aggregate_by_group(
+            referred_wins(period, None).values("deal__origin__referrer_id", "deal__amount"),
+            "deal__origin__referrer_id",
+            ["SUM(w.deal__amount)"],
+            groups,
+        )
+        out = {}
+        for g, ids in groups.items():
+            if ids is not None and not ids:
+                out[g] = None
+                continue
+            total, became = counted.get(g, (0, 0))
+            (amount,) = won.get(g, (None,))
+            # A sum the database made in floating point is exact to the cents.
+            amount = Decimal(amount if isinstance(amount, Decimal) else repr(amount or 0))
+            out[g] = pick((int(total or 0), int(became or 0), amount.quantize(Decimal("0.01"))))
+        return out
 
     return values
 

@@ -18,7 +18,7 @@ WEEK = "period=week&date=2026-03-02"
 
 def test_head_sees_every_manager_and_totals(client, sales, world, django_assert_max_num_queries):
     client.force_login(world.head)
-    with django_assert_max_num_queries(30):
+    with django_assert_max_num_queries(45):
         response = client.get(reverse("metrics:key_numbers") + "?" + WEEK)
     assert response.status_code == 200
     rows = response.context["table"].rows
@@ -45,8 +45,9 @@ def test_key_numbers_query_count_does_not_grow_with_managers(
 
     client.force_login(world.head)
     client.get(reverse("metrics:key_numbers") + "?" + WEEK)  # warm caches (content types)
-    # A few queries per metric kind (other apps' metrics add theirs), none per manager.
-    with django_assert_max_num_queries(30) as ctx:
+    # A few queries per metric kind (each app's metrics add theirs: 45 with the leads,
+    # hand-off, client and quality blocks), none per manager.
+    with django_assert_max_num_queries(45) as ctx:
         client.get(reverse("metrics:key_numbers") + "?" + WEEK)
     for i in range(5):
         User.objects.create_user(f"m{i}", role=Role.MANAGER, team=world.south)
