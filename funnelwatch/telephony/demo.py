@@ -19,6 +19,7 @@ import random
 from collections import defaultdict
 
 import numpy as np
+import soundfile
 from django.conf import settings
 from django.utils import timezone
 
@@ -365,16 +366,6 @@ def _tiled(bank: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.resize(np.roll(bank, int(rng.integers(_BANK_SIZE))), n)
 
 
-def ulaw_encode(samples: np.ndarray) -> np.ndarray:
-    """16-bit linear PCM to G.711 µ-law bytes (the classic ``linear2ulaw``)."""
-    x = samples.astype(np.int32)
-    sign = np.where(x < 0, 0x80, 0)
-    mag = np.minimum(np.abs(x), 32635) + 0x84
-    exponent = np.clip(np.floor(np.log2(mag)).astype(np.int32) - 7, 0, 7)
-    mantissa = (mag >> (exponent + 3)) & 0x0F
-    return (~(sign | (exponent << 4) | mantissa) & 0xFF).astype(np.uint8)
-
-
 def synth_call(
     kind: str, seconds: float, seed: int, bank: np.ndarray | None = None
 ) -> tuple[bytes, float]:
@@ -400,11 +391,10 @@ def synth_call(
         loud = 10 ** (rng.uniform(-22, -18) / 20) * 32768
         syllables = 0.7 + 0.3 * np.sin(2 * np.pi * 4.0 * t + ch)
         x += _tiled(bank, n, rng) * env * syllables * loud
-        channels.append(ulaw_encode(np.clip(x, -32768, 32767)))
-    data = np.stack(channels, axis=1).tobytes()
+        channels.append(np.clip(x, -32768, 32767) / 32768)
     buf = io.BytesIO()
-    synth._write_header(buf, RATE, 2, 8, 7, len(data))  # 7: WAVE_FORMAT_MULAW
-    buf.write(data)
+    # libsndfile writes the µ-law WAV (format tag 7), as PBXs store their recordings.
+    soundfile.write(buf, np.stack(channels, axis=1), RATE, subtype="ULAW", format="WAV")
     return buf.getvalue(), share
 
 
