@@ -199,11 +199,17 @@ class Statement(models.Model):
         verbose_name_plural = _("payout statements")
         constraints = [
             models.UniqueConstraint(fields=["manager", "month"], name="uniq_statement_month"),
-            models.CheckConstraint(condition=models.Q(month__day=1), name="statement_month_start"),
         ]
+        # "month is its first day" is kept by save(), not by a check: SQLite would need a
+        # Django function inside its schema, which plain sqlite3 (backups) cannot read.
 
     def __str__(self) -> str:
         return f"{self.manager} {self.month:%Y-%m}"
+
+    def save(self, *args, **kwargs) -> None:
+        if self.month and self.month.day != 1:
+            raise ValueError("a statement's month is its first day")
+        super().save(*args, **kwargs)
 
 
 class StatementLine(models.Model):

@@ -123,10 +123,6 @@ class Migration(migrations.Migration):
             constraint=models.UniqueConstraint(fields=('manager', 'month'), name='uniq_statement_month'),
         ),
         migrations.AddConstraint(
-            model_name='statement',
-            constraint=models.CheckConstraint(condition=models.Q(('month__day', 1)), name='statement_month_start'),
-        ),
-        migrations.AddConstraint(
             model_name='statementline',
             constraint=models.UniqueConstraint(fields=('statement', 'position'), name='uniq_statement_line'),
         ),
