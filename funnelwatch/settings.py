@@ -256,6 +256,16 @@ FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
 FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
 FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
 FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
+# --- the numbers (the metrics kernel) ---
+# Recompute the affected daily rollups right after each change commits. Bulk loaders may
+# turn it off and run ``funnelwatch rollups rebuild`` once at the end.
+FUNNELWATCH_METRICS_REFRESH_ON_EVENT = envbool("FUNNELWATCH_METRICS_REFRESH_ON_EVENT", True)
+# "Now" metrics (stalled deals, overdue tasks, unanswered letters) scan open records; the
+# key-numbers page reuses their answer for this many seconds (0: always recompute).
+FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS = envint("FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS", 60)
+# Period answers read from the rollups are reused for this many seconds while no day of
+# the period has been rebuilt since (0: always read).
+FUNNELWATCH_ROLLUP_CACHE_SECONDS = envint("FUNNELWATCH_ROLLUP_CACHE_SECONDS", 3600)
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 
