@@ -266,6 +266,19 @@ FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS = envint("FUNNELWATCH_LIVE_METRICS_CACHE_
 # Period answers read from the rollups are reused for this many seconds while no day of
 # the period has been rebuilt since (0: always read).
 FUNNELWATCH_ROLLUP_CACHE_SECONDS = envint("FUNNELWATCH_ROLLUP_CACHE_SECONDS", 3600)
+# --- call quality ---
+# Voice activity detector: auto (webrtc when installed, else energy), energy or webrtc.
+FUNNELWATCH_QUALITY_VAD = envstr("FUNNELWATCH_QUALITY_VAD", "auto")
+# Which stereo channel carries the manager when the recording does not say.
+FUNNELWATCH_QUALITY_MANAGER_CHANNEL = envstr("FUNNELWATCH_QUALITY_MANAGER_CHANNEL", "left")
+# ffmpeg executable for MP3 and other compressed formats ("" = look it up on PATH).
+FUNNELWATCH_FFMPEG = envstr("FUNNELWATCH_FFMPEG", "")
+# Sampling rule: this many random answered calls a manager a week go to review, chosen
+# among calls at least this long (seconds); flagged calls always go.
+FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK = envint("FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK", 5)
+FUNNELWATCH_QUALITY_SAMPLE_MIN_S = envint("FUNNELWATCH_QUALITY_SAMPLE_MIN_S", 60)
+# Optional transcription: a Vosk model folder the administrator unpacked ("" = off).
+FUNNELWATCH_VOSK_MODEL_DIR = envstr("FUNNELWATCH_VOSK_MODEL_DIR", "")
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 

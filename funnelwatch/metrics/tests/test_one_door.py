@@ -198,12 +198,11 @@ def test_mail_store_and_the_shared_bcc_mailbox(world, at, commit, doors):
 def test_quality_analysis_review_and_queue(
     world, at, commit, doors, tmp_path, settings, monkeypatch
 ):
-    from funnelwatch.quality import conf
     from funnelwatch.quality import services as quality
     from funnelwatch.quality.tests.conftest import make_call, wav_bytes
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    monkeypatch.setattr(conf, "VAD", "energy")
+    settings.FUNNELWATCH_QUALITY_VAD = "energy"
     call = commit(make_call, world.alice, at(2026, 3, 2, 10), content=wav_bytes(tmp_path))
     assert "quality" in doors
     # The factory stores the call itself, not through call ingest: tell the door.
