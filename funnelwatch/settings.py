@@ -14,6 +14,7 @@ from funnelwatch.lib.env import (
     envlist,
     envsecret,
     envstr,
+    envtime,
     private_dir,
     private_file,
     stored_secret,
@@ -256,6 +257,19 @@ FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
 FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
 FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
 FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
+# --- alerts and digests ---
+# Local time the evening digest goes out (HH:MM, company time zone).
+FUNNELWATCH_DIGEST_TIME = envtime("FUNNELWATCH_DIGEST_TIME", "19:00")
+# Weekday of the weekly report, Monday=0 (Friday by default).
+FUNNELWATCH_WEEKLY_DIGEST_WEEKDAY = envint("FUNNELWATCH_WEEKLY_DIGEST_WEEKDAY", 4)
+# After downtime, digests of up to this many past days are still sent.
+FUNNELWATCH_DIGEST_CATCHUP_DAYS = envint("FUNNELWATCH_DIGEST_CATCHUP_DAYS", 2)
+# Where daily metric values come from: "rollup" (the daily rollups, kept current as events
+# arrive) or "raw" (computed from the records; slower, for checks).
+FUNNELWATCH_ALERTS_METRIC_SOURCE = envstr("FUNNELWATCH_ALERTS_METRIC_SOURCE", "rollup")
+# How often the rules are evaluated.
+FUNNELWATCH_ALERTS_EVERY_MINUTES = envint("FUNNELWATCH_ALERTS_EVERY_MINUTES", 15)
+
 # --- the numbers (the metrics kernel) ---
 # Recompute the affected daily rollups right after each change commits. Bulk loaders may
 # turn it off and run ``funnelwatch rollups rebuild`` once at the end.
