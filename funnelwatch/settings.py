@@ -249,7 +249,11 @@ FUNNELWATCH_CLIENT_LOST_MONTHS = envint("FUNNELWATCH_CLIENT_LOST_MONTHS", 12)
 # Alerts and digests by Telegram (each user chooses in "My calendar"): the bot's token
 # and the Bot API's address.
 FUNNELWATCH_TELEGRAM_BOT_TOKEN = envsecret("FUNNELWATCH_TELEGRAM_BOT_TOKEN")
-FUNNELWATCH_TELEGRAM_API_BASE = envstr("FUNNELWATCH_TELEGRAM_API_BASE", "https://api.telegram.org")
+# FUNNELWATCH_TELEGRAM_API is the older name of the address, still read.
+FUNNELWATCH_TELEGRAM_API_BASE = envstr(
+    "FUNNELWATCH_TELEGRAM_API_BASE",
+    envstr("FUNNELWATCH_TELEGRAM_API", "https://api.telegram.org"),
+)
 # Click-to-call through the Asterisk Manager Interface (empty host: off).
 FUNNELWATCH_AMI_HOST = envstr("FUNNELWATCH_AMI_HOST")
 FUNNELWATCH_AMI_PORT = envint("FUNNELWATCH_AMI_PORT", 5038)
@@ -257,6 +261,8 @@ FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
 FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
 FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
 FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
+# Seconds to wait for the PBX's answers.
+FUNNELWATCH_AMI_TIMEOUT = envint("FUNNELWATCH_AMI_TIMEOUT", 10)
 # --- alerts and digests ---
 # Local time the evening digest goes out (HH:MM, company time zone).
 FUNNELWATCH_DIGEST_TIME = envtime("FUNNELWATCH_DIGEST_TIME", "19:00")
@@ -293,6 +299,19 @@ FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK = envint("FUNNELWATCH_QUALITY_SAMPLE_PER_WEE
 FUNNELWATCH_QUALITY_SAMPLE_MIN_S = envint("FUNNELWATCH_QUALITY_SAMPLE_MIN_S", 60)
 # Optional transcription: a Vosk model folder the administrator unpacked ("" = off).
 FUNNELWATCH_VOSK_MODEL_DIR = envstr("FUNNELWATCH_VOSK_MODEL_DIR", "")
+# --- leads ---
+# Twilio's REST API address, for WhatsApp replies, and the company's WhatsApp sender
+# (``whatsapp:+14155238886``).
+FUNNELWATCH_TWILIO_API = envstr("FUNNELWATCH_TWILIO_API", "https://api.twilio.com")
+FUNNELWATCH_WHATSAPP_FROM = envstr("FUNNELWATCH_WHATSAPP_FROM")
+# Mail addresses whose letters from unknown senders become leads (comma-separated).
+FUNNELWATCH_LEADS_EMAIL = envlist("FUNNELWATCH_LEADS_EMAIL", [])
+# Web forms: accepted submissions per address in FUNNELWATCH_FORM_RATE_MINUTES minutes;
+# the same submission again within FUNNELWATCH_FORM_REPEAT_MINUTES makes no second lead.
+FUNNELWATCH_FORM_RATE_LIMIT = envint("FUNNELWATCH_FORM_RATE_LIMIT", 5)
+FUNNELWATCH_FORM_RATE_MINUTES = envint("FUNNELWATCH_FORM_RATE_MINUTES", 10)
+FUNNELWATCH_FORM_REPEAT_MINUTES = envint("FUNNELWATCH_FORM_REPEAT_MINUTES", 10)
+
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 
