@@ -299,6 +299,21 @@ FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK = envint("FUNNELWATCH_QUALITY_SAMPLE_PER_WEE
 FUNNELWATCH_QUALITY_SAMPLE_MIN_S = envint("FUNNELWATCH_QUALITY_SAMPLE_MIN_S", 60)
 # Optional transcription: a Vosk model folder the administrator unpacked ("" = off).
 FUNNELWATCH_VOSK_MODEL_DIR = envstr("FUNNELWATCH_VOSK_MODEL_DIR", "")
+# --- mail ---
+# Attachments bigger than this are not stored (the message keeps a note); messages bigger
+# than this are fetched as headers and text only.
+FUNNELWATCH_MAIL_MAX_ATTACHMENT_BYTES = envint("FUNNELWATCH_MAIL_MAX_ATTACHMENT_BYTES", 10 << 20)
+FUNNELWATCH_MAIL_MAX_MESSAGE_BYTES = envint("FUNNELWATCH_MAIL_MAX_MESSAGE_BYTES", 40 << 20)
+# A client's letter with no answer for longer than this counts as unanswered.
+FUNNELWATCH_MAIL_UNANSWERED_HOURS = envint("FUNNELWATCH_MAIL_UNANSWERED_HOURS", 24)
+# How often mailboxes are read, and how long to wait for the IMAP server (seconds).
+FUNNELWATCH_MAIL_SYNC_MINUTES = envint("FUNNELWATCH_MAIL_SYNC_MINUTES", 5)
+FUNNELWATCH_MAIL_IMAP_TIMEOUT = envint("FUNNELWATCH_MAIL_IMAP_TIMEOUT", 60)
+# Domain of the Message-IDs of letters sent from the CRM ("" = funnelwatch.local).
+FUNNELWATCH_MAIL_DOMAIN = envstr("FUNNELWATCH_MAIL_DOMAIN")
+# Extra CA certificates (PEM) to trust, for mail servers with a private certificate.
+FUNNELWATCH_MAIL_CA_FILE = envstr("FUNNELWATCH_MAIL_CA_FILE")
+
 # --- leads ---
 # Twilio's REST API address, for WhatsApp replies, and the company's WhatsApp sender
 # (``whatsapp:+14155238886``).

@@ -245,11 +245,11 @@ def snapshot(workdir: Path) -> Snapshot:
 
 def keys() -> dict[str, bytes]:
     """Django's secret and the mailbox-password key, wherever they come from."""
-    from funnelwatch.mail import conf as mail_conf
+    from funnelwatch.mail.crypto import fernet_key
 
     return {
         "keys/secret_key": (settings.SECRET_KEY + "\n").encode(),
-        "keys/fernet_key": (mail_conf.fernet_key() + "\n").encode(),
+        "keys/fernet_key": (fernet_key() + "\n").encode(),
     }
 
 

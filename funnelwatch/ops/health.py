@@ -196,10 +196,9 @@ class MailboxState:
 
 
 def mailboxes(now: dt.datetime) -> list[MailboxState]:
-    from funnelwatch.mail import conf as mail_conf
     from funnelwatch.mail.models import Mailbox
 
-    late = dt.timedelta(minutes=3 * mail_conf.sync_minutes() + 5)
+    late = dt.timedelta(minutes=3 * settings.FUNNELWATCH_MAIL_SYNC_MINUTES + 5)
     out = []
     for box in Mailbox.objects.select_related("user").order_by("user__username", "login"):
         error = box.last_error.strip()
