@@ -299,6 +299,25 @@ FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK = envint("FUNNELWATCH_QUALITY_SAMPLE_PER_WEE
 FUNNELWATCH_QUALITY_SAMPLE_MIN_S = envint("FUNNELWATCH_QUALITY_SAMPLE_MIN_S", 60)
 # Optional transcription: a Vosk model folder the administrator unpacked ("" = off).
 FUNNELWATCH_VOSK_MODEL_DIR = envstr("FUNNELWATCH_VOSK_MODEL_DIR", "")
+# --- operations ---
+# Where ``funnelwatch backup`` and the daily backup write ("" = DATA_DIR/backups), the
+# local time of the daily backup (HH:MM; "" = none) and how many daily and weekly
+# archives are kept.
+FUNNELWATCH_BACKUP_DIR = envstr("FUNNELWATCH_BACKUP_DIR")
+FUNNELWATCH_BACKUP_DAILY_AT = envstr("FUNNELWATCH_BACKUP_DAILY_AT")
+FUNNELWATCH_BACKUP_KEEP_DAILY = envint("FUNNELWATCH_BACKUP_KEEP_DAILY", 7)
+FUNNELWATCH_BACKUP_KEEP_WEEKLY = envint("FUNNELWATCH_BACKUP_KEEP_WEEKLY", 4)
+# A folder holding pg_dump and pg_restore of the server's version (optional).
+FUNNELWATCH_PG_BINDIR = envstr("FUNNELWATCH_PG_BINDIR")
+# How often the task worker and the periodic runner say they are alive, and after how
+# many silent seconds one is reported stopped.
+FUNNELWATCH_HEARTBEAT_SECONDS = envint("FUNNELWATCH_HEARTBEAT_SECONDS", 10)
+FUNNELWATCH_HEARTBEAT_STALE_SECONDS = envint("FUNNELWATCH_HEARTBEAT_STALE_SECONDS", 45)
+# The status page warns when a data disk has less free space than this (%).
+FUNNELWATCH_DISK_MIN_FREE_PERCENT = envint("FUNNELWATCH_DISK_MIN_FREE_PERCENT", 10)
+# The bearer token Prometheus sends to /ops/metrics; empty: the page does not exist.
+FUNNELWATCH_METRICS_TOKEN = envsecret("FUNNELWATCH_METRICS_TOKEN")
+
 # --- mail ---
 # Attachments bigger than this are not stored (the message keeps a note); messages bigger
 # than this are fetched as headers and text only.

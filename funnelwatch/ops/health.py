@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from funnelwatch.ops import conf
+from funnelwatch.ops.backup import backup_daily_at, backup_dir
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # A periodic job this far past its time is late (the runner checks every minute).
@@ -67,7 +67,7 @@ class ProcessGroup:
 def processes(now: dt.datetime) -> dict[str, ProcessGroup]:
     from funnelwatch.ops.models import Heartbeat
 
-    stale = dt.timedelta(seconds=conf.heartbeat_stale_seconds())
+    stale = dt.timedelta(seconds=settings.FUNNELWATCH_HEARTBEAT_STALE_SECONDS)
     recent = now - dt.timedelta(days=1)
     groups = {}
     for kind, label in Heartbeat.Kind.choices:
@@ -303,7 +303,7 @@ def disks() -> list[DiskState]:
     places = [
         (_("data folder"), Path(settings.DATA_DIR)),
         (_("recordings and attachments"), Path(settings.MEDIA_ROOT)),
-        (_("backups"), conf.backup_dir()),
+        (_("backups"), backup_dir()),
     ]
     seen, out = set(), []
     for label, path in places:
@@ -318,7 +318,10 @@ def disks() -> list[DiskState]:
         if device in seen:
             continue
         seen.add(device)
-        low = usage.total and 100.0 * usage.free / usage.total < conf.disk_min_free_percent()
+        low = (
+            usage.total
+            and 100.0 * usage.free / usage.total < settings.FUNNELWATCH_DISK_MIN_FREE_PERCENT
+        )
         out.append(DiskState(str(label), str(path), usage.free, usage.total, FAIL if low else OK))
     return out
 
@@ -329,7 +332,7 @@ def backups(now: dt.datetime) -> dict:
 
     last_ok = Backup.objects.filter(error="", finished_at__isnull=False).first()
     last = Backup.objects.first()
-    scheduled = conf.backup_daily_at()
+    scheduled = backup_daily_at()
     state = OK
     if last is not None and last.error:
         state = FAIL
@@ -340,7 +343,7 @@ def backups(now: dt.datetime) -> dict:
     return {
         "last": last,
         "last_ok": last_ok,
-        "folder": str(conf.backup_dir()),
+        "folder": str(backup_dir()),
         "daily_at": scheduled,
         "due": backup_due(now) if scheduled else False,
         "state": state,
