@@ -299,6 +299,49 @@ FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK = envint("FUNNELWATCH_QUALITY_SAMPLE_PER_WEE
 FUNNELWATCH_QUALITY_SAMPLE_MIN_S = envint("FUNNELWATCH_QUALITY_SAMPLE_MIN_S", 60)
 # Optional transcription: a Vosk model folder the administrator unpacked ("" = off).
 FUNNELWATCH_VOSK_MODEL_DIR = envstr("FUNNELWATCH_VOSK_MODEL_DIR", "")
+# --- telephony ---
+# Provider credentials: Twilio, Zadarma (the API key downloads recordings), Mango Office,
+# the generic JSON webhook's shared secret, and the token the PBX sends to the routing API.
+FUNNELWATCH_TWILIO_ACCOUNT_SID = envstr("FUNNELWATCH_TWILIO_ACCOUNT_SID")
+FUNNELWATCH_TWILIO_AUTH_TOKEN = envsecret("FUNNELWATCH_TWILIO_AUTH_TOKEN")
+FUNNELWATCH_ZADARMA_KEY = envsecret("FUNNELWATCH_ZADARMA_KEY")
+FUNNELWATCH_ZADARMA_SECRET = envsecret("FUNNELWATCH_ZADARMA_SECRET")
+FUNNELWATCH_MANGO_API_KEY = envsecret("FUNNELWATCH_MANGO_API_KEY")
+FUNNELWATCH_MANGO_SALT = envsecret("FUNNELWATCH_MANGO_SALT")
+FUNNELWATCH_CALLS_WEBHOOK_SECRET = envsecret("FUNNELWATCH_CALLS_WEBHOOK_SECRET")
+FUNNELWATCH_ROUTE_TOKEN = envsecret("FUNNELWATCH_ROUTE_TOKEN")
+# An inbound call from an unknown number becomes a lead.
+FUNNELWATCH_CALLS_CREATE_LEADS = envbool("FUNNELWATCH_CALLS_CREATE_LEADS", True)
+# Zone the PBX writes CDR times in ("" = the company's zone).
+FUNNELWATCH_CDR_TIMEZONE = envstr("FUNNELWATCH_CDR_TIMEZONE")
+# "sync": each webhook event becomes a call in its request; "queue": stored, processed
+# in batches by the worker.
+FUNNELWATCH_WEBHOOK_MODE = envstr("FUNNELWATCH_WEBHOOK_MODE", "sync")
+# Addresses and networks that may send each provider's webhooks (empty: anyone; the
+# signature is then the only check).
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_TWILIO = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_TWILIO", [])
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_ZADARMA = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_ZADARMA", [])
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_MANGO = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_MANGO", [])
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_GENERIC = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_GENERIC", [])
+# Recordings: download time-out (s), attempts, the largest accepted file, the hosts each
+# provider's recordings may be fetched from (``*.example.com``; the generic webhook: none
+# until listed) and internal hosts or networks that may be fetched all the same.
+FUNNELWATCH_RECORDING_TIMEOUT = envint("FUNNELWATCH_RECORDING_TIMEOUT", 30)
+FUNNELWATCH_RECORDING_RETRIES = envint("FUNNELWATCH_RECORDING_RETRIES", 5)
+FUNNELWATCH_RECORDING_MAX_BYTES = envint("FUNNELWATCH_RECORDING_MAX_BYTES", 200 << 20)
+FUNNELWATCH_RECORDING_HOSTS_TWILIO = envlist(
+    "FUNNELWATCH_RECORDING_HOSTS_TWILIO", ["api.twilio.com", "*.twilio.com", "*.twiliocdn.com"]
+)
+FUNNELWATCH_RECORDING_HOSTS_ZADARMA = envlist(
+    "FUNNELWATCH_RECORDING_HOSTS_ZADARMA", ["api.zadarma.com", "*.zadarma.com"]
+)
+FUNNELWATCH_RECORDING_HOSTS_MANGO = envlist(
+    "FUNNELWATCH_RECORDING_HOSTS_MANGO",
+    ["app.mango-office.ru", "mango-office.ru", "*.mango-office.ru"],
+)
+FUNNELWATCH_RECORDING_HOSTS_GENERIC = envlist("FUNNELWATCH_RECORDING_HOSTS_GENERIC", [])
+FUNNELWATCH_RECORDING_INTERNAL_HOSTS = envlist("FUNNELWATCH_RECORDING_INTERNAL_HOSTS", [])
+
 # --- operations ---
 # Where ``funnelwatch backup`` and the daily backup write ("" = DATA_DIR/backups), the
 # local time of the daily backup (HH:MM; "" = none) and how many daily and weekly

@@ -237,15 +237,14 @@ class PbxState:
 
 
 def pbx(now: dt.datetime, window: dt.timedelta = PBX_WINDOW) -> list[PbxState]:
-    from funnelwatch.telephony import conf as tel_conf
     from funnelwatch.telephony.models import Call, WebhookEvent
 
     since = now - window
     configured = {
-        "twilio": bool(tel_conf.twilio_auth_token()),
-        "zadarma": bool(tel_conf.zadarma_secret()),
-        "mango": bool(tel_conf.mango_api_key()),
-        "generic": bool(tel_conf.webhook_secret()),
+        "twilio": bool(settings.FUNNELWATCH_TWILIO_AUTH_TOKEN),
+        "zadarma": bool(settings.FUNNELWATCH_ZADARMA_SECRET),
+        "mango": bool(settings.FUNNELWATCH_MANGO_API_KEY),
+        "generic": bool(settings.FUNNELWATCH_CALLS_WEBHOOK_SECRET),
     }
     events = {
         row["provider"]: row
