@@ -14,6 +14,7 @@ from funnelwatch.lib.env import (
     envlist,
     envsecret,
     envstr,
+    envtime,
     private_dir,
     private_file,
     stored_secret,
@@ -248,7 +249,11 @@ FUNNELWATCH_CLIENT_LOST_MONTHS = envint("FUNNELWATCH_CLIENT_LOST_MONTHS", 12)
 # Alerts and digests by Telegram (each user chooses in "My calendar"): the bot's token
 # and the Bot API's address.
 FUNNELWATCH_TELEGRAM_BOT_TOKEN = envsecret("FUNNELWATCH_TELEGRAM_BOT_TOKEN")
-FUNNELWATCH_TELEGRAM_API_BASE = envstr("FUNNELWATCH_TELEGRAM_API_BASE", "https://api.telegram.org")
+# FUNNELWATCH_TELEGRAM_API is the older name of the address, still read.
+FUNNELWATCH_TELEGRAM_API_BASE = envstr(
+    "FUNNELWATCH_TELEGRAM_API_BASE",
+    envstr("FUNNELWATCH_TELEGRAM_API", "https://api.telegram.org"),
+)
 # Click-to-call through the Asterisk Manager Interface (empty host: off).
 FUNNELWATCH_AMI_HOST = envstr("FUNNELWATCH_AMI_HOST")
 FUNNELWATCH_AMI_PORT = envint("FUNNELWATCH_AMI_PORT", 5038)
@@ -256,6 +261,134 @@ FUNNELWATCH_AMI_USERNAME = envstr("FUNNELWATCH_AMI_USERNAME")
 FUNNELWATCH_AMI_SECRET = envsecret("FUNNELWATCH_AMI_SECRET")
 FUNNELWATCH_AMI_CONTEXT = envstr("FUNNELWATCH_AMI_CONTEXT", "from-internal")
 FUNNELWATCH_AMI_CHANNEL = envstr("FUNNELWATCH_AMI_CHANNEL", "PJSIP/{extension}")
+# Seconds to wait for the PBX's answers.
+FUNNELWATCH_AMI_TIMEOUT = envint("FUNNELWATCH_AMI_TIMEOUT", 10)
+# --- alerts and digests ---
+# Local time the evening digest goes out (HH:MM, company time zone).
+FUNNELWATCH_DIGEST_TIME = envtime("FUNNELWATCH_DIGEST_TIME", "19:00")
+# Weekday of the weekly report, Monday=0 (Friday by default).
+FUNNELWATCH_WEEKLY_DIGEST_WEEKDAY = envint("FUNNELWATCH_WEEKLY_DIGEST_WEEKDAY", 4)
+# After downtime, digests of up to this many past days are still sent.
+FUNNELWATCH_DIGEST_CATCHUP_DAYS = envint("FUNNELWATCH_DIGEST_CATCHUP_DAYS", 2)
+# Where daily metric values come from: "rollup" (the daily rollups, kept current as events
+# arrive) or "raw" (computed from the records; slower, for checks).
+FUNNELWATCH_ALERTS_METRIC_SOURCE = envstr("FUNNELWATCH_ALERTS_METRIC_SOURCE", "rollup")
+# How often the rules are evaluated.
+FUNNELWATCH_ALERTS_EVERY_MINUTES = envint("FUNNELWATCH_ALERTS_EVERY_MINUTES", 15)
+
+# --- the numbers (the metrics kernel) ---
+# Recompute the affected daily rollups right after each change commits. Bulk loaders may
+# turn it off and run ``funnelwatch rollups rebuild`` once at the end.
+FUNNELWATCH_METRICS_REFRESH_ON_EVENT = envbool("FUNNELWATCH_METRICS_REFRESH_ON_EVENT", True)
+# "Now" metrics (stalled deals, overdue tasks, unanswered letters) scan open records; the
+# key-numbers page reuses their answer for this many seconds (0: always recompute).
+FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS = envint("FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS", 60)
+# Period answers read from the rollups are reused for this many seconds while no day of
+# the period has been rebuilt since (0: always read).
+FUNNELWATCH_ROLLUP_CACHE_SECONDS = envint("FUNNELWATCH_ROLLUP_CACHE_SECONDS", 3600)
+# --- call quality ---
+# Voice activity detector: auto (webrtc when installed, else energy), energy or webrtc.
+FUNNELWATCH_QUALITY_VAD = envstr("FUNNELWATCH_QUALITY_VAD", "auto")
+# Which stereo channel carries the manager when the recording does not say.
+FUNNELWATCH_QUALITY_MANAGER_CHANNEL = envstr("FUNNELWATCH_QUALITY_MANAGER_CHANNEL", "left")
+# ffmpeg executable for MP3 and other compressed formats ("" = look it up on PATH).
+FUNNELWATCH_FFMPEG = envstr("FUNNELWATCH_FFMPEG", "")
+# Sampling rule: this many random answered calls a manager a week go to review, chosen
+# among calls at least this long (seconds); flagged calls always go.
+FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK = envint("FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK", 5)
+FUNNELWATCH_QUALITY_SAMPLE_MIN_S = envint("FUNNELWATCH_QUALITY_SAMPLE_MIN_S", 60)
+# Optional transcription: a Vosk model folder the administrator unpacked ("" = off).
+FUNNELWATCH_VOSK_MODEL_DIR = envstr("FUNNELWATCH_VOSK_MODEL_DIR", "")
+# --- telephony ---
+# Provider credentials: Twilio, Zadarma (the API key downloads recordings), Mango Office,
+# the generic JSON webhook's shared secret, and the token the PBX sends to the routing API.
+FUNNELWATCH_TWILIO_ACCOUNT_SID = envstr("FUNNELWATCH_TWILIO_ACCOUNT_SID")
+FUNNELWATCH_TWILIO_AUTH_TOKEN = envsecret("FUNNELWATCH_TWILIO_AUTH_TOKEN")
+FUNNELWATCH_ZADARMA_KEY = envsecret("FUNNELWATCH_ZADARMA_KEY")
+FUNNELWATCH_ZADARMA_SECRET = envsecret("FUNNELWATCH_ZADARMA_SECRET")
+FUNNELWATCH_MANGO_API_KEY = envsecret("FUNNELWATCH_MANGO_API_KEY")
+FUNNELWATCH_MANGO_SALT = envsecret("FUNNELWATCH_MANGO_SALT")
+FUNNELWATCH_CALLS_WEBHOOK_SECRET = envsecret("FUNNELWATCH_CALLS_WEBHOOK_SECRET")
+FUNNELWATCH_ROUTE_TOKEN = envsecret("FUNNELWATCH_ROUTE_TOKEN")
+# An inbound call from an unknown number becomes a lead.
+FUNNELWATCH_CALLS_CREATE_LEADS = envbool("FUNNELWATCH_CALLS_CREATE_LEADS", True)
+# Zone the PBX writes CDR times in ("" = the company's zone).
+FUNNELWATCH_CDR_TIMEZONE = envstr("FUNNELWATCH_CDR_TIMEZONE")
+# "sync": each webhook event becomes a call in its request; "queue": stored, processed
+# in batches by the worker.
+FUNNELWATCH_WEBHOOK_MODE = envstr("FUNNELWATCH_WEBHOOK_MODE", "sync")
+# Addresses and networks that may send each provider's webhooks (empty: anyone; the
+# signature is then the only check).
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_TWILIO = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_TWILIO", [])
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_ZADARMA = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_ZADARMA", [])
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_MANGO = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_MANGO", [])
+FUNNELWATCH_WEBHOOK_ALLOWED_IPS_GENERIC = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_GENERIC", [])
+# Recordings: download time-out (s), attempts, the largest accepted file, the hosts each
+# provider's recordings may be fetched from (``*.example.com``; the generic webhook: none
+# until listed) and internal hosts or networks that may be fetched all the same.
+FUNNELWATCH_RECORDING_TIMEOUT = envint("FUNNELWATCH_RECORDING_TIMEOUT", 30)
+FUNNELWATCH_RECORDING_RETRIES = envint("FUNNELWATCH_RECORDING_RETRIES", 5)
+FUNNELWATCH_RECORDING_MAX_BYTES = envint("FUNNELWATCH_RECORDING_MAX_BYTES", 200 << 20)
+FUNNELWATCH_RECORDING_HOSTS_TWILIO = envlist(
+    "FUNNELWATCH_RECORDING_HOSTS_TWILIO", ["api.twilio.com", "*.twilio.com", "*.twiliocdn.com"]
+)
+FUNNELWATCH_RECORDING_HOSTS_ZADARMA = envlist(
+    "FUNNELWATCH_RECORDING_HOSTS_ZADARMA", ["api.zadarma.com", "*.zadarma.com"]
+)
+FUNNELWATCH_RECORDING_HOSTS_MANGO = envlist(
+    "FUNNELWATCH_RECORDING_HOSTS_MANGO",
+    ["app.mango-office.ru", "mango-office.ru", "*.mango-office.ru"],
+)
+FUNNELWATCH_RECORDING_HOSTS_GENERIC = envlist("FUNNELWATCH_RECORDING_HOSTS_GENERIC", [])
+FUNNELWATCH_RECORDING_INTERNAL_HOSTS = envlist("FUNNELWATCH_RECORDING_INTERNAL_HOSTS", [])
+
+# --- operations ---
+# Where ``funnelwatch backup`` and the daily backup write ("" = DATA_DIR/backups), the
+# local time of the daily backup (HH:MM; "" = none) and how many daily and weekly
+# archives are kept.
+FUNNELWATCH_BACKUP_DIR = envstr("FUNNELWATCH_BACKUP_DIR")
+FUNNELWATCH_BACKUP_DAILY_AT = envstr("FUNNELWATCH_BACKUP_DAILY_AT")
+FUNNELWATCH_BACKUP_KEEP_DAILY = envint("FUNNELWATCH_BACKUP_KEEP_DAILY", 7)
+FUNNELWATCH_BACKUP_KEEP_WEEKLY = envint("FUNNELWATCH_BACKUP_KEEP_WEEKLY", 4)
+# A folder holding pg_dump and pg_restore of the server's version (optional).
+FUNNELWATCH_PG_BINDIR = envstr("FUNNELWATCH_PG_BINDIR")
+# How often the task worker and the periodic runner say they are alive, and after how
+# many silent seconds one is reported stopped.
+FUNNELWATCH_HEARTBEAT_SECONDS = envint("FUNNELWATCH_HEARTBEAT_SECONDS", 10)
+FUNNELWATCH_HEARTBEAT_STALE_SECONDS = envint("FUNNELWATCH_HEARTBEAT_STALE_SECONDS", 45)
+# The status page warns when a data disk has less free space than this (%).
+FUNNELWATCH_DISK_MIN_FREE_PERCENT = envint("FUNNELWATCH_DISK_MIN_FREE_PERCENT", 10)
+# The bearer token Prometheus sends to /ops/metrics; empty: the page does not exist.
+FUNNELWATCH_METRICS_TOKEN = envsecret("FUNNELWATCH_METRICS_TOKEN")
+
+# --- mail ---
+# Attachments bigger than this are not stored (the message keeps a note); messages bigger
+# than this are fetched as headers and text only.
+FUNNELWATCH_MAIL_MAX_ATTACHMENT_BYTES = envint("FUNNELWATCH_MAIL_MAX_ATTACHMENT_BYTES", 10 << 20)
+FUNNELWATCH_MAIL_MAX_MESSAGE_BYTES = envint("FUNNELWATCH_MAIL_MAX_MESSAGE_BYTES", 40 << 20)
+# A client's letter with no answer for longer than this counts as unanswered.
+FUNNELWATCH_MAIL_UNANSWERED_HOURS = envint("FUNNELWATCH_MAIL_UNANSWERED_HOURS", 24)
+# How often mailboxes are read, and how long to wait for the IMAP server (seconds).
+FUNNELWATCH_MAIL_SYNC_MINUTES = envint("FUNNELWATCH_MAIL_SYNC_MINUTES", 5)
+FUNNELWATCH_MAIL_IMAP_TIMEOUT = envint("FUNNELWATCH_MAIL_IMAP_TIMEOUT", 60)
+# Domain of the Message-IDs of letters sent from the CRM ("" = funnelwatch.local).
+FUNNELWATCH_MAIL_DOMAIN = envstr("FUNNELWATCH_MAIL_DOMAIN")
+# Extra CA certificates (PEM) to trust, for mail servers with a private certificate.
+FUNNELWATCH_MAIL_CA_FILE = envstr("FUNNELWATCH_MAIL_CA_FILE")
+
+# --- leads ---
+# Twilio's REST API address, for WhatsApp replies, and the company's WhatsApp sender
+# (``whatsapp:+14155238886``).
+FUNNELWATCH_TWILIO_API = envstr("FUNNELWATCH_TWILIO_API", "https://api.twilio.com")
+FUNNELWATCH_WHATSAPP_FROM = envstr("FUNNELWATCH_WHATSAPP_FROM")
+# Mail addresses whose letters from unknown senders become leads (comma-separated).
+FUNNELWATCH_LEADS_EMAIL = envlist("FUNNELWATCH_LEADS_EMAIL", [])
+# Web forms: accepted submissions per address in FUNNELWATCH_FORM_RATE_MINUTES minutes;
+# the same submission again within FUNNELWATCH_FORM_REPEAT_MINUTES makes no second lead.
+FUNNELWATCH_FORM_RATE_LIMIT = envint("FUNNELWATCH_FORM_RATE_LIMIT", 5)
+FUNNELWATCH_FORM_RATE_MINUTES = envint("FUNNELWATCH_FORM_RATE_MINUTES", 10)
+FUNNELWATCH_FORM_REPEAT_MINUTES = envint("FUNNELWATCH_FORM_REPEAT_MINUTES", 10)
+
 # Key for encrypting stored secrets (mailbox passwords); generated into the data folder.
 FUNNELWATCH_FERNET_KEY = envsecret("FUNNELWATCH_FERNET_KEY")
 

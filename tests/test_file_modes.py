@@ -22,12 +22,12 @@ from django.conf import settings
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
 from django.db import connection
-from funnelwatch.mail import conf as mail_conf
+from funnelwatch.mail.crypto import fernet_key
 
 with connection.cursor() as cur:
     cur.execute("CREATE TABLE t (x integer)")
     cur.execute("INSERT INTO t VALUES (1)")
-mail_conf.fernet_key()
+fernet_key()
 name = default_storage.save("recordings/2026/03/call-1.wav", ContentFile(b"RIFF"))
 data = settings.DATA_DIR
 media = settings.MEDIA_ROOT

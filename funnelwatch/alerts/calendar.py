@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
+from django.conf import settings
+
 from funnelwatch.accounts.models import Absence, Holiday
-from funnelwatch.alerts import conf
 
 
 class WorkCalendar:
     """Answers "did this manager work that day?" for a window of days, from two queries."""
 
     def __init__(self, start: dt.date, end: dt.date, user_ids: set[int] | None = None) -> None:
-        self.workdays = set(conf.workdays())
+        self.workdays = set(settings.FUNNELWATCH_WORKDAYS)
         self.holidays = set(
             Holiday.objects.filter(day__gte=start, day__lte=end).values_list("day", flat=True)
         )

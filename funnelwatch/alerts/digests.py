@@ -2,7 +2,7 @@
 
 Each (kind, day, recipient) is recorded in ``DigestCopy`` before the e-mail goes out, so a
 second run (or a second scheduler) never sends the same digest twice, and a run after
-downtime sends what was missed within ``DIGEST_CATCHUP_DAYS``.
+downtime sends what was missed within ``FUNNELWATCH_DIGEST_CATCHUP_DAYS``.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.accounts.visibility import visible_user_ids
-from funnelwatch.alerts import conf, keynumbers
+from funnelwatch.alerts import keynumbers
 from funnelwatch.alerts.calendar import WorkCalendar
 from funnelwatch.alerts.models import DigestCopy
 from funnelwatch.alerts.queries import open_alerts_per_manager
@@ -133,12 +133,12 @@ def due(now: dt.datetime) -> list[tuple[str, dt.date]]:
     """(kind, day) of the digests whose sending time has passed and that may still be missing.
 
     After downtime the days since the last digest of that kind are caught up, at most
-    ``DIGEST_CATCHUP_DAYS`` back; a fresh installation starts with today's.
+    ``FUNNELWATCH_DIGEST_CATCHUP_DAYS`` back; a fresh installation starts with today's.
     """
     tz = timezone.get_current_timezone()
     local_now = now.astimezone(tz)
     today = local_now.date()
-    window_start = today - dt.timedelta(days=int(conf.get("DIGEST_CATCHUP_DAYS")))
+    window_start = today - dt.timedelta(days=settings.FUNNELWATCH_DIGEST_CATCHUP_DAYS)
     latest = dict(
         DigestCopy.objects.values("kind").annotate(day=Max("day")).values_list("kind", "day")
     )
@@ -148,13 +148,14 @@ def due(now: dt.datetime) -> list[tuple[str, dt.date]]:
         last = latest.get(kind)
         day = today if last is None else max(window_start, min(last, today))
         while day <= today:
-            passed = dt.datetime.combine(day, conf.digest_time(), tzinfo=tz) <= local_now
+            sent_at = dt.datetime.combine(day, settings.FUNNELWATCH_DIGEST_TIME, tzinfo=tz)
+            passed = sent_at <= local_now
             if passed and kind == DAILY and cal.is_company_workday(day):
                 out.append((DAILY, day))
             if (
                 passed
                 and kind == WEEKLY
-                and day.weekday() == int(conf.get("WEEKLY_DIGEST_WEEKDAY"))
+                and day.weekday() == settings.FUNNELWATCH_WEEKLY_DIGEST_WEEKDAY
             ):
                 out.append((WEEKLY, day))
             day += dt.timedelta(days=1)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from funnelwatch.alerts import conf
+from django.conf import settings
+
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics import registry
 
@@ -36,7 +37,7 @@ def values(period: Period, manager_ids: set[int]) -> dict[int, dict[str, object]
     keys = [m.key for m in available()]
     if not keys or not manager_ids:
         return {m: {} for m in manager_ids}
-    source = "rollup" if conf.get("ALERTS_METRIC_SOURCE") == "rollup" else "raw"
+    source = "rollup" if settings.FUNNELWATCH_ALERTS_METRIC_SOURCE == "rollup" else "raw"
     return group_values(keys, period, {m: {m} for m in manager_ids}, source=source)
 
 

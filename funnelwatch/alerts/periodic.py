@@ -2,11 +2,13 @@ from __future__ import annotations
 
 import datetime as dt
 
-from funnelwatch.alerts import conf, digests, engine
+from django.conf import settings
+
+from funnelwatch.alerts import digests, engine
 from funnelwatch.core.periodic import periodic
 
 
-@periodic("alerts.evaluate", every=dt.timedelta(minutes=int(conf.get("ALERTS_EVERY_MINUTES"))))
+@periodic("alerts.evaluate", every=dt.timedelta(minutes=settings.FUNNELWATCH_ALERTS_EVERY_MINUTES))
 def evaluate_rules(now: dt.datetime) -> str:
     summary = engine.evaluate(now)
     return "; ".join(f"{kind}: {outcome}" for kind, outcome in summary.items())

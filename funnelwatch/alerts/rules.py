@@ -21,7 +21,6 @@ from django.db import models
 from django.db.models import Exists, OuterRef, Q
 
 from funnelwatch.accounts.models import Role, User
-from funnelwatch.alerts import conf
 from funnelwatch.alerts.calendar import WorkCalendar
 from funnelwatch.alerts.models import Kind, RuleSettings
 from funnelwatch.alerts.stats import median, robust_sigma
@@ -94,7 +93,7 @@ class Context:
             start,
             self.now,
             self.tz,
-            conf.workdays(),
+            list(settings.FUNNELWATCH_WORKDAYS),
             settings.FUNNELWATCH_WORKDAY_START,
             settings.FUNNELWATCH_WORKDAY_END,
         )
@@ -109,9 +108,9 @@ def sla_due_at(start: dt.datetime, tz: ZoneInfo) -> dt.datetime:
     outside working hours the clock starts at the next opening)."""
     return working_deadline(
         start,
-        conf.sla_minutes(),
+        settings.FUNNELWATCH_CALL_SLA_MINUTES,
         tz,
-        conf.workdays(),
+        list(settings.FUNNELWATCH_WORKDAYS),
         settings.FUNNELWATCH_WORKDAY_START,
         settings.FUNNELWATCH_WORKDAY_END,
     )
@@ -139,7 +138,7 @@ def daily_values(
     computed through the registry when the source is "raw" or the metric is not rolled up."""
     metric = registry.get(key)
     out: dict[tuple[int, dt.date], float] = defaultdict(float)
-    if conf.get("ALERTS_METRIC_SOURCE") == "rollup" and metric.kind == "sum":
+    if settings.FUNNELWATCH_ALERTS_METRIC_SOURCE == "rollup" and metric.kind == "sum":
         from funnelwatch.metrics.models import DailyValue
 
         rows = DailyValue.objects.filter(
@@ -338,7 +337,7 @@ def lead_not_called(ctx: Context) -> list[Finding] | None:
     ).values_list("contact_id", "number"):
         phones[contact_id].add(number)
     calls = _outbound_times(call, set().union(*phones.values()) if phones else set(), since)
-    sla = conf.sla_minutes()
+    sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
     other: dict[int, dt.datetime | None] = {}
     for source in FIRST_CONTACT_SOURCES:
         other.update(source(leads))
@@ -405,7 +404,7 @@ def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
 
     overdue = missed.overdue_numbers(ctx.now)
     owners = client_owners(set(overdue)) if overdue else {}
-    sla = conf.sla_minutes()
+    sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
     findings = []
     for number, calls in overdue.items():
         first, last = calls[0], calls[-1]

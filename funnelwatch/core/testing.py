@@ -27,9 +27,7 @@ def _test_settings(settings):
     # Hashing passwords properly costs ~0.3 s a user; tests create many.
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     # Tests change records and read "now" metrics at once: no reuse of earlier answers.
-    from funnelwatch.metrics import conf as metrics_conf
-
-    metrics_conf.LIVE_CACHE_SECONDS = 0
+    settings.FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS = 0
     # Rollup answers are reused under day tokens that a test's rollback takes away: start
     # every test with none (the reuse itself stays on, so every test exercises it).
     from django.core.cache import cache

@@ -11,9 +11,8 @@ from __future__ import annotations
 import itertools
 import socket
 
+from django.conf import settings
 from django.utils.translation import gettext as _
-
-from funnelwatch.handoffs import conf
 
 _ids = itertools.count(1)
 
@@ -70,22 +69,28 @@ class _Session:
 
 def originate(extension: str, number: str) -> str:
     """Ask the PBX to call ``extension`` and then ``number``; the PBX's message."""
-    cfg = conf.ami()
-    if not cfg["host"]:
+    if not settings.FUNNELWATCH_AMI_HOST:
         raise AmiError(_("Click-to-call is not set up (FUNNELWATCH_AMI_HOST)."))
     try:
-        with socket.create_connection((cfg["host"], cfg["port"]), timeout=cfg["timeout"]) as sock:
+        with socket.create_connection(
+            (settings.FUNNELWATCH_AMI_HOST, settings.FUNNELWATCH_AMI_PORT),
+            timeout=settings.FUNNELWATCH_AMI_TIMEOUT,
+        ) as sock:
             session = _Session(sock)
             banner = session.line()
             if "Asterisk Call Manager" not in banner:
                 raise AmiError(_("Not an Asterisk manager interface: %s") % banner[:80])
-            login = session.send("Login", Username=cfg["username"], Secret=cfg["secret"])
+            login = session.send(
+                "Login",
+                Username=settings.FUNNELWATCH_AMI_USERNAME,
+                Secret=settings.FUNNELWATCH_AMI_SECRET,
+            )
             if login.get("response", "").lower() != "success":
                 raise AmiError(_("The PBX refused the login: %s") % login.get("message", ""))
             answer = session.send(
                 "Originate",
-                Channel=cfg["channel"].format(extension=extension),
-                Context=cfg["context"],
+                Channel=settings.FUNNELWATCH_AMI_CHANNEL.format(extension=extension),
+                Context=settings.FUNNELWATCH_AMI_CONTEXT,
                 Exten=number,
                 Priority="1",
                 CallerID=number,

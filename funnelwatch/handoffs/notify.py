@@ -25,7 +25,6 @@ from django.utils import timezone, translation
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.alerts import messages as texts
 from funnelwatch.alerts.models import Alert, Kind, Status
-from funnelwatch.handoffs import conf
 from funnelwatch.handoffs.models import NoticeSent, NotificationChoice
 
 logger = logging.getLogger("funnelwatch.handoffs")
@@ -45,10 +44,10 @@ def choice_of(user: User) -> NotificationChoice:
 
 
 def telegram(chat_id: str, text: str) -> None:
-    token = conf.telegram_token()
+    token = settings.FUNNELWATCH_TELEGRAM_BOT_TOKEN
     if not token:
         raise SendError("FUNNELWATCH_TELEGRAM_BOT_TOKEN is not set")
-    url = f"{conf.telegram_api_base()}/bot{token}/sendMessage"
+    url = f"{settings.FUNNELWATCH_TELEGRAM_API_BASE.rstrip('/')}/bot{token}/sendMessage"
     body = json.dumps(
         {"chat_id": chat_id, "text": text[:4096], "disable_web_page_preview": True}
     ).encode()

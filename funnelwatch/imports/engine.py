@@ -31,6 +31,7 @@ from django.db.models import ProtectedError
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from funnelwatch import metrics
 from funnelwatch.accounts.models import Role, User
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import Actor, acting_as, attributed_to, creation_event
@@ -850,13 +851,14 @@ def run(
 
 
 def rebuild(touched: dict[int, set[dt.date]]) -> None:
-    """Recompute the rollups of the days and owners a batch wrote history for."""
-    days = [d for ds in touched.values() for d in ds]
-    if not days:
-        return
-    from funnelwatch.lib.dates import Period
+    """Tell the numbers which (owner, day) pairs a batch wrote history for.
 
-    refresh._rebuild(Period(min(days), max(days) + dt.timedelta(days=1)), set(touched), None)
+    The rows were written with the per-row refresh suspended; here every touched pair
+    goes through the one door inside one deferred block, so a file of any size is
+    recomputed once, each pair once, when the block ends."""
+    with refresh.deferred():
+        for owner, days in touched.items():
+            metrics.changed("import", [owner], days, keys=refresh.EVERY)
 
 
 def _write(
@@ -1357,8 +1359,11 @@ def undo(batch: ImportBatch, user: User | None) -> dict:
     """Remove the deals, contacts and companies ``batch`` created (their history with
     them); the batch stays, marked undone, by whom and when. Deals that have gained other
     records since (calls, letters, notes, proposals) stop the undo, which then changes
-    nothing. Changes a batch made to records that existed before are not reversed."""
-    with transaction.atomic(), refresh.suspended():
+    nothing. Changes a batch made to records that existed before are not reversed.
+
+    Every change of the undo (the deletions, their audit rows, the batch's days) goes
+    through the one door and is recomputed once, when the undo has committed."""
+    with refresh.deferred(), transaction.atomic():
         batch = ImportBatch.objects.select_for_update().get(pk=batch.pk)
         if batch.state != ImportBatch.State.DONE:
             raise UndoRefused(_("only a finished import can be undone"))
@@ -1403,10 +1408,8 @@ def undo(batch: ImportBatch, user: User | None) -> dict:
             batch.undone_by = user
             batch.undone_at = timezone.now()
             batch.save()
-    if batch.first_day and batch.last_day:
-        from funnelwatch.lib.dates import Period
-
-        refresh._rebuild(
-            Period(batch.first_day, batch.last_day + dt.timedelta(days=1)), owners, None
-        )
+        if batch.first_day and batch.last_day:
+            span = (batch.last_day - batch.first_day).days + 1
+            days = [batch.first_day + dt.timedelta(days=n) for n in range(span)]
+            metrics.changed("import", owners, days, keys=refresh.EVERY)
     return removed

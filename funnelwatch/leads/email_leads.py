@@ -5,17 +5,24 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
+
 from funnelwatch.crm.services import DealError
-from funnelwatch.leads import conf
 from funnelwatch.leads.models import SourceKind
 from funnelwatch.leads.services import Origin, capture, clean_email
+from funnelwatch.lib.addresses import as_list
 
 logger = logging.getLogger("funnelwatch.leads")
 
 
+def lead_addresses() -> set[str]:
+    """Mail addresses whose letters from unknown senders become leads."""
+    return {a.lower() for a in as_list(settings.FUNNELWATCH_LEADS_EMAIL)}
+
+
 def from_letters(message_ids: list[int]) -> int:
     """Leads made of these new incoming letters from unknown senders; how many."""
-    addresses = conf.lead_addresses()
+    addresses = lead_addresses()
     if not addresses or not message_ids:
         return 0
     from funnelwatch.mail.ingest import notify

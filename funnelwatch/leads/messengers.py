@@ -1,8 +1,8 @@
 """Telegram (Bot API) and WhatsApp (Twilio): incoming messages become leads and a
 conversation on the contact; replies from the deal page go back through the same API.
 
-The APIs' addresses are settings (FUNNELWATCH_TELEGRAM_API, FUNNELWATCH_TWILIO_API), so
-the tests talk to local stand-ins.
+The APIs' addresses are settings (FUNNELWATCH_TELEGRAM_API_BASE, FUNNELWATCH_TWILIO_API),
+so the tests talk to local stand-ins.
 """
 
 from __future__ import annotations
@@ -22,10 +22,8 @@ from funnelwatch.accounts.models import User
 from funnelwatch.audit.trail import acting_as
 from funnelwatch.crm.models import Deal
 from funnelwatch.crm.services import DealError
-from funnelwatch.leads import conf
 from funnelwatch.leads.models import ChatMessage, SourceKind, TelegramBot
 from funnelwatch.leads.services import Origin, capture, clean_phone, open_deal
-from funnelwatch.telephony import conf as telephony_conf
 from funnelwatch.telephony.providers import twilio
 
 TIMEOUT = 15
@@ -49,7 +47,7 @@ class BadUpdate(Exception):
 
 
 def bot_api(token: str, method: str, payload: dict) -> dict:
-    url = f"{conf.telegram_api_base()}/bot{token}/{method}"
+    url = f"{settings.FUNNELWATCH_TELEGRAM_API_BASE.rstrip('/')}/bot{token}/{method}"
     try:
         response = requests.post(url, json=payload, timeout=TIMEOUT)
         body = response.json()
@@ -237,7 +235,7 @@ def _lead_for(contact, channel, bot, at, name, label):
 
 
 def twilio_signature_ok(url: str, params: dict[str, str], given: str) -> bool:
-    return twilio.verify(telephony_conf.twilio_auth_token(), url, params, given)
+    return twilio.verify(settings.FUNNELWATCH_TWILIO_AUTH_TOKEN, url, params, given)
 
 
 def whatsapp_message(
@@ -263,11 +261,11 @@ def whatsapp_message(
 
 
 def _twilio_send(to: str, text: str) -> str:
-    sid, token = telephony_conf.twilio_account_sid(), telephony_conf.twilio_auth_token()
-    sender = conf.whatsapp_from()
+    sid, token = settings.FUNNELWATCH_TWILIO_ACCOUNT_SID, settings.FUNNELWATCH_TWILIO_AUTH_TOKEN
+    sender = settings.FUNNELWATCH_WHATSAPP_FROM
     if not (sid and token and sender):
         raise ChannelError(_("WhatsApp is not set up (Twilio account and sender)."))
-    url = f"{conf.twilio_api_base()}/2010-04-01/Accounts/{sid}/Messages.json"
+    url = f"{settings.FUNNELWATCH_TWILIO_API.rstrip('/')}/2010-04-01/Accounts/{sid}/Messages.json"
     try:
         response = requests.post(
             url,

@@ -5,6 +5,7 @@ import json
 from urllib.parse import urlsplit
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -31,7 +32,7 @@ from funnelwatch.audit.trail import acting_as
 from funnelwatch.core import params
 from funnelwatch.crm import queries as crm_queries
 from funnelwatch.crm.services import DealError
-from funnelwatch.leads import conf, messengers, reports, webforms
+from funnelwatch.leads import email_leads, messengers, reports, webforms
 from funnelwatch.leads.models import LeadOrigin, SourceKind, TelegramBot, WebForm
 from funnelwatch.lib.addresses import client_ip
 from funnelwatch.lib.dates import Period
@@ -119,8 +120,8 @@ def channels(request: HttpRequest) -> HttpResponse:
             ],
             "bots": TelegramBot.objects.all(),
             "whatsapp_url": base + reverse("leads:whatsapp_hook"),
-            "whatsapp_from": conf.whatsapp_from(),
-            "lead_addresses": sorted(conf.lead_addresses()),
+            "whatsapp_from": settings.FUNNELWATCH_WHATSAPP_FROM,
+            "lead_addresses": sorted(email_leads.lead_addresses()),
         },
     )
 

@@ -7,13 +7,13 @@ import hashlib
 import json
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from funnelwatch.accounts.models import User
 from funnelwatch.crm.services import DealError
-from funnelwatch.leads import conf
 from funnelwatch.leads.models import UTM_FIELDS, SourceKind, Submission, WebForm
 from funnelwatch.leads.services import Origin, capture, clean_email, clean_phone
 
@@ -94,12 +94,17 @@ def submit(form: WebForm, data: dict, address: str, at: dt.datetime | None = Non
     form = WebForm.objects.select_for_update().get(pk=form.pk)
     mark = fingerprint(form, fields)
     repeat = Submission.objects.filter(
-        form=form, fingerprint=mark, at__gte=at - dt.timedelta(minutes=conf.repeat_minutes())
+        form=form,
+        fingerprint=mark,
+        at__gte=at - dt.timedelta(minutes=settings.FUNNELWATCH_FORM_REPEAT_MINUTES),
     ).first()
     if repeat is not None:
         return Outcome("repeat", repeat)
-    window = at - dt.timedelta(minutes=conf.form_rate_window())
-    if Submission.objects.filter(address=address, at__gte=window).count() >= conf.form_rate_limit():
+    window = at - dt.timedelta(minutes=settings.FUNNELWATCH_FORM_RATE_MINUTES)
+    if (
+        Submission.objects.filter(address=address, at__gte=window).count()
+        >= settings.FUNNELWATCH_FORM_RATE_LIMIT
+    ):
         raise FormError({"form": _("Too many submissions from this address; try later.")}, 429)
     referrer = _referrer(fields.get("referrer", ""))
     utm = {k: fields.get(k, "") for k in UTM_FIELDS}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import secrets
 from pathlib import Path
@@ -30,6 +31,16 @@ def envint(name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{name} must be an integer, got {value!r}") from None
+
+
+def envtime(name: str, default: str) -> dt.time:
+    """A local time of day written ``HH:MM`` (``19`` alone means 19:00)."""
+    value = os.environ.get(name) or default
+    hours, _sep, minutes = value.strip().partition(":")
+    try:
+        return dt.time(int(hours), int(minutes or 0))
+    except ValueError:
+        raise ValueError(f"{name} must be a time HH:MM (00:00-23:59), got {value!r}") from None
 
 
 def envlist(name: str, default: list[str]) -> list[str]:

@@ -1,12 +1,22 @@
-"""Mailbox passwords at rest: Fernet (AES + HMAC) with the key from :func:`conf.fernet_key`."""
+"""Mailbox passwords at rest: Fernet (AES + HMAC) with the key from :func:`fernet_key`."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
 from cryptography.fernet import Fernet, InvalidToken
+from django.conf import settings
 
-from funnelwatch.mail import conf
+
+def fernet_key() -> str:
+    """The key mailbox passwords are encrypted with: ``FUNNELWATCH_FERNET_KEY``, else one
+    generated once into the data folder."""
+    from funnelwatch.lib.env import stored_secret
+
+    if settings.FUNNELWATCH_FERNET_KEY:
+        return settings.FUNNELWATCH_FERNET_KEY
+    # stored_secret makes url-safe base64 of 32 bytes: exactly a Fernet key.
+    return stored_secret(settings.DATA_DIR, "fernet_key", nbytes=32)
 
 
 class SecretError(Exception):
@@ -21,13 +31,13 @@ def _fernet(key: str) -> Fernet:
 
 
 def encrypt(plain: str) -> str:
-    return _fernet(conf.fernet_key()).encrypt(plain.encode()).decode()
+    return _fernet(fernet_key()).encrypt(plain.encode()).decode()
 
 
 def decrypt(token: str) -> str:
     if not token:
         return ""
     try:
-        return _fernet(conf.fernet_key()).decrypt(token.encode()).decode()
+        return _fernet(fernet_key()).decrypt(token.encode()).decode()
     except InvalidToken:
         raise SecretError("the mailbox password cannot be decrypted with the current key") from None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 
+from django.conf import settings
 from django.db import connection
 from django.db.models import Case, Exists, F, Min, OuterRef, Q, QuerySet, When, Window
 from django.db.models.expressions import RowRange
@@ -19,7 +20,6 @@ from django.utils.translation import gettext_lazy as _
 from funnelwatch.crm.metrics import add_objection_attempt_source
 from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib.dates import Period, local_date, period_bounds
-from funnelwatch.mail import conf
 from funnelwatch.mail.models import Direction, Message
 from funnelwatch.metrics.common import LocalDay, day_points
 from funnelwatch.metrics.registry import Metric, Point, RecordShape, link_to, record_shape, register
@@ -156,7 +156,7 @@ def _waiting_letters(
     """Client letters of recent threads with no letter of the manager after them, each
     numbered within its thread (``nth`` = 1: the letter the thread waits on, as
     :func:`_waits` finds walking the thread), and the moment before which a wait counts."""
-    cutoff = now - dt.timedelta(hours=conf.unanswered_hours())
+    cutoff = now - dt.timedelta(hours=settings.FUNNELWATCH_MAIL_UNANSWERED_HOURS)
     recent = Message.objects.filter(
         direction=Direction.IN,
         contact__isnull=False,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
+
 from funnelwatch.core.periodic import periodic
-from funnelwatch.mail import conf
 
 
-@periodic("mail.sync", every=dt.timedelta(minutes=conf.sync_minutes()))
+@periodic("mail.sync", every=dt.timedelta(minutes=settings.FUNNELWATCH_MAIL_SYNC_MINUTES))
 def queue_mail_sync(now: dt.datetime) -> str:
     from funnelwatch.mail.models import Mailbox
     from funnelwatch.mail.tasks import sync_mailbox_task

@@ -16,7 +16,6 @@ from funnelwatch.accounts.models import User, UserEmail
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.audit.trail import acting_as, record, user_actor
 from funnelwatch.crm.models import Deal
-from funnelwatch.mail import conf
 from funnelwatch.mail.ingest import Incoming, make_proposals, notify, store
 from funnelwatch.mail.models import Direction, Mailbox, Message, Security
 from funnelwatch.mail.parsing import parse
@@ -104,7 +103,7 @@ def send_letter(
     if "\r" in subject or "\n" in subject:
         # A header cannot hold a line break (it would start another header).
         raise MailError(_("The subject must be one line."), "subject")
-    domain = conf.message_id_domain()
+    domain = settings.FUNNELWATCH_MAIL_DOMAIN or "funnelwatch.local"
     msgid = f"<deal-{deal.pk}.{uuid.uuid4().hex}@{domain}>"
     headers = {"Message-ID": msgid}
     parent = (
@@ -135,7 +134,11 @@ def send_letter(
         raise MailError(
             _("The mail server refused the letter: %(error)s") % {"error": exc}
         ) from None
-    parsed = parse(raw, max_attachment=conf.max_attachment_bytes(), received_at=timezone.now())
+    parsed = parse(
+        raw,
+        max_attachment=settings.FUNNELWATCH_MAIL_MAX_ATTACHMENT_BYTES,
+        received_at=timezone.now(),
+    )
     parsed.sent_at = timezone.now()
     with acting_as(actor):
         box = Mailbox.objects.filter(user=actor, is_shared_bcc=False).first()

@@ -15,10 +15,10 @@ import re
 import ssl
 from dataclasses import dataclass, field
 
+from django.conf import settings
 from django.db import IntegrityError
 from django.utils import timezone
 
-from funnelwatch.mail import conf
 from funnelwatch.mail.crypto import SecretError
 from funnelwatch.mail.ingest import Incoming, manager_addresses, store
 from funnelwatch.mail.models import FolderState, Mailbox, Message, MessageCopy, Security
@@ -61,9 +61,9 @@ class SyncResult:
 
 def connect(mailbox: Mailbox) -> imaplib.IMAP4:
     """Log in; errors never carry the password."""
-    timeout = conf.imap_timeout()
+    timeout = settings.FUNNELWATCH_MAIL_IMAP_TIMEOUT
     try:
-        context = ssl.create_default_context(cafile=conf.ca_file() or None)
+        context = ssl.create_default_context(cafile=settings.FUNNELWATCH_MAIL_CA_FILE or None)
         if mailbox.security == Security.SSL:
             conn = imaplib.IMAP4_SSL(
                 mailbox.host, mailbox.port, ssl_context=context, timeout=timeout
@@ -187,7 +187,7 @@ class FolderSync:
         if not sizes:
             return
         uids = sorted(sizes)
-        limit = conf.max_message_bytes()
+        limit = settings.FUNNELWATCH_MAIL_MAX_MESSAGE_BYTES
         for start in range(0, len(uids), CHUNK):
             chunk = uids[start : start + CHUNK]
             small = [u for u in chunk if sizes[u][0] <= limit]
@@ -209,7 +209,7 @@ class FolderSync:
             self.result.failed += len(uids)
             self.result.errors.append(f"{self.state.name}: fetch of {len(uids)} letters failed")
             return []
-        max_att = conf.max_attachment_bytes()
+        max_att = settings.FUNNELWATCH_MAIL_MAX_ATTACHMENT_BYTES
         out, seen = [], set()
         for line, literal in _fetch_items(data):
             m = _UID.search(line)

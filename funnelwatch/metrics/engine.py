@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import cast
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Model, Sum
 
@@ -585,9 +586,7 @@ def forget_answers() -> None:
 
 def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
     """``read()``, reused while no day of ``period`` has been rebuilt (RollupStamp)."""
-    from funnelwatch.metrics import conf
-
-    if not conf.ROLLUP_CACHE_SECONDS:
+    if not settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS:
         return read()
     # Tokens first, rows second: rows read after the tokens are at least as new.
     memo = _memo.get()
@@ -609,7 +608,7 @@ def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
             return found[1]
     answer = read()
     with _answers_lock:
-        _ANSWERS[key] = (now + conf.ROLLUP_CACHE_SECONDS, answer)
+        _ANSWERS[key] = (now + settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS, answer)
         while len(_ANSWERS) > _ANSWERS_MAX:
             _ANSWERS.popitem(last=False)
     return answer
@@ -739,22 +738,24 @@ def _live(keys: list[str], managers: set[int] | None) -> Sums:
 
 
 def _live_points(key: str, day: dt.date, managers: set[int] | None) -> list[tuple]:
-    """A "now" metric's points, reused for a short while (conf.LIVE_CACHE_SECONDS): they
-    scan open records, and the table does not need them fresher than a minute."""
+    """A "now" metric's points, reused for a short while
+    (``FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS``): they scan open records, and the table does
+    not need them fresher than a minute."""
     from django.core.cache import cache
-
-    from funnelwatch.metrics import conf
 
     scope = "all" if managers is None else ",".join(map(str, sorted(managers)))
     cache_key = "live:" + hashlib.sha1(f"{key}|{day}|{scope}".encode()).hexdigest()
-    if conf.LIVE_CACHE_SECONDS and (hit := cache.get(cache_key)) is not None:
+    if (
+        settings.FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS
+        and (hit := cache.get(cache_key)) is not None
+    ):
         return hit
     points = [
         (p.manager_id, _dec(p.value), _dec(p.weight))
         for p in registry.get(key).compute(Period(day, day + dt.timedelta(days=1)), managers)
     ]
-    if conf.LIVE_CACHE_SECONDS:
-        cache.set(cache_key, points, conf.LIVE_CACHE_SECONDS)
+    if settings.FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS:
+        cache.set(cache_key, points, settings.FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS)
     return points
 
 

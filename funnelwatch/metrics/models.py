@@ -136,7 +136,7 @@ class WeeklySample(models.Model):
 class RollupStamp(models.Model):
     """A token per local day, replaced whenever that day's rollup rows are rewritten.
 
-    Answers read from the rollups for a period are reused (``conf.ROLLUP_CACHE_SECONDS``)
+    Answers read from the rollups for a period are reused (``FUNNELWATCH_ROLLUP_CACHE_SECONDS``)
     only while the tokens of the period's days are the ones they were read under, so a
     reused answer is never older than the rows it came from.
     """

@@ -27,10 +27,10 @@ import logging
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 
+from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics import conf
 from funnelwatch.metrics.common import local_day
 
 logger = logging.getLogger("funnelwatch.metrics")
@@ -74,7 +74,7 @@ def suspended() -> Iterator[None]:
 
 
 def enabled() -> bool:
-    return conf.REFRESH_ON_EVENT and not _suspended.get()
+    return settings.FUNNELWATCH_METRICS_REFRESH_ON_EVENT and not _suspended.get()
 
 
 class _Batch:

@@ -245,11 +245,11 @@ def snapshot(workdir: Path) -> Snapshot:
 
 def keys() -> dict[str, bytes]:
     """Django's secret and the mailbox-password key, wherever they come from."""
-    from funnelwatch.mail import conf as mail_conf
+    from funnelwatch.mail.crypto import fernet_key
 
     return {
         "keys/secret_key": (settings.SECRET_KEY + "\n").encode(),
-        "keys/fernet_key": (mail_conf.fernet_key() + "\n").encode(),
+        "keys/fernet_key": (fernet_key() + "\n").encode(),
     }
 
 
@@ -395,10 +395,9 @@ def take(
     the retention (FUNNELWATCH_BACKUP_KEEP_DAILY / _WEEKLY) to the folder afterwards."""
     from funnelwatch.audit.models import AuditEvent
     from funnelwatch.audit.trail import acting_as, record
-    from funnelwatch.ops import conf
     from funnelwatch.ops.models import Backup
 
-    folder = Path(folder) if folder else conf.backup_dir()
+    folder = Path(folder) if folder else backup_dir()
     started_at = timezone.now()
     try:
         result = write_archive(folder, now=now)
@@ -481,10 +480,12 @@ def prune_folder(
 ) -> list[Path]:
     """Delete the archives the retention does not keep; return them. Only files named like
     backup archives are ever touched (and half-written ones a day old)."""
-    from funnelwatch.ops import conf
-
-    keep_daily = conf.keep_daily() if keep_daily is None else keep_daily
-    keep_weekly = conf.keep_weekly() if keep_weekly is None else keep_weekly
+    keep_daily = (
+        max(settings.FUNNELWATCH_BACKUP_KEEP_DAILY, 1) if keep_daily is None else keep_daily
+    )
+    keep_weekly = (
+        max(settings.FUNNELWATCH_BACKUP_KEEP_WEEKLY, 0) if keep_weekly is None else keep_weekly
+    )
     found = archives(folder)
     kept = to_keep(found, keep_daily, keep_weekly) | {Path(p) for p in keep or []}
     deleted = []
@@ -497,3 +498,21 @@ def prune_folder(
         if path.stat().st_mtime < day_ago:
             path.unlink(missing_ok=True)
     return deleted
+
+
+def backup_dir() -> Path:
+    """Where ``funnelwatch backup`` and the daily backup write their archives."""
+    configured = settings.FUNNELWATCH_BACKUP_DIR
+    return Path(configured).resolve() if configured else settings.DATA_DIR / "backups"
+
+
+def backup_daily_at() -> dt.time | None:
+    """Local time of the daily backup (``FUNNELWATCH_BACKUP_DAILY_AT``, ``HH:MM``); None:
+    no scheduled backups."""
+    raw = (settings.FUNNELWATCH_BACKUP_DAILY_AT or "").strip()
+    if not raw:
+        return None
+    match = re.fullmatch(r"(\d{1,2}):(\d{2})", raw)
+    if not match or int(match.group(1)) > 23 or int(match.group(2)) > 59:
+        raise ValueError(f"FUNNELWATCH_BACKUP_DAILY_AT must be HH:MM (00:00-23:59), got {raw!r}")
+    return dt.time(int(match.group(1)), int(match.group(2)))

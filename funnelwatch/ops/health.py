@@ -19,7 +19,7 @@ from django.db.models import Count, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from funnelwatch.ops import conf
+from funnelwatch.ops.backup import backup_daily_at, backup_dir
 
 OK, WARN, FAIL = "ok", "warn", "fail"
 # A periodic job this far past its time is late (the runner checks every minute).
@@ -67,7 +67,7 @@ class ProcessGroup:
 def processes(now: dt.datetime) -> dict[str, ProcessGroup]:
     from funnelwatch.ops.models import Heartbeat
 
-    stale = dt.timedelta(seconds=conf.heartbeat_stale_seconds())
+    stale = dt.timedelta(seconds=settings.FUNNELWATCH_HEARTBEAT_STALE_SECONDS)
     recent = now - dt.timedelta(days=1)
     groups = {}
     for kind, label in Heartbeat.Kind.choices:
@@ -196,10 +196,9 @@ class MailboxState:
 
 
 def mailboxes(now: dt.datetime) -> list[MailboxState]:
-    from funnelwatch.mail import conf as mail_conf
     from funnelwatch.mail.models import Mailbox
 
-    late = dt.timedelta(minutes=3 * mail_conf.sync_minutes() + 5)
+    late = dt.timedelta(minutes=3 * settings.FUNNELWATCH_MAIL_SYNC_MINUTES + 5)
     out = []
     for box in Mailbox.objects.select_related("user").order_by("user__username", "login"):
         error = box.last_error.strip()
@@ -238,15 +237,14 @@ class PbxState:
 
 
 def pbx(now: dt.datetime, window: dt.timedelta = PBX_WINDOW) -> list[PbxState]:
-    from funnelwatch.telephony import conf as tel_conf
     from funnelwatch.telephony.models import Call, WebhookEvent
 
     since = now - window
     configured = {
-        "twilio": bool(tel_conf.twilio_auth_token()),
-        "zadarma": bool(tel_conf.zadarma_secret()),
-        "mango": bool(tel_conf.mango_api_key()),
-        "generic": bool(tel_conf.webhook_secret()),
+        "twilio": bool(settings.FUNNELWATCH_TWILIO_AUTH_TOKEN),
+        "zadarma": bool(settings.FUNNELWATCH_ZADARMA_SECRET),
+        "mango": bool(settings.FUNNELWATCH_MANGO_API_KEY),
+        "generic": bool(settings.FUNNELWATCH_CALLS_WEBHOOK_SECRET),
     }
     events = {
         row["provider"]: row
@@ -304,7 +302,7 @@ def disks() -> list[DiskState]:
     places = [
         (_("data folder"), Path(settings.DATA_DIR)),
         (_("recordings and attachments"), Path(settings.MEDIA_ROOT)),
-        (_("backups"), conf.backup_dir()),
+        (_("backups"), backup_dir()),
     ]
     seen, out = set(), []
     for label, path in places:
@@ -319,7 +317,10 @@ def disks() -> list[DiskState]:
         if device in seen:
             continue
         seen.add(device)
-        low = usage.total and 100.0 * usage.free / usage.total < conf.disk_min_free_percent()
+        low = (
+            usage.total
+            and 100.0 * usage.free / usage.total < settings.FUNNELWATCH_DISK_MIN_FREE_PERCENT
+        )
         out.append(DiskState(str(label), str(path), usage.free, usage.total, FAIL if low else OK))
     return out
 
@@ -330,7 +331,7 @@ def backups(now: dt.datetime) -> dict:
 
     last_ok = Backup.objects.filter(error="", finished_at__isnull=False).first()
     last = Backup.objects.first()
-    scheduled = conf.backup_daily_at()
+    scheduled = backup_daily_at()
     state = OK
     if last is not None and last.error:
         state = FAIL
@@ -341,7 +342,7 @@ def backups(now: dt.datetime) -> dict:
     return {
         "last": last,
         "last_ok": last_ok,
-        "folder": str(conf.backup_dir()),
+        "folder": str(backup_dir()),
         "daily_at": scheduled,
         "due": backup_due(now) if scheduled else False,
         "state": state,

@@ -7,7 +7,7 @@ import datetime as dt
 from django.utils import timezone
 
 from funnelwatch.core.periodic import periodic
-from funnelwatch.ops import conf
+from funnelwatch.ops.backup import backup_daily_at
 
 
 def backup_due(now: dt.datetime) -> bool:
@@ -15,7 +15,7 @@ def backup_due(now: dt.datetime) -> bool:
     no backup has succeeded since then (a missed one is taken late, never twice)."""
     from funnelwatch.ops.models import Backup
 
-    at = conf.backup_daily_at()
+    at = backup_daily_at()
     if at is None:
         return False
     local = timezone.localtime(now)

@@ -15,7 +15,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from funnelwatch.ops import conf
+from django.conf import settings
 
 
 class ClientMissing(Exception):
@@ -35,8 +35,8 @@ def _major(binary: str) -> int | None:
 
 def candidates(tool: str) -> list[str]:
     found: list[str] = []
-    if conf.pg_bindir():
-        found.append(str(Path(conf.pg_bindir()) / tool))
+    if settings.FUNNELWATCH_PG_BINDIR:
+        found.append(str(Path(settings.FUNNELWATCH_PG_BINDIR) / tool))
     on_path = shutil.which(tool)
     if on_path:
         found.append(on_path)

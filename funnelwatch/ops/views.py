@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hmac
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -18,7 +19,7 @@ from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from funnelwatch.accounts.models import Role
 from funnelwatch.audit.trail import acting_as
-from funnelwatch.ops import conf, health, prom
+from funnelwatch.ops import health, prom
 from funnelwatch.ops.forms import RetentionForm
 from funnelwatch.ops.models import RecordingRetention
 from funnelwatch.ops.version import version
@@ -67,7 +68,7 @@ def status(request: HttpRequest) -> HttpResponse:
         {
             "report": report,
             "version": version(),
-            "stale_seconds": conf.heartbeat_stale_seconds(),
+            "stale_seconds": settings.FUNNELWATCH_HEARTBEAT_STALE_SECONDS,
             "retention": retention,
             "retention_form": RetentionForm(instance=retention)
             if _may_set_retention(request.user)
@@ -107,7 +108,7 @@ def retention(request: HttpRequest) -> HttpResponse:
 def metrics(request: HttpRequest) -> HttpResponse:
     """Prometheus' scrape: ``Authorization: Bearer <FUNNELWATCH_METRICS_TOKEN>``. Without
     the setting the page does not exist."""
-    token = conf.metrics_token()
+    token = settings.FUNNELWATCH_METRICS_TOKEN
     if not token:
         raise Http404
     given = request.headers.get("Authorization", "")

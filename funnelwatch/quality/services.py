@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -18,7 +19,6 @@ from django.utils.translation import gettext as _
 
 from funnelwatch import metrics
 from funnelwatch.audit.trail import acting_as
-from funnelwatch.quality import conf
 from funnelwatch.quality.audio import AudioError, analyze_file
 from funnelwatch.quality.models import (
     Checklist,
@@ -97,8 +97,8 @@ def analyze_recording(recording, vad: str | None = None) -> RecordingAnalysis:
             result = analyze_file(
                 path,
                 manager_channel=recording.manager_channel or "left",
-                vad=vad or conf.VAD,
-                ffmpeg=conf.FFMPEG or None,
+                vad=vad or settings.FUNNELWATCH_QUALITY_VAD,
+                ffmpeg=settings.FUNNELWATCH_FFMPEG or None,
             )
     except Exception as exc:  # any failure stays on this recording; the queue goes on
         if not isinstance(exc, AudioError | ValueError | OSError):
@@ -177,8 +177,12 @@ def sample_week(
     tops a manager's sample up to ``per_manager``."""
     from funnelwatch.telephony.models import Call
 
-    per_manager = conf.SAMPLE_PER_WEEK if per_manager is None else per_manager
-    min_duration_s = conf.SAMPLE_MIN_DURATION_S if min_duration_s is None else min_duration_s
+    per_manager = (
+        settings.FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK if per_manager is None else per_manager
+    )
+    min_duration_s = (
+        settings.FUNNELWATCH_QUALITY_SAMPLE_MIN_S if min_duration_s is None else min_duration_s
+    )
     tz = timezone.get_current_timezone()
     start = dt.datetime.combine(monday, dt.time.min, tzinfo=tz)
     end = start + dt.timedelta(days=7)

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
+from django.conf import settings
 from django.utils.translation import gettext as _
 
-from funnelwatch.quality import conf
 from funnelwatch.quality.audio import open_audio
 
 
@@ -62,7 +62,7 @@ class VoskBackend:
 
 def status() -> dict:
     """Whether transcription is on, and a sentence saying so."""
-    folder = conf.VOSK_MODEL_DIR
+    folder = settings.FUNNELWATCH_VOSK_MODEL_DIR
     if not folder:
         return {
             "enabled": False,
@@ -98,13 +98,13 @@ def get_backend() -> Backend | None:
     if not status()["enabled"]:
         return None
     if _BACKEND is None:
-        _BACKEND = VoskBackend(conf.VOSK_MODEL_DIR)
+        _BACKEND = VoskBackend(settings.FUNNELWATCH_VOSK_MODEL_DIR)
     return _BACKEND
 
 
 def transcribe_file(path: str | Path, backend: Backend, manager_channel: str = "left") -> dict:
     """Texts per party: {"manager": ..., "client": ...} for stereo, {"speech": ...} mono."""
-    src = open_audio(path, ffmpeg=conf.FFMPEG or None)
+    src = open_audio(path, ffmpeg=settings.FUNNELWATCH_FFMPEG or None)
     nch = min(src.channels, 2)
     streams = [backend.new_stream(src.sample_rate) for _ in range(nch)]
     for block in src.blocks(src.sample_rate * 10):

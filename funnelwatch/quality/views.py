@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -13,7 +14,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_safe
 
 from funnelwatch.core import params
-from funnelwatch.quality import conf, queries, services, transcription
+from funnelwatch.quality import queries, services, transcription
 from funnelwatch.quality.models import Checklist, Review, ScriptStage
 from funnelwatch.telephony import recordings
 
@@ -249,7 +250,7 @@ def checklists(request: HttpRequest) -> HttpResponse:
         "quality/checklists.html",
         {
             "checklists": Checklist.objects.prefetch_related("criteria"),
-            "sample_per_week": conf.SAMPLE_PER_WEEK,
-            "min_s": conf.SAMPLE_MIN_DURATION_S,
+            "sample_per_week": settings.FUNNELWATCH_QUALITY_SAMPLE_PER_WEEK,
+            "min_s": settings.FUNNELWATCH_QUALITY_SAMPLE_MIN_S,
         },
     )

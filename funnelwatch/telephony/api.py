@@ -19,6 +19,7 @@ import datetime as dt
 import hmac
 from typing import Literal
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from ninja import Field, Query, Router, Schema
@@ -28,7 +29,7 @@ from ninja.security import APIKeyQuery, HttpBearer
 from funnelwatch.core.apidocs import errors
 from funnelwatch.core.params import Day, Text
 from funnelwatch.lib import dates
-from funnelwatch.telephony import conf, guard, queries, routing, webhooks
+from funnelwatch.telephony import guard, queries, routing, webhooks
 from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
 from funnelwatch.telephony.schemas import CallEventIn
 
@@ -75,7 +76,10 @@ def _twilio_checked(request: HttpRequest) -> dict[str, str]:
     params = {k: request.POST.get(k, "") for k in request.POST}
     url = request.build_absolute_uri()
     if not twilio.verify(
-        conf.twilio_auth_token(), url, params, request.headers.get("X-Twilio-Signature", "")
+        settings.FUNNELWATCH_TWILIO_AUTH_TOKEN,
+        url,
+        params,
+        request.headers.get("X-Twilio-Signature", ""),
     ):
         raise HttpError(403, "X-Twilio-Signature does not match")
     return params
@@ -146,7 +150,9 @@ def zadarma_event(request: HttpRequest):
     if request.GET.get("zd_echo"):
         return HttpResponse(request.GET["zd_echo"], content_type="text/plain")
     try:
-        valid = zadarma.verify(conf.zadarma_secret(), params, request.headers.get("Signature", ""))
+        valid = zadarma.verify(
+            settings.FUNNELWATCH_ZADARMA_SECRET, params, request.headers.get("Signature", "")
+        )
     except base.ParseError as exc:
         raise _bad(exc) from None
     if not valid:
@@ -179,7 +185,7 @@ def zadarma_event(request: HttpRequest):
 def _mango_checked(request: HttpRequest) -> dict:
     _sender_allowed(request, mango.PROVIDER)
     form = {k: request.POST.get(k, "") for k in request.POST}
-    if not mango.verify(conf.mango_api_key(), conf.mango_salt(), form):
+    if not mango.verify(settings.FUNNELWATCH_MANGO_API_KEY, settings.FUNNELWATCH_MANGO_SALT, form):
         raise HttpError(403, "sign does not match")
     try:
         return mango.payload(form)
@@ -289,7 +295,7 @@ def mango_ping(request: HttpRequest):
 def calls_webhook(request: HttpRequest, payload: CallEventIn):
     _sender_allowed(request, generic.PROVIDER)
     problem = generic.verify(
-        conf.webhook_secret(),
+        settings.FUNNELWATCH_CALLS_WEBHOOK_SECRET,
         request.headers.get("X-Funnelwatch-Timestamp", ""),
         request.body,
         request.headers.get("X-Funnelwatch-Signature", ""),
@@ -317,7 +323,7 @@ def calls_webhook(request: HttpRequest, payload: CallEventIn):
 
 class RouteTokenBearer(HttpBearer):
     def authenticate(self, request: HttpRequest, token: str) -> bool | None:
-        expected = conf.route_token()
+        expected = settings.FUNNELWATCH_ROUTE_TOKEN
         return True if expected and hmac.compare_digest(token, expected) else None
 
 
@@ -325,7 +331,7 @@ class RouteTokenQuery(APIKeyQuery):
     param_name = "token"
 
     def authenticate(self, request: HttpRequest, key: str | None) -> bool | None:
-        expected = conf.route_token()
+        expected = settings.FUNNELWATCH_ROUTE_TOKEN
         return True if expected and key and hmac.compare_digest(key, expected) else None
 
 

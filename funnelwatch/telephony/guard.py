@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import logging
 
+from django.conf import settings
 from django.http import HttpRequest
 
 from funnelwatch.lib.addresses import client_ip, in_networks, parse_address
-from funnelwatch.telephony import conf
 
 logger = logging.getLogger("funnelwatch.telephony.webhooks")
 
@@ -33,15 +33,28 @@ PROVIDER_BY_SEGMENT = {
 }
 
 
+def allowed_ips_setting(provider: str) -> str:
+    return f"FUNNELWATCH_WEBHOOK_ALLOWED_IPS_{provider.upper()}"
+
+
+def allowed_networks(provider: str) -> tuple:
+    """Addresses and networks that may send this provider's webhooks; empty = anyone
+    (the signature is then the only check)."""
+    from funnelwatch.lib.addresses import networks
+
+    name = allowed_ips_setting(provider)
+    return networks(getattr(settings, name, []), name)
+
+
 def refusal(request: HttpRequest, provider: str) -> str | None:
     """Why this request may not send ``provider``'s webhooks, or None when it may."""
-    allowed = conf.webhook_allowed_networks(provider)
+    allowed = allowed_networks(provider)
     if not allowed:
         return None
     address = client_ip(request)
     if in_networks(parse_address(address), allowed):
         return None
-    setting = conf.webhook_allowed_ips_setting(provider)
+    setting = allowed_ips_setting(provider)
     logger.warning(
         "refused a %s webhook from %s (%s): not in %s",
         provider,

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, connection
 from django.utils import timezone
 
 from funnelwatch.metrics import refresh
 from funnelwatch.ops import prom
-from funnelwatch.telephony import conf
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.providers import asterisk, base, freeswitch
 from funnelwatch.telephony.providers.csvfile import batches
@@ -86,7 +86,7 @@ class FileImporter:
         if fmt not in FORMATS:
             raise ValueError(f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")
         self.fmt = fmt
-        name = conf.csv_timezone()
+        name = settings.FUNNELWATCH_CDR_TIMEZONE
         self.tz = tz or (
             zone(name, "FUNNELWATCH_CDR_TIMEZONE") if name else timezone.get_current_timezone()
         )

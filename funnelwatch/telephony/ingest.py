@@ -35,7 +35,7 @@ from funnelwatch.audit.trail import acting_as, current_actor
 from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
 from funnelwatch.lib import phones
 from funnelwatch.metrics.common import local_day
-from funnelwatch.telephony import conf, fastdb
+from funnelwatch.telephony import fastdb
 from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction, Recording
 from funnelwatch.telephony.providers.base import CallRecord, LegRecord, channel_extension
 
@@ -242,7 +242,7 @@ def _ingest_provider(
             contact_of.setdefault(number, contact_id)
             owner_of_contact[contact_id] = owner_id
 
-    if conf.create_leads():
+    if settings.FUNNELWATCH_CALLS_CREATE_LEADS:
         unknown: dict[str, CallRecord] = {}
         for rec, _f, _t, direction, client in prepared:
             if direction == Direction.IN and client and client not in contact_of:

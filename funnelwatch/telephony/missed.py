@@ -21,7 +21,7 @@ from django.utils import timezone
 
 from funnelwatch.accounts.models import User
 from funnelwatch.lib.dates import working_deadline
-from funnelwatch.telephony import conf, metrics, queries
+from funnelwatch.telephony import metrics, queries
 from funnelwatch.telephony.models import Call, CallOutcome, Direction
 
 
@@ -97,7 +97,7 @@ def waited_minutes(call: Call, now: dt.datetime) -> float:
 
 def over_sla(call: Call, now: dt.datetime) -> bool:
     """Whether the waiting call is over its SLA at ``now`` (``now`` is past :func:`due_at`)."""
-    return waited_minutes(call, now) > conf.call_sla_minutes()
+    return waited_minutes(call, now) > settings.FUNNELWATCH_CALL_SLA_MINUTES
 
 
 def due_at(started_at: dt.datetime) -> dt.datetime:
@@ -105,7 +105,7 @@ def due_at(started_at: dt.datetime) -> dt.datetime:
     from the next opening when it came outside working hours."""
     return working_deadline(
         started_at,
-        conf.call_sla_minutes(),
+        settings.FUNNELWATCH_CALL_SLA_MINUTES,
         timezone.get_current_timezone(),
         list(settings.FUNNELWATCH_WORKDAYS),
         settings.FUNNELWATCH_WORKDAY_START,
@@ -142,7 +142,7 @@ def unreturned(user: User, now: dt.datetime, limit: int = 500) -> list[MissedRow
 
 
 def returned(user: User, since: dt.datetime, limit: int = 200) -> list[MissedRow]:
-    sla = conf.call_sla_minutes()
+    sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
     calls = list(
         _slim(
             queries.missed_calls(user).filter(callback__isnull=False, started_at__gte=since),

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
+
 from funnelwatch.core.periodic import periodic
-from funnelwatch.telephony import conf, recordings
+from funnelwatch.telephony import recordings
 from funnelwatch.telephony.models import Recording
 
 
@@ -13,7 +15,7 @@ from funnelwatch.telephony.models import Recording
 def retry_recordings(now: dt.datetime) -> str | None:
     pending = list(
         Recording.objects.filter(
-            status=Recording.Status.PENDING, attempts__lt=conf.recording_retries()
+            status=Recording.Status.PENDING, attempts__lt=settings.FUNNELWATCH_RECORDING_RETRIES
         )
         .exclude(source_url="")
         .values_list("pk", flat=True)[:200]

@@ -26,6 +26,7 @@ import urllib.parse
 import urllib.request
 from pathlib import Path
 
+from django.conf import settings
 from django.core.files.base import ContentFile, File
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
@@ -35,7 +36,7 @@ from funnelwatch.audit import trail
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.lib import fetch as fetching
 from funnelwatch.lib import ranges
-from funnelwatch.telephony import conf
+from funnelwatch.lib.addresses import as_list
 from funnelwatch.telephony.models import Recording
 
 MANGO_URL = "https://app.mango-office.ru/vpbx/queries/recording/post"
@@ -70,7 +71,12 @@ def _zadarma_link(ref: str, timeout: int) -> str:
     req = urllib.request.Request(url)
     req.add_header(
         "Authorization",
-        zadarma_auth(conf.zadarma_key(), conf.zadarma_secret(), ZADARMA_METHOD, params),
+        zadarma_auth(
+            settings.FUNNELWATCH_ZADARMA_KEY,
+            settings.FUNNELWATCH_ZADARMA_SECRET,
+            ZADARMA_METHOD,
+            params,
+        ),
     )
     with urllib.request.urlopen(req, timeout=timeout) as resp:
         answer = json.loads(resp.read())
@@ -89,21 +95,26 @@ def _credentials(url: urllib.parse.SplitResult) -> dict[str, str]:
     exact_host = url.hostname == TWILIO_API_HOST and url.port in (None, 443)
     if url.scheme != "https" or not exact_host:
         return {}
-    sid, token = conf.twilio_account_sid(), conf.twilio_auth_token()
+    sid, token = settings.FUNNELWATCH_TWILIO_ACCOUNT_SID, settings.FUNNELWATCH_TWILIO_AUTH_TOKEN
     if not (sid and token):
         return {}
     cred = base64.b64encode(f"{sid}:{token}".encode()).decode()
     return {"Authorization": f"Basic {cred}"}
 
 
+def hosts_setting(provider: str) -> str:
+    """The setting naming the hosts this provider's recordings may be fetched from."""
+    return f"FUNNELWATCH_RECORDING_HOSTS_{provider.upper()}"
+
+
 def policy(provider: str, timeout: float) -> fetching.Policy:
     """What a recording of this provider may be fetched from (docs/telephony.md)."""
     return fetching.Policy(
-        hosts=tuple(conf.recording_hosts(provider)),
-        hosts_setting=conf.recording_hosts_setting(provider),
-        internal=tuple(conf.recording_internal_hosts()),
+        hosts=tuple(as_list(getattr(settings, hosts_setting(provider), []))),
+        hosts_setting=hosts_setting(provider),
+        internal=tuple(as_list(settings.FUNNELWATCH_RECORDING_INTERNAL_HOSTS)),
         internal_setting="FUNNELWATCH_RECORDING_INTERNAL_HOSTS",
-        max_bytes=conf.recording_max_bytes(),
+        max_bytes=settings.FUNNELWATCH_RECORDING_MAX_BYTES,
         timeout=timeout,
         headers_for=_credentials,
     )
@@ -116,9 +127,13 @@ def download(source: str, timeout: int, provider: str = "generic") -> tuple[byte
         from funnelwatch.telephony.providers import mango
 
         body = json.dumps({"recording_id": source[6:], "action": "download"})
-        key = conf.mango_api_key()
+        key = settings.FUNNELWATCH_MANGO_API_KEY
         data = urllib.parse.urlencode(
-            {"vpbx_api_key": key, "sign": mango.sign(key, body, conf.mango_salt()), "json": body}
+            {
+                "vpbx_api_key": key,
+                "sign": mango.sign(key, body, settings.FUNNELWATCH_MANGO_SALT),
+                "json": body,
+            }
         ).encode()
         # Mango answers with a redirect to the file, checked like any other address.
         got = fetching.fetch(
@@ -145,12 +160,12 @@ def fetch(recording_id: int, downloader=None) -> str:
         return rec.status if rec else "missing"
     try:
         data, ctype = (downloader or download)(
-            rec.source_url, conf.recording_timeout(), provider=rec.call.provider
+            rec.source_url, settings.FUNNELWATCH_RECORDING_TIMEOUT, provider=rec.call.provider
         )
     except Exception as exc:
         rec.attempts += 1
         rec.error = f"attempt {rec.attempts}: {exc}"[:2000]
-        if rec.attempts >= conf.recording_retries():
+        if rec.attempts >= settings.FUNNELWATCH_RECORDING_RETRIES:
             rec.status = Recording.Status.FAILED
         rec.save(update_fields=["attempts", "error", "status"])
         return rec.status

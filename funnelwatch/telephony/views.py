@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -19,7 +20,7 @@ from funnelwatch.audit import trail
 from funnelwatch.core import params
 from funnelwatch.core.paging import BoundedPaginator
 from funnelwatch.lib import dates
-from funnelwatch.telephony import conf, missed, queries, recordings, routing
+from funnelwatch.telephony import missed, queries, recordings, routing
 from funnelwatch.telephony.models import CallOutcome, Direction, Recording, RoutingRule
 
 
@@ -101,7 +102,7 @@ def missed_list(request: HttpRequest) -> HttpResponse:
         {
             "open": missed.unreturned(request.user, now),
             "returned": missed.returned(request.user, now - dt.timedelta(days=14)),
-            "sla": conf.call_sla_minutes(),
+            "sla": settings.FUNNELWATCH_CALL_SLA_MINUTES,
         },
     )
 
@@ -201,42 +202,44 @@ def integrations(request: HttpRequest) -> HttpResponse:
             _("status callback"),
             base + "webhooks/twilio/status",
             "FUNNELWATCH_TWILIO_AUTH_TOKEN",
-            conf.twilio_auth_token(),
+            settings.FUNNELWATCH_TWILIO_AUTH_TOKEN,
         ),
         (
             "Twilio",
             _("recording status callback"),
             base + "webhooks/twilio/recording",
             "FUNNELWATCH_TWILIO_AUTH_TOKEN",
-            conf.twilio_auth_token(),
+            settings.FUNNELWATCH_TWILIO_AUTH_TOKEN,
         ),
         (
             "Zadarma",
             _("notifications (NOTIFY_*)"),
             base + "webhooks/zadarma",
             "FUNNELWATCH_ZADARMA_SECRET",
-            conf.zadarma_secret(),
+            settings.FUNNELWATCH_ZADARMA_SECRET,
         ),
         (
             "Mango Office",
             _("events base URL"),
             base + "webhooks/mango/",
             "FUNNELWATCH_MANGO_API_KEY / FUNNELWATCH_MANGO_SALT",
-            " / ".join(filter(None, [conf.mango_api_key(), conf.mango_salt()])),
+            " / ".join(
+                filter(None, [settings.FUNNELWATCH_MANGO_API_KEY, settings.FUNNELWATCH_MANGO_SALT])
+            ),
         ),
         (
             "Funnelwatch JSON",
             _("signed JSON webhook"),
             base + "webhooks/calls",
             "FUNNELWATCH_CALLS_WEBHOOK_SECRET",
-            conf.webhook_secret(),
+            settings.FUNNELWATCH_CALLS_WEBHOOK_SECRET,
         ),
         (
             "PBX routing",
             _("whom to ring (GET ?number=)"),
             base + "route",
             "FUNNELWATCH_ROUTE_TOKEN",
-            conf.route_token(),
+            settings.FUNNELWATCH_ROUTE_TOKEN,
         ),
     ]
     return render(

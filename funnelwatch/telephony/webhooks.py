@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from django.conf import settings
 from django.db import DataError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from funnelwatch.metrics import refresh
-from funnelwatch.telephony import conf
 from funnelwatch.telephony.ingest import ingest
 from funnelwatch.telephony.models import Call, Recording, WebhookEvent
 from funnelwatch.telephony.providers import base, generic, mango, twilio, zadarma
@@ -183,7 +183,7 @@ def process(
     periodic job, or ``funnelwatch call-events --loop``) processes the backlog in batches.
     """
     CHECKS[kind](payload)
-    if conf.webhook_mode() == "queue":
+    if settings.FUNNELWATCH_WEBHOOK_MODE == "queue":
         stored = store_event(provider, key, payload | {KIND_KEY: kind})
         return (Outcome.QUEUED if stored else Outcome.DUPLICATE), None
     for attempt in range(3):

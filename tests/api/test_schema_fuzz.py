@@ -32,7 +32,6 @@ from schemathesis.specs.openapi.checks import status_code_conformance
 from funnelwatch.accounts.tokens import issue_token
 from funnelwatch.api import api
 from funnelwatch.crm import services
-from funnelwatch.telephony import conf as telephony_conf
 
 # Per operation; FUNNELWATCH_FUZZ_EXAMPLES=500 for a deeper run by hand.
 MAX_EXAMPLES = int(os.environ.get("FUNNELWATCH_FUZZ_EXAMPLES", "12"))
@@ -57,9 +56,9 @@ def wsgi_app():
 
 
 @pytest.fixture
-def head_token(world, monkeypatch):
+def head_token(world, settings):
     token = issue_token(world.head, "schema fuzz")
-    monkeypatch.setattr(telephony_conf, "route_token", lambda: token)
+    settings.FUNNELWATCH_ROUTE_TOKEN = token
     # a little of everything for the read operations to find
     deal = services.create_lead(actor=world.alice, title="Printers", owner=world.alice)
     services.move_stage(deal, world.stages["Qualified"], actor=world.alice)

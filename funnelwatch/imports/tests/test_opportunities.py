@@ -113,13 +113,17 @@ def test_undo_removes_what_the_batch_created(tmp_path, world):
     assert _import(tmp_path)["created"] == 40
 
 
-def test_rollups_show_the_imported_past_and_forget_it_on_undo(tmp_path, world):
+def test_rollups_show_the_imported_past_and_forget_it_on_undo(
+    tmp_path, world, django_capture_on_commit_callbacks
+):
     from funnelwatch.imports import engine
     from funnelwatch.metrics.models import DailyValue
 
     files = _files(tmp_path, n=60)
     won, _stages = _expected(files["sales_pipeline.csv"])
-    _import(tmp_path)
+    # The rollups are recomputed once the import has committed.
+    with django_capture_on_commit_callbacks(execute=True):
+        _import(tmp_path)
     counts = {
         User.objects.get(pk=row["manager"]).get_full_name(): int(row["n"])
         for row in DailyValue.objects.filter(metric="won_count")
@@ -134,7 +138,8 @@ def test_rollups_show_the_imported_past_and_forget_it_on_undo(tmp_path, world):
     }
     assert counts == {a: len(v) for a, v in won.items()}
     assert amounts == {a: sum(v) for a, v in won.items()}
-    engine.undo(ImportBatch.objects.get(), world.head)
+    with django_capture_on_commit_callbacks(execute=True):
+        engine.undo(ImportBatch.objects.get(), world.head)
     assert not DailyValue.objects.filter(metric__in=["won_count", "won_amount"]).exists()
 
 

@@ -8,7 +8,7 @@ from funnelwatch.leads.tests.standins import StandIn
 @pytest.fixture
 def standin(settings):
     with StandIn() as server:
-        settings.FUNNELWATCH_TELEGRAM_API = server.url
+        settings.FUNNELWATCH_TELEGRAM_API_BASE = server.url
         settings.FUNNELWATCH_TWILIO_API = server.url
         settings.FUNNELWATCH_TWILIO_ACCOUNT_SID = "AC" + "1" * 32
         settings.FUNNELWATCH_TWILIO_AUTH_TOKEN = "twilio-token"

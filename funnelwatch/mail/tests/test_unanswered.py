@@ -7,6 +7,7 @@ from collections import Counter
 from itertools import count
 
 import pytest
+from django.conf import settings as django_settings
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -29,7 +30,7 @@ letter = st.tuples(
 
 def _walked(now, manager_ids):
     """The thread walk: what _unanswered answers, read letter by letter."""
-    cutoff = now - dt.timedelta(hours=metrics.conf.unanswered_hours())
+    cutoff = now - dt.timedelta(hours=django_settings.FUNNELWATCH_MAIL_UNANSWERED_HOURS)
     recent = Message.objects.filter(
         direction=Direction.IN,
         contact__isnull=False,

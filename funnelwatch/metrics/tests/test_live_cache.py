@@ -7,7 +7,7 @@ from django.utils import timezone
 
 from funnelwatch.crm import services
 from funnelwatch.lib.dates import Period
-from funnelwatch.metrics import conf, engine
+from funnelwatch.metrics import engine
 
 
 def _overdue(world) -> object:
@@ -18,13 +18,13 @@ def _overdue(world) -> object:
     ]
 
 
-def test_live_metrics_are_reused_for_the_configured_seconds(world, monkeypatch):
+def test_live_metrics_are_reused_for_the_configured_seconds(world, settings):
     cache.clear()
     past = timezone.now() - dt.timedelta(days=2)
     services.create_task(actor=world.alice, title="Call", assignee=world.alice, due_at=past)
-    monkeypatch.setattr(conf, "LIVE_CACHE_SECONDS", 60)
+    settings.FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS = 60
     assert _overdue(world) == 1
     services.create_task(actor=world.alice, title="Call 2", assignee=world.alice, due_at=past)
     assert _overdue(world) == 1  # the answer of a moment ago
-    monkeypatch.setattr(conf, "LIVE_CACHE_SECONDS", 0)
+    settings.FUNNELWATCH_LIVE_METRICS_CACHE_SECONDS = 0
     assert _overdue(world) == 2

@@ -198,12 +198,11 @@ def test_mail_store_and_the_shared_bcc_mailbox(world, at, commit, doors):
 def test_quality_analysis_review_and_queue(
     world, at, commit, doors, tmp_path, settings, monkeypatch
 ):
-    from funnelwatch.quality import conf
     from funnelwatch.quality import services as quality
     from funnelwatch.quality.tests.conftest import make_call, wav_bytes
 
     settings.MEDIA_ROOT = str(tmp_path / "media")
-    monkeypatch.setattr(conf, "VAD", "energy")
+    settings.FUNNELWATCH_QUALITY_VAD = "energy"
     call = commit(make_call, world.alice, at(2026, 3, 2, 10), content=wav_bytes(tmp_path))
     assert "quality" in doors
     # The factory stores the call itself, not through call ingest: tell the door.
@@ -260,3 +259,61 @@ def test_a_rolled_back_change_marks_nothing(world, at):
         refresh.changed("call", [world.alice.pk], [dt.date(2026, 3, 2)])
         raise RuntimeError
     assert not DirtyDay.objects.exists()
+
+
+def test_deal_import_and_its_undo(world, commit, doors, monkeypatch):
+    """A file of deals reaches the rollups through the one door, each touched (owner, day)
+    recomputed once at the end however many rows named it; its undo goes the same way."""
+    from django.db.models import Count, Sum
+
+    from funnelwatch.crm.models import Deal
+    from funnelwatch.imports import engine as imports
+    from funnelwatch.imports import samples
+    from funnelwatch.metrics.common import today
+    from funnelwatch.metrics.models import DailyValue
+
+    files = samples.opportunities(40)
+    rebuilds: list[tuple[Period, set[int] | None]] = []
+    real = engine.rebuild
+
+    def spy(period, manager_ids=None, keys=None):
+        rebuilds.append((period, manager_ids))
+        return real(period, manager_ids, keys)
+
+    monkeypatch.setattr(engine, "rebuild", spy)
+    pipeline = [("sales_pipeline.csv", files["sales_pipeline.csv"])]
+    _report, batch = commit(imports.run, pipeline, "generic", samples.MAPPING)
+    assert "import" in doors
+    span = Period(batch.first_day, batch.last_day + dt.timedelta(days=1))
+    # Counted from the deals themselves: each won deal on its owner's closing day.
+    won = {
+        row["owner"]: row["n"]
+        for row in Deal.objects.filter(status="won").values("owner").annotate(n=Count("pk"))
+    }
+    rolled = {
+        row["manager"]: int(row["n"])
+        for row in DailyValue.objects.filter(metric="won_count")
+        .values("manager")
+        .annotate(n=Sum("value"))
+    }
+    assert won and rolled == won
+    # Once at the end: no (owner, day) of the file is recomputed twice.
+    for owner in batch.owner_ids:
+        for n in range((span.end - span.start).days):
+            day = span.start + dt.timedelta(days=n)
+            covering = [
+                p for p, ms in rebuilds if p.start <= day < p.end and (ms is None or owner in ms)
+            ]
+            assert len(covering) <= 1, (owner, day)
+    assert rebuilds and all(p.start >= span.start and p.end <= span.end for p, _ in rebuilds)
+    assert engine.verify(span) == []
+    assert engine.verify(Period(today(), today() + dt.timedelta(days=1))) == []
+
+    doors.clear()
+    rebuilds.clear()
+    commit(imports.undo, batch, world.head)
+    assert "import" in doors
+    assert rebuilds
+    assert not DailyValue.objects.filter(metric="won_count").exists()
+    assert engine.verify(span) == []
+    assert engine.verify(Period(today(), today() + dt.timedelta(days=1))) == []

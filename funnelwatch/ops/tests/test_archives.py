@@ -239,9 +239,9 @@ def test_pg_dump_must_be_at_least_the_servers_version(tmp_path, monkeypatch):
     assert pgtools.client_for("pg_dump", 14) == (newer, 16)  # else the newest
 
 
-def test_pg_bindir_is_searched_first(tmp_path, monkeypatch):
+def test_pg_bindir_is_searched_first(tmp_path, settings):
     mine = _fake(tmp_path / "bin", "pg_restore", "17.0")
-    monkeypatch.setenv("FUNNELWATCH_PG_BINDIR", str(tmp_path / "bin"))
+    settings.FUNNELWATCH_PG_BINDIR = str(tmp_path / "bin")
     assert pgtools.candidates("pg_restore")[0] == mine
 
 
@@ -323,8 +323,8 @@ def test_the_daily_backup_runs_once_a_day_after_its_time(
 
 
 def test_a_bad_daily_time_is_named(settings):
-    from funnelwatch.ops import conf
+    from funnelwatch.ops import backup
 
     settings.FUNNELWATCH_BACKUP_DAILY_AT = "25:00"
     with pytest.raises(ValueError, match="FUNNELWATCH_BACKUP_DAILY_AT must be HH:MM"):
-        conf.backup_daily_at()
+        backup.backup_daily_at()

@@ -12,12 +12,10 @@ _ids = itertools.count(1)
 
 
 @pytest.fixture(autouse=True)
-def energy_vad(monkeypatch):
+def energy_vad(settings):
     # Results must not depend on whether webrtcvad happens to be installed.
-    from funnelwatch.quality import conf
-
-    monkeypatch.setattr(conf, "VAD", "energy")
-    monkeypatch.setattr(conf, "VOSK_MODEL_DIR", "")
+    settings.FUNNELWATCH_QUALITY_VAD = "energy"
+    settings.FUNNELWATCH_VOSK_MODEL_DIR = ""
 
 
 @pytest.fixture(autouse=True)

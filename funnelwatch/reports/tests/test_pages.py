@@ -34,14 +34,13 @@ def test_head_sees_every_manager_and_totals(client, sales, world, django_assert_
 
 
 def test_key_numbers_query_count_does_not_grow_with_managers(
-    client, sales, world, django_assert_num_queries, django_assert_max_num_queries, monkeypatch
+    client, sales, world, django_assert_num_queries, django_assert_max_num_queries, settings
 ):
     from funnelwatch.accounts.models import Role, User
-    from funnelwatch.metrics import conf
 
     # Every answer read from the rollups each time (new members would otherwise be read
     # while the first count came from reused answers).
-    monkeypatch.setattr(conf, "ROLLUP_CACHE_SECONDS", 0)
+    settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = 0
 
     client.force_login(world.head)
     client.get(reverse("metrics:key_numbers") + "?" + WEEK)  # warm caches (content types)

@@ -4,6 +4,7 @@ import signal
 import sys
 import time
 
+from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from funnelwatch.core import periodic
@@ -34,12 +35,11 @@ class Command(BaseCommand):
             return
         # Looping, it says it is alive every few seconds (the status page, /healthz); run
         # from cron instead, the periodic jobs' lag tells whether it runs.
-        from funnelwatch.ops import conf
         from funnelwatch.ops.heartbeat import Beater
 
         # systemd stops it with SIGTERM: leave through ``finally`` so it says it stopped.
         signal.signal(signal.SIGTERM, lambda *_args: sys.exit(0))
-        beater = Beater("periodic", conf.heartbeat_seconds()).start()
+        beater = Beater("periodic", float(settings.FUNNELWATCH_HEARTBEAT_SECONDS)).start()
         try:
             while True:
                 self._run_once(opts)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from funnelwatch.ops import backup, conf
+from funnelwatch.ops import backup
 
 
 class Command(BaseCommand):
@@ -33,7 +33,7 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: object, **opts: object) -> None:
-        folder = opts["to"] or conf.backup_dir()
+        folder = opts["to"] or backup.backup_dir()
         if folder.exists() and not folder.is_dir():
             raise CommandError(f"--to: {folder} is not a folder")
         try:

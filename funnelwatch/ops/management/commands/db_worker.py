@@ -6,15 +6,15 @@ db_worker`` runs.)"""
 
 from __future__ import annotations
 
+from django.conf import settings
 from django_tasks_db.management.commands import db_worker
 
-from funnelwatch.ops import conf
 from funnelwatch.ops.heartbeat import Beater
 
 
 class Worker(db_worker.Worker):
     def run(self) -> None:
-        beater = Beater("worker", conf.heartbeat_seconds()).start()
+        beater = Beater("worker", float(settings.FUNNELWATCH_HEARTBEAT_SECONDS)).start()
         try:
             super().run()
         finally:

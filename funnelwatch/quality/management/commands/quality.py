@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from funnelwatch.quality import conf
 from funnelwatch.quality.audio import AudioError, analyze_file
 
 
@@ -19,8 +19,14 @@ class Command(BaseCommand):
             "analyze-file", help="Print the metrics of one audio file (nothing is stored)."
         )
         f.add_argument("path")
-        f.add_argument("--manager-channel", choices=["left", "right"], default=conf.MANAGER_CHANNEL)
-        f.add_argument("--vad", choices=["auto", "energy", "webrtc"], default=conf.VAD)
+        f.add_argument(
+            "--manager-channel",
+            choices=["left", "right"],
+            default=settings.FUNNELWATCH_QUALITY_MANAGER_CHANNEL,
+        )
+        f.add_argument(
+            "--vad", choices=["auto", "energy", "webrtc"], default=settings.FUNNELWATCH_QUALITY_VAD
+        )
         f.add_argument("--json", action="store_true", help="Print JSON.")
         a = sub.add_parser("analyze", help="Analyse stored recordings (again).")
         a.add_argument("--since", help="Only calls started on or after this day (YYYY-MM-DD).")
@@ -43,7 +49,7 @@ class Command(BaseCommand):
                 opts["path"],
                 manager_channel=opts["manager_channel"],
                 vad=opts["vad"],
-                ffmpeg=conf.FFMPEG or None,
+                ffmpeg=settings.FUNNELWATCH_FFMPEG or None,
             )
         except (AudioError, ValueError) as exc:
             raise CommandError(str(exc)) from None

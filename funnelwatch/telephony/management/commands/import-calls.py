@@ -7,10 +7,11 @@ import math
 import os
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import DatabaseError
 
-from funnelwatch.telephony import conf, importer
+from funnelwatch.telephony import importer
 
 
 class Command(BaseCommand):
@@ -37,7 +38,7 @@ class Command(BaseCommand):
             if opts["tz"]:
                 tz = importer.zone(opts["tz"])
             else:
-                name = conf.csv_timezone()
+                name = settings.FUNNELWATCH_CDR_TIMEZONE
                 tz = importer.zone(name, "FUNNELWATCH_CDR_TIMEZONE") if name else None
         except ValueError as exc:
             raise CommandError(str(exc)) from None
