@@ -9,3 +9,19 @@ import os
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytest_plugins = ["funnelwatch.core.testing"]
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _language_of_the_installation():
+    """Each test starts and ends in the installation's language: a request or command that
+    switched the thread's language (a Russian page, a background run) leaves no trace in
+    the next test."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
