@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import os
 
+import pytest
+
 # Sync Playwright runs an event loop in the test thread; the ORM must still work there.
 os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 pytest_plugins = ["funnelwatch.core.testing"]
-
-
-import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
