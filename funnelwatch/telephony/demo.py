@@ -340,6 +340,17 @@ def link_to_deals_of_their_time(ctx) -> int:
         if want != deal_id:
             changed.append(Call(pk=pk, deal_id=want))
     Call.objects.bulk_update(changed, ["deal"], batch_size=2000)
+    # A call filed under another deal moves the numbers that count calls on deals: the
+    # days of those calls are recomputed (through the one door, once each on commit).
+    from funnelwatch import metrics
+
+    days_of: dict[int, set] = defaultdict(set)
+    for manager_id, started in Call.objects.filter(
+        pk__in=[c.pk for c in changed], manager__isnull=False
+    ).values_list("manager_id", "started_at"):
+        days_of[manager_id].add(started)
+    for manager_id, moments in days_of.items():
+        metrics.changed("call", [manager_id], moments)
     return linked
 
 
