@@ -131,10 +131,12 @@ else:
             "CONN_MAX_AGE": 60,
             "OPTIONS": {
                 "transaction_mode": "IMMEDIATE",
-                "timeout": 20,
+                # A writer waits up to a minute for another's write to end (a refresh of a
+                # busy day's rollups on a loaded machine can pass 20 s) instead of failing.
+                "timeout": 60,
                 "init_command": (
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA busy_timeout=20000; PRAGMA foreign_keys=ON;"
+                    "PRAGMA busy_timeout=60000; PRAGMA foreign_keys=ON;"
                 ),
             },
         }
