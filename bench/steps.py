@@ -111,7 +111,9 @@ def step_queries(args: argparse.Namespace) -> dict:
     client.force_login(head)
     subset = [k for k in FLOW_SUBSET if k in {m.key for m in registry.all_metrics()}]
 
-    from funnelwatch.metrics import conf, engine
+    from django.conf import settings
+
+    from funnelwatch.metrics import engine
 
     today = Period(end - dt.timedelta(days=1), end)
 
@@ -130,11 +132,11 @@ def step_queries(args: argparse.Namespace) -> dict:
         """``func`` reading every rollup row, reusing no earlier answer."""
 
         def run() -> object:
-            saved, conf.ROLLUP_CACHE_SECONDS = conf.ROLLUP_CACHE_SECONDS, 0
+            saved, settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS, 0
             try:
                 return func()
             finally:
-                conf.ROLLUP_CACHE_SECONDS = saved
+                settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = saved
 
         return run
 
