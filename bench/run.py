@@ -135,7 +135,9 @@ def markdown(r: dict) -> str:
         f"(generated in {r['generate_s']:.0f} s). {r['date']}, {r['machine']}; `{r['command']}`.",
         "",
         f"Webhooks are measured with {r.get('webhook_mode', 'queue')} settings "
-        "(BENCH_WEBHOOK_MODE: `default`, each event processed in its request, or `queue`), "
+        "(BENCH_WEBHOOK_MODE: `default`, the product's defaults: each event stored and "
+        "answered, turned into its call by the worker's batches; or `sync`, each event "
+        "turned into its call in its own request), "
         "gunicorn gthread 2 workers × 4 threads. Pages and the key-numbers table are timed "
         "as in the working day: before each request today's rollups are rewritten (as a "
         "call or a deal change would), so every answer that includes today is read from "

@@ -262,14 +262,14 @@ def step_webhooks(args: argparse.Namespace) -> dict:
     from bench.webhook_events import make_event, stored_counts
 
     port = _free_port()
-    # BENCH_WEBHOOK_MODE=queue: the settings the telephony guide recommends for a busy
-    # PBX (events stored and answered at once, turned into calls in batches); "default"
-    # (the default): the product's default settings, each event processed in its request.
+    # BENCH_WEBHOOK_MODE: "default" (the default) runs the product's default settings
+    # (events stored and answered at once, turned into calls by the worker in batches);
+    # "sync" each event turned into its call in its own request.
     mode = os.environ.get("BENCH_WEBHOOK_MODE", "default")
     env = dict(os.environ)
     env.pop("FUNNELWATCH_WEBHOOK_MODE", None)
-    if mode == "queue":
-        env["FUNNELWATCH_WEBHOOK_MODE"] = "queue"
+    if mode != "default":
+        env["FUNNELWATCH_WEBHOOK_MODE"] = mode
     server = subprocess.Popen(
         [
             str(Path(sys.executable).parent / "gunicorn"),

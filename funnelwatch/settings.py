@@ -316,9 +316,12 @@ FUNNELWATCH_ROUTE_TOKEN = envsecret("FUNNELWATCH_ROUTE_TOKEN")
 FUNNELWATCH_CALLS_CREATE_LEADS = envbool("FUNNELWATCH_CALLS_CREATE_LEADS", True)
 # Zone the PBX writes CDR times in ("" = the company's zone).
 FUNNELWATCH_CDR_TIMEZONE = envstr("FUNNELWATCH_CDR_TIMEZONE")
-# "sync": each webhook event becomes a call in its request; "queue": stored, processed
-# in batches by the worker.
-FUNNELWATCH_WEBHOOK_MODE = envstr("FUNNELWATCH_WEBHOOK_MODE", "sync")
+# "queue": each webhook event is checked, stored and answered at once, and turned into a
+# call by the worker in batches, FUNNELWATCH_WEBHOOK_BATCH_MS after the first event of the
+# batch arrived (a PBX sending hundreds of events a second is not held up); "sync": each
+# event becomes a call in its own request (an installation without the worker).
+FUNNELWATCH_WEBHOOK_MODE = envstr("FUNNELWATCH_WEBHOOK_MODE", "queue")
+FUNNELWATCH_WEBHOOK_BATCH_MS = envint("FUNNELWATCH_WEBHOOK_BATCH_MS", 500)
 # Addresses and networks that may send each provider's webhooks (empty: anyone; the
 # signature is then the only check).
 FUNNELWATCH_WEBHOOK_ALLOWED_IPS_TWILIO = envlist("FUNNELWATCH_WEBHOOK_ALLOWED_IPS_TWILIO", [])

@@ -261,11 +261,14 @@ def touched_by_calls(call_ids: list[int]) -> list[tuple[int, dt.datetime]]:
         numbers = {n for _d, n, _t in outbound if n}
         earliest = min(t for _d, _n, t in outbound)
         latest = max(t for _d, _n, t in outbound)
+        # The contacts of the numbers first, by the number's index: joined in one query,
+        # SQLite walks every deal created before ``latest`` instead.
+        contacts = set(
+            ContactPhone.objects.filter(number__in=numbers).values_list("contact_id", flat=True)
+        )
         # A lead whose first call is earlier than every one of these is not changed by them.
         leads = (
-            Deal.objects.filter(
-                Q(pk__in=deals) | Q(contact__phones__number__in=numbers), created_at__lte=latest
-            )
+            Deal.objects.filter(Q(pk__in=deals) | Q(contact_id__in=contacts), created_at__lte=latest)
             .annotate(
                 first_owner=creation_owner(),
                 first_by_deal=_first(_by_deal()),

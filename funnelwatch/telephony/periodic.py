@@ -27,13 +27,9 @@ def retry_recordings(now: dt.datetime) -> str | None:
 
 @periodic("telephony-webhooks", every=dt.timedelta(seconds=10))
 def process_queued_events(now: dt.datetime) -> str | None:
-    """Queued webhook events (FUNNELWATCH_WEBHOOK_MODE=queue), in batches."""
+    """Queued webhook events (FUNNELWATCH_WEBHOOK_MODE=queue) the worker's batches left,
+    in batches."""
     from funnelwatch.telephony import webhooks
 
-    total = 0
-    while True:
-        result = webhooks.process_pending()
-        total += result["processed"] + result["failed"]
-        if result["processed"] + result["failed"] < 5000:
-            break
+    total = webhooks.process_all_pending()
     return f"{total} events" if total else None

@@ -15,6 +15,9 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import threading
+import time
 from collections.abc import Callable
 
 from django.conf import settings
@@ -185,6 +188,8 @@ def process(
     CHECKS[kind](payload)
     if settings.FUNNELWATCH_WEBHOOK_MODE == "queue":
         stored = store_event(provider, key, payload | {KIND_KEY: kind})
+        if stored:
+            transaction.on_commit(_process_soon)
         return (Outcome.QUEUED if stored else Outcome.DUPLICATE), None
     for attempt in range(3):
         try:
@@ -220,11 +225,66 @@ def _process_once(provider, key, payload, kind, source_name):
         return (Outcome.CREATED if result.created_ids else Outcome.UPDATED), call
 
 
+# When this process last asked the worker for a batch to run (time.monotonic()).
+_batch_due = 0.0
+_batch_lock = threading.Lock()
+
+
+def _process_soon() -> None:
+    """Ask the worker to process the queued events in FUNNELWATCH_WEBHOOK_BATCH_MS; events
+    stored before then are in that batch, so a process asks at most once per that time
+    however many events arrive. A task backend that cannot run tasks later (the immediate
+    and dummy ones) leaves the events to the ``telephony-webhooks`` periodic job."""
+    global _batch_due
+    from funnelwatch.telephony.tasks import process_webhook_events
+
+    if not process_webhook_events.get_backend().supports_defer:
+        return
+    delay = settings.FUNNELWATCH_WEBHOOK_BATCH_MS / 1000
+    now = time.monotonic()
+    with _batch_lock:
+        if now < _batch_due:
+            return
+        _batch_due = now + delay
+    run_after = timezone.now() + dt.timedelta(seconds=delay)
+    process_webhook_events.using(run_after=run_after).enqueue()
+
+
+def process_all_pending() -> int:
+    """Process queued events batch by batch until none is left; returns how many."""
+    total = 0
+    while True:
+        result = process_pending()
+        total += result["processed"] + result["failed"]
+        if result["processed"] + result["failed"] < 5000:
+            return total
+
+
 def process_pending(limit: int = 5000) -> dict[str, int]:
     """Process queued events in one batch per provider (oldest first).
 
-    An event that cannot be built, or whose call cannot be stored, keeps its error on
-    its row and is not tried again; the others of its batch are processed."""
+    Batches take turns (the worker's batch and the periodic job's may start together):
+    each reads the events still unprocessed once it has its turn, so none is processed
+    twice. An event that cannot be built, or whose call cannot be stored, keeps its error
+    on its row and is not tried again; the others of its batch are processed."""
+    with transaction.atomic():
+        _take_turn()
+        return _process_pending(limit)
+
+
+# Advisory lock key of the webhook batches (PostgreSQL).
+_BATCH_LOCK = 0x0F0F
+
+
+def _take_turn() -> None:
+    """PostgreSQL: wait for the other batch (until the transaction ends). SQLite: its
+    write transactions already run one at a time (``transaction_mode`` IMMEDIATE)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_BATCH_LOCK])
+
+
+def _process_pending(limit: int) -> dict[str, int]:
     events = list(
         WebhookEvent.objects.filter(
             processed_at__isnull=True, error="", payload__has_key=KIND_KEY

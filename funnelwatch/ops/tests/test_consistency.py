@@ -42,6 +42,9 @@ def _source(tmp_path: Path) -> dict[str, str]:
         copy.close()
         env = Targets(tmp_path).new("source")
     env["FUNNELWATCH_CALLS_WEBHOOK_SECRET"] = SECRET
+    # Each event becomes its call in its own request, so "every stored event has its call"
+    # holds at any moment a backup can catch.
+    env["FUNNELWATCH_WEBHOOK_MODE"] = "sync"
     return env
 
 

@@ -659,3 +659,112 @@ def test_queued_events_that_cannot_be_stored_fail_alone(client, world, secrets, 
     ]
     assert "out of range" in WebhookEvent.objects.get(event_key="event:q3").error
     assert webhooks.process_pending() == {"processed": 0, "failed": 0, "calls_created": 0}
+
+
+DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_default_queue_answers_at_once_and_the_worker_makes_the_calls(
+    client, world, secrets, django_capture_on_commit_callbacks
+):
+    """The installation's default: events are stored and answered; one worker batch,
+    asked for by the first event and run FUNNELWATCH_WEBHOOK_BATCH_MS later, makes the
+    calls of every event stored meanwhile."""
+    import datetime as dt
+
+    import time_machine
+    from django.core.management import call_command
+    from django.utils import timezone
+    from django_tasks_db.models import DBTaskResult
+
+    from funnelwatch import settings as installed
+    from funnelwatch.telephony import webhooks
+
+    assert installed.FUNNELWATCH_WEBHOOK_MODE == "queue"
+    secrets.FUNNELWATCH_WEBHOOK_MODE = "queue"
+    secrets.TASKS = DB_TASKS
+    # A minute (the default is half a second), so that a slow machine cannot make the
+    # batch due before the test looks.
+    secrets.FUNNELWATCH_WEBHOOK_BATCH_MS = 60_000
+    webhooks._batch_due = 0.0
+    body = {
+        "event_id": "d1",
+        "call_id": "gd1",
+        "direction": "out",
+        "from": "101",
+        "to": "+97699112233",
+        "started_at": "2026-03-02T10:00:00+08:00",
+        "talk_seconds": 10,
+        "outcome": "answered",
+    }
+    asked = timezone.now()
+    for n in range(3):
+        event = body | {"event_id": f"d{n}", "call_id": f"gd{n}"}
+        assert _generic(client, event).json()["status"] == "queued"
+    assert _generic(client, body | {"event_id": "d0", "call_id": "gd0"}).json()["status"] == (
+        "duplicate"
+    )
+    assert not Call.objects.exists()
+    # One batch for the three events, due a minute after the first.
+    [batch] = DBTaskResult.objects.all()
+    assert batch.task_path.endswith("process_webhook_events")
+    assert dt.timedelta(seconds=60) <= batch.run_after - asked < dt.timedelta(seconds=90)
+    # Before it is due the worker leaves it; once due it runs and makes every call.
+    call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    assert not Call.objects.exists()
+    with time_machine.travel(batch.run_after + dt.timedelta(seconds=1)):
+        call_command("db_worker", batch=True, no_startup_delay=True, verbosity=0)
+    assert sorted(Call.objects.values_list("external_id", flat=True)) == ["gd0", "gd1", "gd2"]
+    assert not WebhookEvent.objects.filter(processed_at__isnull=True).exists()
+    # The next event, after the batch was due, asks for a batch of its own.
+    webhooks._batch_due = 0.0
+    assert _generic(client, body | {"event_id": "d9", "call_id": "gd9"}).json()["status"] == (
+        "queued"
+    )
+    assert DBTaskResult.objects.count() == 2
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_batches_at_once_process_each_event_once(world, secrets):
+    """A worker batch and the periodic job's may start together: they take turns, and the
+    second finds nothing left."""
+    import threading
+
+    from django.db import connection
+
+    from funnelwatch.telephony import webhooks
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite in memory: one connection; its transactions already take turns")
+    for n in range(20):
+        webhooks.store_event(
+            "generic",
+            f"event:t{n}",
+            {
+                "event_id": f"t{n}",
+                "call_id": f"gt{n}",
+                "direction": "out",
+                "from": "101",
+                "to": "+97699112233",
+                "started_at": "2026-03-02T10:00:00+08:00",
+                "talk_seconds": 10,
+                "outcome": "answered",
+                webhooks.KIND_KEY: "generic",
+            },
+        )
+    results = []
+
+    def batch():
+        try:
+            results.append(webhooks.process_pending())
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=batch) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert sorted(r["processed"] for r in results) == [0, 20]
+    assert Call.objects.filter(external_id__startswith="gt").count() == 20
