@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextvars
 import datetime as dt
+import functools
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -61,17 +62,24 @@ def origin(value: Origin) -> Iterator[None]:
         _pending.reset(token)
 
 
+@functools.cache
+def _call_source_names() -> frozenset[str]:
+    """The name of the calls' lead source in every language (telephony names it in the
+    installation's language when it first makes it)."""
+    names = set()
+    for lang, _name in settings.LANGUAGES:
+        with translation.override(lang):
+            names.add(_("Phone call").lower())
+    return frozenset(names)
+
+
 def _kind_of_source(deal: Deal) -> str:
     """The origin of a lead made elsewhere (the telephony import, the deal form), from
     its CRM source."""
     if deal.source_id is None:
         return SourceKind.MANUAL
     name = deal.source.name.strip().lower()
-    calls = set()
-    for lang, _name in settings.LANGUAGES:
-        with translation.override(lang):
-            calls.add(_("Phone call").lower())
-    if name in calls:
+    if name in _call_source_names():
         return SourceKind.CALL
     if "import" in name or "импорт" in name:
         return SourceKind.IMPORT

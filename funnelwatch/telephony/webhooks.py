@@ -267,7 +267,9 @@ def process_pending(limit: int = 5000) -> dict[str, int]:
     each reads the events still unprocessed once it has its turn, so none is processed
     twice. An event that cannot be built, or whose call cannot be stored, keeps its error
     on its row and is not tried again; the others of its batch are processed."""
-    with transaction.atomic():
+    # The rollups of the calls' (manager, day) pairs are recomputed by the worker's
+    # ``metrics-dirty`` job, each pair once however many batches named it.
+    with refresh.background(), transaction.atomic():
         _take_turn()
         return _process_pending(limit)
 
