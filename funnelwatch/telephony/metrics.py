@@ -268,7 +268,9 @@ def touched_by_calls(call_ids: list[int]) -> list[tuple[int, dt.datetime]]:
         )
         # A lead whose first call is earlier than every one of these is not changed by them.
         leads = (
-            Deal.objects.filter(Q(pk__in=deals) | Q(contact_id__in=contacts), created_at__lte=latest)
+            Deal.objects.filter(
+                Q(pk__in=deals) | Q(contact_id__in=contacts), created_at__lte=latest
+            )
             .annotate(
                 first_owner=creation_owner(),
                 first_by_deal=_first(_by_deal()),
