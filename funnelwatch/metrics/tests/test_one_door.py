@@ -156,6 +156,31 @@ def test_webhooks_mark_days_for_the_worker_each_once(
     clean()
 
 
+def test_queued_webhook_events_reach_the_rollups_through_the_batch(
+    world, client, settings, doors, django_capture_on_commit_callbacks
+):
+    """The default mode: the request stores the event; the worker's batch makes the calls
+    and marks their manager-days for the ``metrics-dirty`` job, which counts them."""
+    from funnelwatch.core import periodic
+    from funnelwatch.telephony import webhooks
+
+    settings.FUNNELWATCH_CALLS_WEBHOOK_SECRET = "our-secret"
+    settings.FUNNELWATCH_WEBHOOK_MODE = "queue"
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(3):
+            r = _generic_event(client, n, f"2026-03-02T1{n}:00:00+08:00")
+            assert r.json()["status"] == "queued", r.content
+    assert doors.count("call") == 0 and value("calls_out", world.alice) == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.process_pending()["calls_created"] == 3
+    assert doors.count("call") == 1  # one batch, one change
+    assert DirtyDay.objects.filter(manager=world.alice).exists()
+    assert value("calls_out", world.alice) == 0
+    periodic.JOBS["metrics-dirty"].func(dt.datetime.now(dt.UTC))
+    assert value("calls_out", world.alice) == 3
+    clean()
+
+
 def test_rollups_verify_applies_waiting_changes_first(world, client, settings):
     settings.FUNNELWATCH_CALLS_WEBHOOK_SECRET = "our-secret"
     assert _generic_event(client, 9, "2026-03-03T10:00:00+08:00").status_code == 200
