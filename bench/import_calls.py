@@ -4,7 +4,8 @@
 
 Generates a 21-column cdr_csv file (two legs per call for a fifth of the calls, numbers
 from a pool of 2,000 clients, 20 managers' extensions), imports it into a fresh SQLite
-database in a temporary data folder and prints rows/s.
+database in a temporary data folder and prints rows/s. With ``DATABASE_URL`` naming an
+empty PostgreSQL database it imports there instead.
 """
 
 from __future__ import annotations
@@ -52,15 +53,20 @@ def main() -> None:
     # Most of the client pool is known (contacts); the rest become leads on first call.
     for i, raw in enumerate(client_numbers()[:1950]):
         create_contact(actor=None, name=f"Client {i}", phone_numbers=[raw])
-    t = time.perf_counter()
+    t, cpu = time.perf_counter(), time.process_time()
     report = importer.import_file(path, "asterisk-csv")
-    took = time.perf_counter() - t
+    took, cpu = time.perf_counter() - t, time.process_time() - cpu
     d = report.as_dict()
     print(
         f"rows read {d['rows_read']}, calls {d['calls_created']}, duplicates "
         f"{d['duplicates_skipped']}, rejected {d['rows_rejected']}, leads {d['leads_created']}"
     )
-    print(f"import: {took:.1f}s, {d['rows_read'] / took:,.0f} rows/s")
+    # On a shared machine the clock also counts waiting for a core: this process's own
+    # CPU time says what the import costs here (on PostgreSQL the server's work is apart).
+    print(
+        f"import: {took:.1f}s, {d['rows_read'] / took:,.0f} rows/s "
+        f"(CPU of this process {cpu:.1f}s, {d['rows_read'] / cpu:,.0f} rows per CPU second)"
+    )
     if not args.keep:
         import shutil
 

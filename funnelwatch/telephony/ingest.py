@@ -325,7 +325,7 @@ def _ingest_provider(
         changed += link_callbacks(numbers, changes=True)
     # A call counts for its manager, else (missed, nobody took it) for the client's owner.
     changed += [(row[9] or owner_of_contact.get(row[10]), row[12]) for row in rows]
-    _notify(changed, [*merged, *ids])
+    _notify(changed, merged, [(row[11], row[3], row[8], row[12]) for row in rows])
     if recordings:
         from funnelwatch.telephony import recordings as rec_mod
 
@@ -485,14 +485,19 @@ def _recomputed(
     return CallOutcome.ANSWERED, max(talk, best[4]), user_id or manager_id
 
 
-def _notify(changed: list[tuple[int | None, dt.datetime]], call_ids: Iterable[int] = ()) -> None:
+def _notify(
+    changed: list[tuple[int | None, dt.datetime]],
+    merged: list[int],
+    new: Iterable[tuple[int | None, str, str, dt.datetime]] = (),
+) -> None:
     """Tell the metrics (``metrics.changed``, source "call") which managers' numbers
     changed on which days: the (manager, call start) pairs in ``changed``, and what the
-    calls ``call_ids`` change for others (the deal's owner, the owner of a lead they call
-    first: ``metrics.touched_by_calls``)."""
-    from funnelwatch.telephony.metrics import touched_by_calls
+    calls change for others (the deal's owner, the owner of a lead they call first:
+    ``metrics.touched_by_calls``): the stored calls ``merged`` and the new calls ``new``
+    ((deal, direction, client number, start), known without reading them back)."""
+    from funnelwatch.telephony.metrics import call_facts, touched_by_calls
 
-    everything = [*changed, *touched_by_calls(list(call_ids))]
+    everything = [*changed, *touched_by_calls([*call_facts(merged), *new])]
     # One moment per manager and quarter hour stands for its local day (zone offsets are
     # whole quarter hours): hundreds of thousands of calls name a few days.
     pairs = {(m, int(at.timestamp()) // 900): (m, at) for m, at in everything if m}

@@ -12,6 +12,7 @@ The metrics app learns about new calls through ``crm_event`` (kind "call",
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 from collections.abc import Iterator
 
@@ -23,7 +24,6 @@ from django.utils.translation import gettext_lazy as _
 
 from funnelwatch.crm.metrics import add_objection_attempt_source, creation_owner
 from funnelwatch.crm.models import ContactPhone, Deal
-from funnelwatch.crm.rollups import owner_at
 from funnelwatch.lib import dates
 from funnelwatch.lib.dates import Period
 from funnelwatch.metrics.common import LocalDay, day_points
@@ -172,14 +172,45 @@ def _by_deal() -> QuerySet[Call]:
     return _outbound_after_creation(deal_id=OuterRef("pk"))
 
 
-def _by_number() -> QuerySet[Call]:
-    numbers = ContactPhone.objects.filter(contact_id=OuterRef(OuterRef("contact_id")))
-    return _outbound_after_creation(client_number__in=numbers.values("number"))
+def _to_number() -> QuerySet[Call]:
+    """Outbound call attempts to the (outer) contact phone's number after its (outer,
+    outer) deal was created: asked number by number, each is one step down the (client
+    number, start) index; asked for all the contact's numbers at once (``client_number IN
+    (...)``), SQLite walks every outbound call since the deal's creation, for every lead."""
+    return Call.objects.active().filter(
+        direction=Direction.OUT,
+        client_number=OuterRef("number"),
+        started_at__gte=OuterRef(OuterRef("created_at")),
+    )
+
+
+def _contact_phones() -> QuerySet[ContactPhone]:
+    return ContactPhone.objects.filter(contact_id=OuterRef("contact_id"))
+
+
+def _called_by_number() -> Exists:
+    return Exists(_contact_phones().filter(Exists(_to_number())))
 
 
 def _first(calls: QuerySet[Call]) -> Subquery:
+    """The start of the earliest of ``calls``, asked as the first row by start: the
+    planners can take it from an index ending in the start ((deal, start)) with one step,
+    where a minimum over the rows may read every outbound call since the deal's creation
+    through the (direction, outcome, start) index."""
+    return Subquery(calls.order_by("started_at").values("started_at")[:1])
+
+
+def _first_by_number() -> Subquery:
+    """The first outbound call attempt after the (outer) deal was created to any of its
+    contact's numbers: the earliest of each number's first (see :func:`_to_number`)."""
+    per_number = _to_number().order_by("started_at").values("started_at")[:1]
     return Subquery(
-        calls.order_by().values("direction").annotate(first=Min("started_at")).values("first")
+        _contact_phones()
+        .annotate(first=Subquery(per_number))
+        .order_by()
+        .values("contact_id")
+        .annotate(earliest=Min("first"))
+        .values("earliest")
     )
 
 
@@ -192,7 +223,7 @@ def _leads_first_calls(period: Period, manager_ids: set[int] | None):
         .annotate(
             day=LocalDay("created_at", period),
             first_by_deal=_first(_by_deal()),
-            first_by_number=_first(_by_number()),
+            first_by_number=_first_by_number(),
         )
         .order_by()
         .values_list("first_owner", "day", "created_at", "first_by_deal", "first_by_number")
@@ -209,7 +240,7 @@ def speed_to_first_call(period: Period, manager_ids: set[int] | None) -> Iterato
 
 
 def leads_called_pct(period: Period, manager_ids: set[int] | None) -> list[Point]:
-    called = Case(When(Exists(_by_deal()) | Exists(_by_number()), then=1), default=0)
+    called = Case(When(Exists(_by_deal()) | _called_by_number(), then=1), default=0)
     return day_points(
         _new_leads(period, manager_ids), "first_owner", "created_at", period, value=called
     )
@@ -235,54 +266,164 @@ add_objection_attempt_source(
 )
 
 
-def touched_by_calls(call_ids: list[int]) -> list[tuple[int, dt.datetime]]:
+# (deal id, direction, client number, start) of a stored call: what decides which
+# numbers besides its manager's it changes.
+CallFacts = tuple[int | None, str, str, dt.datetime]
+
+_IN_CHUNK = 900  # parameters per IN (...) query, below SQLite's limit
+
+
+def call_facts(call_ids: list[int]) -> list[CallFacts]:
+    """The :data:`CallFacts` of these calls (archived ones left out)."""
+    out: list[CallFacts] = []
+    for start in range(0, len(call_ids), _IN_CHUNK):
+        out += (
+            Call.objects.active()
+            .filter(pk__in=call_ids[start : start + _IN_CHUNK])
+            .values_list("deal_id", "direction", "client_number", "started_at")
+        )
+    return out
+
+
+def touched_by_calls(calls: list[CallFacts]) -> list[tuple[int, dt.datetime]]:
     """(manager, moment) of the numbers stored calls change besides their own manager's
     day (see ``ingest._notify``): the deal's owner at the call (objection attempts), and
-    the new leads whose first outbound call may now be one of them: their owner at
-    creation, on the day of creation (speed to first call, leads called)."""
-    out: list[tuple[int, dt.datetime]] = []
-    for start in range(0, len(call_ids), 500):
-        calls = Call.objects.active().filter(pk__in=call_ids[start : start + 500])
-        out += [
-            (owner, at)
-            for owner, at in calls.filter(deal__isnull=False)
-            .annotate(owner=owner_at("deal", "started_at"))
-            .values_list("owner", "started_at")
-            if owner
-        ]
-        outbound = list(
-            calls.filter(direction=Direction.OUT).values_list(
-                "deal_id", "client_number", "started_at"
+    the new leads whose first outbound call is now one of them: their owner at creation,
+    on the day of creation (speed to first call, leads called).
+
+    ``calls``: :data:`CallFacts` of active calls already stored. A fixed number of queries
+    per thousand leads or deals concerned, whatever the number of calls."""
+    out = _owners_at_calls([(deal, at) for deal, _d, _n, at in calls if deal])
+    outbound = [(deal, n, at) for deal, direction, n, at in calls if direction == Direction.OUT]
+    if outbound:
+        out += _leads_first_called(outbound)
+    return out
+
+
+def _owners_at_calls(calls: list[tuple[int, dt.datetime]]) -> list[tuple[int, dt.datetime]]:
+    """(the deal's owner at the call, start) of each (deal, start): what ``owner_at``
+    says (the last owner change at or before it, else the current owner), from each
+    deal's history read once."""
+    if not calls:
+        return []
+    from funnelwatch.crm.models import OwnerChange
+
+    deals = sorted({deal for deal, _at in calls})
+    owner: dict[int, int | None] = {}
+    history: dict[int, list[tuple[dt.datetime, int, int | None]]] = {}
+    for start in range(0, len(deals), _IN_CHUNK):
+        part = deals[start : start + _IN_CHUNK]
+        owner.update(Deal.objects.filter(pk__in=part).values_list("pk", "owner_id"))
+        for deal, at, pk, to_owner in OwnerChange.objects.filter(deal_id__in=part).values_list(
+            "deal_id", "at", "pk", "to_owner_id"
+        ):
+            history.setdefault(deal, []).append((at, pk, to_owner))
+    moments = {}
+    for changes in history.values():
+        changes.sort(key=lambda change: (change[0], change[1]))
+    for deal, changes in history.items():
+        moments[deal] = [at for at, _pk, _to in changes]
+    out = []
+    for deal, at in calls:
+        who = None
+        changes = history.get(deal)
+        if changes:
+            i = bisect.bisect_right(moments[deal], at)
+            if i:
+                who = changes[i - 1][2]
+        who = who or owner.get(deal)
+        if who:
+            out.append((who, at))
+    return out
+
+
+def _leads_first_called(
+    outbound: list[tuple[int | None, str, dt.datetime]],
+) -> list[tuple[int, dt.datetime]]:
+    """(owner at creation, creation) of the deals whose first outbound call after their
+    creation (on the deal, or to one of their contact's numbers) is one of these calls:
+    the earliest of them that concerns the deal, with no other call before it."""
+    by_deal: dict[int, list[dt.datetime]] = {}
+    by_number: dict[str, list[dt.datetime]] = {}
+    for deal, number, at in outbound:
+        if deal:
+            by_deal.setdefault(deal, []).append(at)
+        if number:
+            by_number.setdefault(number, []).append(at)
+    for times in (*by_deal.values(), *by_number.values()):
+        times.sort()
+    latest = max(at for _d, _n, at in outbound)
+
+    numbers_of: dict[int, list[str]] = {}
+    numbers = sorted(by_number)
+    for start in range(0, len(numbers), _IN_CHUNK):
+        for contact, number in ContactPhone.objects.filter(
+            number__in=numbers[start : start + _IN_CHUNK]
+        ).values_list("contact_id", "number"):
+            numbers_of.setdefault(contact, []).append(number)
+
+    def first_after(times: list[dt.datetime] | None, since: dt.datetime) -> dt.datetime | None:
+        if not times:
+            return None
+        i = bisect.bisect_left(times, since)
+        return times[i] if i < len(times) else None
+
+    concerned: dict[int, tuple[int, dt.datetime, dt.datetime, int]] = {}
+    contacts, deal_ids = sorted(numbers_of), sorted(by_deal)
+    for where, keys in (("contact_id__in", contacts), ("pk__in", deal_ids)):
+        for start in range(0, len(keys), _IN_CHUNK):
+            for pk, contact, created, owner in (
+                Deal.objects.filter(
+                    created_at__lte=latest, **{where: keys[start : start + _IN_CHUNK]}
+                )
+                .annotate(first_owner=creation_owner())
+                .values_list("pk", "contact_id", "created_at", "first_owner")
+            ):
+                if not owner or pk in concerned:
+                    continue
+                firsts = [first_after(by_deal.get(pk), created)]
+                firsts += [first_after(by_number[n], created) for n in numbers_of.get(contact, ())]
+                first = min((t for t in firsts if t is not None), default=None)
+                if first is not None:
+                    concerned[pk] = (contact or 0, created, first, owner)
+    if not concerned:
+        return []
+    return [(concerned[pk][3], concerned[pk][1]) for pk in _not_called_before(concerned)]
+
+
+def _not_called_before(
+    concerned: dict[int, tuple[int, dt.datetime, dt.datetime, int]],
+) -> list[int]:
+    """The deals (pk → (contact or 0, created, moment, owner)) without an outbound call
+    from their creation to before that moment, on the deal or to their contact's numbers.
+    Each probe is a step down the (deal, start) or (client number, start) index."""
+    from django.db import connection
+
+    quote = connection.ops.quote_name
+    calls, phones = quote(Call._meta.db_table), quote(ContactPhone._meta.db_table)
+    adapt = connection.ops.adapt_datetimefield_value
+    out = []
+    items = sorted(concerned.items())
+    step = _IN_CHUNK // 4
+    window = (
+        f"c.direction = '{Direction.OUT}' AND c.archived_at IS NULL "
+        "AND c.started_at >= v.column3 AND c.started_at < v.column4"
+    )
+    with connection.cursor() as cur:
+        for start in range(0, len(items), step):
+            part = items[start : start + step]
+            cur.execute(
+                f"SELECT v.column1 FROM (VALUES {', '.join(['(%s, %s, %s, %s)'] * len(part))}) "
+                f"AS v WHERE NOT EXISTS (SELECT 1 FROM {calls} c WHERE c.deal_id = v.column1 "
+                f"AND {window}) AND NOT EXISTS (SELECT 1 FROM {phones} p JOIN {calls} c "
+                f"ON c.client_number = p.number WHERE p.contact_id = v.column2 AND {window})",
+                [
+                    v
+                    for pk, (contact, created, first, _owner) in part
+                    for v in (pk, contact, adapt(created), adapt(first))
+                ],
             )
-        )
-        if not outbound:
-            continue
-        deals = {d for d, _n, _t in outbound if d}
-        numbers = {n for _d, n, _t in outbound if n}
-        earliest = min(t for _d, _n, t in outbound)
-        latest = max(t for _d, _n, t in outbound)
-        # The contacts of the numbers first, by the number's index: joined in one query,
-        # SQLite walks every deal created before ``latest`` instead.
-        contacts = set(
-            ContactPhone.objects.filter(number__in=numbers).values_list("contact_id", flat=True)
-        )
-        # A lead whose first call is earlier than every one of these is not changed by them.
-        leads = (
-            Deal.objects.filter(
-                Q(pk__in=deals) | Q(contact_id__in=contacts), created_at__lte=latest
-            )
-            .annotate(
-                first_owner=creation_owner(),
-                first_by_deal=_first(_by_deal()),
-                first_by_number=_first(_by_number()),
-            )
-            .values_list("first_owner", "created_at", "first_by_deal", "first_by_number")
-            .distinct()
-        )
-        for owner, created, by_deal, by_number in leads:
-            first = min((t for t in (by_deal, by_number) if t is not None), default=None)
-            if owner and (first is None or first >= earliest):
-                out.append((owner, created))
+            out += [row[0] for row in cur.fetchall()]
     return out
 
 

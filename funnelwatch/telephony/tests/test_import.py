@@ -388,6 +388,62 @@ def test_import_refreshes_rollups_once_for_everything_it_changed(
     assert engine.verify(march) == []
 
 
+def test_imported_first_calls_refresh_the_leads_days_of_their_owners_then(
+    world, at, tmp_path, settings, django_capture_on_commit_callbacks
+):
+    """Leads made before the import: the one whose first call (to its contact's second
+    number) is in the file changes its owner-at-creation's day, though it has another
+    owner by then; the call on it counts for that owner at the call. A lead called
+    before the import keeps its first call."""
+    from funnelwatch.crm import services
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import engine
+
+    settings.FUNNELWATCH_CALLS_CREATE_LEADS = False
+    day = dt.date(2026, 3, 2)
+    with django_capture_on_commit_callbacks(execute=True):
+        two = services.create_contact(
+            actor=None,
+            name="Two",
+            owner=world.alice,
+            phone_numbers=["+97699000021", "+97699000022"],
+        )
+        early = services.create_contact(
+            actor=None, name="Early", owner=world.alice, phone_numbers=["+97699000031"]
+        )
+        lead = services.create_lead(
+            actor=None, title="A", owner=world.alice, contact=two, at=at(2026, 3, 2, 10)
+        )
+        services.create_lead(
+            actor=None, title="B", owner=world.alice, contact=early, at=at(2026, 3, 2, 10)
+        )
+        services.reassign(lead, world.bob, actor=world.head, at=at(2026, 3, 3, 9))
+    with django_capture_on_commit_callbacks(execute=True):
+        _import(
+            tmp_path,
+            _row21("e1", "101", "99000031", "PJSIP/101-1", "PJSIP/trunk-1", "2026-03-02 10:30:00")
+            + "\n",
+        )
+    alice_day = {0: {world.alice.pk}}
+    before = engine.group_values(
+        ["leads_called_pct"], Period(day, day + dt.timedelta(days=1)), alice_day
+    )[0]
+    assert before == {"leads_called_pct": 50.0}
+    lines = [
+        _row21("a1", "102", "99000022", "PJSIP/102-2", "PJSIP/trunk-2", "2026-03-05 11:00:00"),
+        _row21("e2", "101", "99000031", "PJSIP/101-3", "PJSIP/trunk-3", "2026-03-05 12:00:00"),
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        report = _import(tmp_path, "\n".join(lines) + "\n")
+    assert report.calls_created == 2 and report.rejected == []
+    assert Call.objects.get(external_id="a1").deal_id == lead.pk
+    after = engine.group_values(
+        ["leads_called_pct"], Period(day, day + dt.timedelta(days=1)), alice_day
+    )[0]
+    assert after == {"leads_called_pct": 100.0}
+    assert engine.verify(Period(dt.date(2026, 3, 1), dt.date(2026, 4, 1))) == []
+
+
 @pytest.mark.django_db(transaction=True)
 def test_batches_commit_one_by_one_and_rollups_refresh_once(world, tmp_path, monkeypatch):
     """Each batch is its own transaction (a failure keeps what was committed before),
