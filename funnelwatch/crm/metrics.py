@@ -691,6 +691,7 @@ def _turnover_per_client(period: Period, groups: dict) -> dict:
             )
         )
         .values("owner_id", "deal__amount", "client")
+        .order_by()  # aggregated: the stage changes' default order would only cost a sort
     )
     found = aggregate_by_group(
         rows, "owner_id", ["SUM(w.deal__amount)", "COUNT(DISTINCT w.client)"], groups

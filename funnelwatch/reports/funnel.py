@@ -83,10 +83,15 @@ def _count(stages: dict[int, Stage], cohort_sql: str, cohort_params: tuple) -> t
     step, last stage, stage left from, deals) rows; deals that entered each open stage; and
     per open stage the durations (days) of the middle one or two finished stays.
 
-    Two statements. The first groups the cohort's changes by deal in one pass (the rows
-    come in deal order from the (deal, at) index), finds each deal's last change by index
-    lookups, then groups the deals. The second ranks the finished
-    stays of each open stage by length and returns the middle ones.
+    Two statements. The first groups the cohort's changes by deal in one pass, each
+    deal's last change (by time, then id) marked by its rank, then groups the deals. The
+    second ranks the finished stays of each open stage by length and returns the middle
+    ones.
+
+    On PostgreSQL the cohort is read once, and both statements look its deals' changes up
+    by the (deal, at) index: with the cohort as a subquery the planner joined it against
+    every stage change of the department, so a team's funnel cost as much as the whole
+    department's history, and the cohort was computed twice.
     """
     table = connection.ops.quote_name(StageChange._meta.db_table)
     # Stage ids and step numbers are integers of our own: written into the SQL as such.
@@ -97,16 +102,10 @@ def _count(stages: dict[int, Stage], cohort_sql: str, cohort_params: tuple) -> t
         else "NULL"
     )
     open_ids = [int(pk) for pk, s in stages.items() if s.outcome == Outcome.OPEN]
-
-    def last(column: str) -> str:  # of the deal's last change, by time then id
-        return (
-            f"(SELECT x.{column} FROM {table} x WHERE x.deal_id = c.deal_id"
-            " ORDER BY x.at DESC, x.id DESC LIMIT 1)"
-        )
-
     per_deal = ", ".join(
-        [f"MAX({step_case}) AS furthest", f"{last('to_stage_id')} AS last_to"]
-        + [f"{last('from_stage_id')} AS last_from"]
+        [f"MAX({step_case}) AS furthest"]
+        + ["MAX(CASE WHEN rk = 1 THEN to_stage_id END) AS last_to"]
+        + ["MAX(CASE WHEN rk = 1 THEN from_stage_id END) AS last_from"]
         + [f"MAX(CASE WHEN to_stage_id = {k} THEN 1 ELSE 0 END) AS e{k}" for k in open_ids]
         + [
             f"SUM(CASE WHEN to_stage_id = {k} AND left_at IS NOT NULL THEN 1 ELSE 0 END) AS f{k}"
@@ -120,19 +119,30 @@ def _count(stages: dict[int, Stage], cohort_sql: str, cohort_params: tuple) -> t
     )
     with transaction.atomic(), connection.cursor() as cur:
         if connection.vendor == "postgresql":
-            # The per-deal lookups make the plan look costly enough for JIT compilation,
-            # which costs more than it saves on statements that run in milliseconds; the
+            # Statements that run in milliseconds gain nothing from JIT compilation; the
             # ranking of a quarter's stays (~70k rows at S) would spill to disk with the
             # default 4 MB of sort memory.
             cur.execute("SET LOCAL jit = off")
             cur.execute("SET LOCAL work_mem = '64MB'")
+            cur.execute(cohort_sql, cohort_params)
+            deals = sorted({row[0] for row in cur.fetchall()})
+            if not deals:
+                return [], {}, {}
+            of_cohort, params = "deal_id = ANY((SELECT %s::bigint[])::bigint[])", (deals,)
+        else:
+            of_cohort, params = f"deal_id IN ({cohort_sql})", cohort_params
         cur.execute(
             f"""SELECT {per_group} FROM (
-                  SELECT {per_deal}
-                  FROM {table} c WHERE deal_id IN ({cohort_sql}) GROUP BY deal_id
+                  SELECT {per_deal} FROM (
+                    SELECT deal_id, to_stage_id, from_stage_id, left_at,
+                           ROW_NUMBER() OVER (PARTITION BY deal_id
+                             ORDER BY at DESC, id DESC) AS rk
+                    FROM {table} WHERE {of_cohort}
+                  ) AS c
+                  GROUP BY deal_id
                 ) AS d
                 GROUP BY furthest, last_to, last_from""",
-            cohort_params,
+            params,
         )
         rows = cur.fetchall()
         lasts = [row[:4] for row in rows]
@@ -154,10 +164,10 @@ def _count(stages: dict[int, Stage], cohort_sql: str, cohort_params: tuple) -> t
                              ROW_NUMBER() OVER (PARTITION BY to_stage_id
                                ORDER BY {_duration_key("left_at", "at")}) AS rn
                       FROM {table}
-                      WHERE deal_id IN ({cohort_sql}) AND left_at IS NOT NULL
+                      WHERE {of_cohort} AND left_at IS NOT NULL
                         AND to_stage_id IN ({marks})
                     ) AS stays WHERE {which}""",
-                cohort_params,
+                params,
             )
             for to_stage, at, left in cur.fetchall():
                 middles[to_stage].append(_days(at, left))

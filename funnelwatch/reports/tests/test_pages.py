@@ -364,3 +364,36 @@ def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
     assert got == expected
     assert "−3.1" in got or "-3.1" in got
     assert "&amp;to=" in got and "&manager=" in got and "&team=" in got and "<small" in got
+
+
+# The sales table's cells as its template wrote them (sales_cells builds them in Python).
+SALES_CELLS_BY_TEMPLATE = """{% load reports_fw %}{% for row in table.rows %}
+{% for m in table.metrics %}{% with c=row|cell:m.key %}<td class="num"><a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>{% if c.change is not None %} <small class="{{ c.tone }}">{{ c.change|signed:m }}</small>{% endif %}</td>{% endwith %}{% endfor %}{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_sales_cells_are_what_the_template_wrote(sales, world, language):
+    from django.template import engines
+    from django.utils import translation
+
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.metrics import registry
+    from funnelwatch.reports import queries
+
+    keys = [m.key for m in registry.by_block("sales")]
+    table = queries.key_numbers(
+        world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)), metrics=keys
+    )
+    context = {"table": table, "period_query": "period=custom&from=2026-03-02&to=2026-03-08"}
+    django_engine = engines["django"]
+    built = (
+        "{% load reports_fw %}{% for row in table.rows %}\n"
+        "{% sales_cells row table.metrics %}{% endfor %}"
+    )
+    with translation.override(language):
+        expected = django_engine.from_string(SALES_CELLS_BY_TEMPLATE).render(context)
+        got = django_engine.from_string(built).render(context)
+    assert got == expected
+    # Money, percentages, an undefined value, changes both ways: every branch was written.
+    assert "5\u202f000" in got and "%" in got and "—" in got and "<small" in got
+    assert "&amp;to=" in got and "&manager=" in got and "&team=" in got
