@@ -132,7 +132,10 @@ def step_queries(args: argparse.Namespace) -> dict:
         """``func`` reading every rollup row, reusing no earlier answer."""
 
         def run() -> object:
-            saved, settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS, 0
+            saved, settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = (
+                settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS,
+                0,
+            )
             try:
                 return func()
             finally:
