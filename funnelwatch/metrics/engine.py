@@ -15,12 +15,14 @@ import hashlib
 import secrets
 import threading
 import time
+from bisect import bisect_right
 from collections import Counter, OrderedDict, defaultdict
 from collections.abc import Callable, Iterable, Iterator
 from collections.abc import Set as AbstractSet
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
+from itertools import accumulate
 from typing import cast
 
 from django.conf import settings
@@ -354,7 +356,9 @@ def _verify_weeks(period: Period, manager_ids: set[int] | None) -> list[Differen
 # --- read side ---------------------------------------------------------------------
 
 
-def _stored(keys: list[str], period: Period, managers: set[int] | None) -> tuple[Sums, Samples]:
+def _stored(
+    keys: list[str], period: Period | list[Period], managers: set[int] | None
+) -> tuple[Sums, Samples]:
     """Sums of the period per (metric, manager); medians are chosen by the database
     (:func:`_stored_medians`)."""
     sums: Sums = {}
@@ -372,12 +376,21 @@ def _in(column: str, values: Iterable) -> tuple[str, list]:
 
 
 def _period_rows(
-    daily: type[Model], weekly: type[Model], columns: str, keys: list[str], period: Period, managers
+    daily: type[Model],
+    weekly: type[Model],
+    columns: str,
+    keys: list[str],
+    period: Period | list[Period],
+    managers,
 ) -> tuple[str, list]:
-    """SQL reading ``columns`` of the rows of ``period``: whole weeks from the weekly
-    table, the days around them from the daily one."""
+    """SQL reading ``columns`` of the rows of ``period`` (or of several periods apart):
+    whole weeks from the weekly table, the days around them from the daily one."""
     selects, params = [], []
-    for table, field, part in _parts(period, daily, weekly):
+    periods = period if isinstance(period, list) else [period]
+    pieces = [piece for p in periods for piece in _parts(p, daily, weekly)]
+    if not pieces:  # no day at all
+        return f"SELECT {columns} FROM {daily._meta.db_table} WHERE 1 = 0", []
+    for table, field, part in pieces:
         metric_in, metric_params = _in("metric", keys)
         where = f"{field} >= %s AND {field} < %s AND {metric_in}"
         params += [part.start, part.end, *metric_params]
@@ -389,12 +402,15 @@ def _period_rows(
     return " UNION ALL ".join(selects), params
 
 
-def _stored_medians(keys: list[str], period: Period, groups: Groups) -> dict[tuple, float]:
-    """{(metric, group): median} over the period, for every group with samples.
+def _median_rows(
+    keys: list[str], period: Period | list[Period], groups: Groups, reach: float | None = None
+) -> list[tuple]:
+    """Rows (metric number, group number (-1: everyone), value, samples before it, samples
+    up to it, the group's samples) of the counted samples the database pooled per group
+    and ordered: only the one or two in the middle, or with ``reach``, also those within
+    ``reach`` × the group's samples a day (over ``period``) + 8 of the middle.
 
-    The database pools each group's counted samples and returns only the one or two
-    values in the middle (window sums of counts), so the cost does not depend on
-    carrying samples to Python.
+    The cost does not depend on carrying samples to Python.
     """
     everyone = any(members is None for members in groups.values())
     index = {g: i for i, g in enumerate(groups)}
@@ -403,7 +419,7 @@ def _stored_medians(keys: list[str], period: Period, groups: Groups) -> dict[tup
     )
     union = None if everyone else {m for _, m in pairs}
     if union is not None and not union:
-        return {}
+        return []
     # Metrics as small numbers: sorting by text (collation rules) would cost more than
     # the rest of the query. Keys are registered metric names (identifiers), written inline.
     code = " ".join(f"WHEN '{registry.get(k).key}' THEN {i}" for i, k in enumerate(keys))
@@ -436,17 +452,31 @@ def _stored_medians(keys: list[str], period: Period, groups: Groups) -> dict[tup
         "SUM(n) OVER (PARTITION BY metric, grp ORDER BY value ROWS UNBOUNDED PRECEDING) AS upto, "
         "SUM(n) OVER (PARTITION BY metric, grp) AS total FROM h)"
     )
-    # Positions lo = (total-1) // 2 and hi = total // 2 (from 0) hold the middle: keep the
-    # rows whose positions [upto - n, upto) reach them.
+    if reach is None:
+        # Positions lo = (total-1) // 2 and hi = total // 2 (from 0) hold the middle: keep
+        # the rows whose positions [upto - n, upto) reach them.
+        where = "2 * upto > total - 1 AND 2 * (upto - n) <= total"
+    else:
+        # The same, the positions widened by the reach (numbers written inline).
+        days = sum(p.days for p in (period if isinstance(period, list) else [period]))
+        spread = f"(2 * {float(reach) / max(days, 1)!r} * total + 16)"
+        where = f"2 * upto > total - 1 - {spread} AND 2 * (upto - n) <= total + {spread}"
     sql = (
         f"WITH {', '.join(ctes)} SELECT metric, grp, value, upto - n, upto, total FROM c "
-        "WHERE 2 * upto > total - 1 AND 2 * (upto - n) <= total"
+        f"WHERE {where} ORDER BY metric, grp, value"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        rows = cursor.fetchall()
+        return cursor.fetchall()
+
+
+def _stored_medians(
+    keys: list[str], period: Period | list[Period], groups: Groups
+) -> dict[tuple, float]:
+    """{(metric, group): median} over the period, for every group with samples; the
+    database chooses them (:func:`_median_rows`)."""
     middle: dict[tuple[str, int], list] = {}
-    for code, grp, value, before, upto, total in rows:
+    for code, grp, value, before, upto, total in _median_rows(keys, period, groups):
         key, total, before, upto = keys[code], int(total), int(before), int(upto)
         lo, hi = (total - 1) // 2, total // 2
         slot = middle.setdefault((key, int(grp)), [None, None])
@@ -455,7 +485,7 @@ def _stored_medians(keys: list[str], period: Period, groups: Groups) -> dict[tup
         if before <= hi < upto:
             slot[1] = float(value)
     out: dict[tuple, float] = {}
-    for g, i in index.items():
+    for i, g in enumerate(groups):
         grp = -1 if groups[g] is None else i
         for key in keys:
             lo_value, hi_value = middle.get((key, grp), (None, None))
@@ -464,7 +494,125 @@ def _stored_medians(keys: list[str], period: Period, groups: Groups) -> dict[tup
     return out
 
 
-def _summed_rows(keys: list[str], period: Period, managers: set[int] | None) -> list[tuple]:
+@dataclass(frozen=True)
+class Middle:
+    """The sorted samples of a group around their middle: the distinct ``values``,
+    ``upto[i]`` samples at or below ``values[i]``, ``below`` samples below ``values[0]``,
+    ``total`` in all. Enough to find the median once a few samples are added."""
+
+    total: int
+    below: int
+    values: list[float]
+    upto: list[int]
+
+
+# Samples a day the middles read for a period reach, beyond the middle, on each side:
+# today's samples move the middle by half their number, and a busy day has a few times
+# the samples of the period's average day (weekends and holidays included).
+_REACH_DAYS = 3.0
+
+
+def _stored_middles(
+    keys: list[str], period: Period | list[Period], groups: Groups
+) -> dict[tuple, Middle]:
+    """{(metric, group): its samples around the middle} over the period."""
+    found: dict[tuple, tuple[int, int, list, list]] = {}
+    for code, grp, value, before, upto, total in _median_rows(
+        keys, period, groups, reach=_REACH_DAYS
+    ):
+        slot = found.get((code, grp))
+        if slot is None:
+            slot = found[(code, grp)] = (int(total), int(before), [], [])
+        slot[2].append(float(value))
+        slot[3].append(int(upto))
+    out: dict[tuple, Middle] = {}
+    for i, g in enumerate(groups):
+        grp = -1 if groups[g] is None else i
+        for code, key in enumerate(keys):
+            slot = found.get((code, grp))
+            if slot is not None:
+                out[(key, g)] = Middle(*slot)
+    return out
+
+
+def _stored_samples(keys: list[str], days: list[dt.date], managers: set[int] | None) -> dict:
+    """{metric: {manager: Counter of samples}} of a few days, from the daily table."""
+    qs = DailySample.objects.filter(metric__in=keys, day__in=days)
+    if managers is not None:
+        qs = qs.filter(manager_id__in=managers)
+    out: dict[str, dict[int, Counter]] = {k: {} for k in keys}
+    for key, m, value, n in qs.values_list("metric", "manager_id", "value", "count").order_by():
+        pool = out[key].get(m)
+        if pool is None:
+            pool = out[key][m] = Counter()
+        pool[value] += n
+    return out
+
+
+def _nth(k: int, a: Middle, b_values: list[float], b_upto: list[int]) -> float | None:
+    """The ``k``-th (from 0) of the samples ``a`` describes and the samples ``b``
+    (sorted distinct values and how many are at or below each); None when ``a`` does not
+    reach far enough from its middle to tell.
+
+    The k-th sample x has at most k samples below it, so at most k of ``a``: x <= a's
+    k-th; and at least k + 1 at or below it, so at least k + 1 - len(b) of ``a``: x >= a's
+    (k - len(b))-th. Both lie among ``a.values`` when those reach from position k - len(b)
+    to k (or to a's ends), and then counting ``a``'s samples at or below any candidate
+    from ``a.values`` and ``a.upto`` is exact wherever it matters.
+    """
+    nb = b_upto[-1] if b_upto else 0
+    reach_low = a.below == 0 or a.below <= k - nb
+    reach_high = not a.upto or a.upto[-1] >= min(k + 1, a.total)
+    if not (reach_low and reach_high) and a.total:
+        return None
+
+    def in_a(v: float) -> int:
+        i = bisect_right(a.values, v)
+        return a.upto[i - 1] if i else 0
+
+    def in_b(v: float) -> int:
+        j = bisect_right(b_values, v)
+        return b_upto[j - 1] if j else 0
+
+    best: float | None = None
+    # The smallest candidate with more than k samples at or below it, among a's values
+    # and among b's (both counts grow with the candidate: binary searches).
+    for values, count in (
+        (a.values, lambda i: a.upto[i] + in_b(a.values[i])),
+        (b_values, lambda j: in_a(b_values[j]) + b_upto[j]),
+    ):
+        lo, hi = 0, len(values)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if count(mid) > k:
+                hi = mid
+            else:
+                lo = mid + 1
+        if lo < len(values) and (best is None or values[lo] < best):
+            best = values[lo]
+    return best
+
+
+def merged_median(a: Middle | None, b: Counter) -> float | None:
+    """The median of the samples ``a`` describes together with the samples ``b``
+    ({value: count}); None when there are none, or when ``a`` reaches too little of its
+    samples around the middle to tell."""
+    a = a or Middle(0, 0, [], [])
+    b_values = sorted(b)
+    b_upto = list(accumulate(b[v] for v in b_values))
+    n = a.total + (b_upto[-1] if b_upto else 0)
+    if not n:
+        return None
+    low = _nth((n - 1) // 2, a, b_values, b_upto)
+    high = low if n % 2 else _nth(n // 2, a, b_values, b_upto)
+    if low is None or high is None:
+        return None
+    return (low + high) / 2
+
+
+def _summed_rows(
+    keys: list[str], period: Period | list[Period], managers: set[int] | None
+) -> list[tuple]:
     """(metric, manager, sum of values, sum of weights) over the period, in one query.
 
     Plain SQL: this is the hot path of every page, and the ORM's per-value converters
@@ -582,13 +730,11 @@ def forget_answers() -> None:
     """Drop every reused answer (tests; a process that changed rows behind the engine)."""
     with _answers_lock:
         _ANSWERS.clear()
+        _RECENT.clear()
 
 
-def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
-    """``read()``, reused while no day of ``period`` has been rebuilt (RollupStamp)."""
-    if not settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS:
-        return read()
-    # Tokens first, rows second: rows read after the tokens are at least as new.
+def _tokens(period: Period) -> tuple:
+    """((day, token), ...) of the period's stamped days, read once per memoized block."""
     memo = _memo.get()
     tokens = None if memo is None else memo.get(("tokens", period))
     if tokens is None:
@@ -599,7 +745,23 @@ def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
         )
         if memo is not None:
             memo[("tokens", period)] = tokens
-    key = (what, period, hashlib.sha1(repr(tokens).encode()).digest())
+    return tokens
+
+
+def _cached(
+    what: tuple, span: object, read: Callable[[], object], tokens: tuple | None = None
+) -> object:
+    """``read()``, reused while no day of ``span`` has been rebuilt (RollupStamp).
+
+    ``span``: a period, or anything naming some days when ``tokens`` (theirs, read with a
+    longer period's) are given."""
+    if not settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS:
+        return read()
+    # Tokens first, rows second: rows read after the tokens are at least as new.
+    if tokens is None:
+        assert isinstance(span, Period)
+        tokens = _tokens(span)
+    key = (what, span, hashlib.sha1(repr(tokens).encode()).digest())
     now = time.monotonic()
     with _answers_lock:
         found = _ANSWERS.get(key)
@@ -614,6 +776,110 @@ def _cached(what: tuple, period: Period, read: Callable[[], object]) -> object:
     return answer
 
 
+def reused(what: tuple, period: Period, read: Callable[[], object]) -> object:
+    """``read()``, an answer computed from the rollups of ``period``'s days, reused while
+    none of those days is rebuilt (as the engine's own answers are); ``what`` names the
+    answer. The answer is shared: callers must not change it."""
+    return _cached(("reused", what), period, read)
+
+
+@dataclass(frozen=True)
+class Split:
+    """A period as the days whose rows change (``recent``: read again when their tokens
+    change) and the rest (``settled``, a few periods: reused while their tokens hold)."""
+
+    settled: tuple[Period, ...]
+    settled_tokens: tuple
+    recent: tuple[dt.date, ...]
+    recent_tokens: tuple
+
+
+# The recent days chosen last for a period, and the tokens of the period then.
+_RECENT: OrderedDict[Period, tuple[frozenset, dict]] = OrderedDict()
+# More days changed at once than this: the period is read whole, as nothing was learnt.
+_RECENT_MAX = 3
+
+
+def _split(period: Period) -> Split | None:
+    """How to read ``period`` in two parts, or None to read it whole.
+
+    A day's rows are rewritten whenever something happens on it, which in a working day is
+    today (or the last day something happened): those days are read apart, from the daily
+    tables (a day is a few thousand rows), and the answer for the rest is reused while
+    its tokens hold; the two are merged. The recent days are those whose tokens changed
+    since the period was last read; at first, today and the last day rebuilt before it.
+    Which days are recent only decides what is read apart: every part is reused only
+    under its own days' tokens, so the numbers are the same whichever days are chosen.
+    No split when answers are not reused (two reads would gain nothing).
+    """
+    if not settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS:
+        return None
+    memo = _memo.get()
+    if memo is not None and ("split", period) in memo:
+        return memo[("split", period)]
+    tokens = _tokens(period)
+    now = dict(tokens)
+    with _answers_lock:
+        chosen, before = _RECENT.get(period, (None, None))
+    changed = (
+        set()
+        if before is None
+        else {d for d in now.keys() | before.keys() if now.get(d) != before.get(d)}
+    )
+    if chosen is not None and changed <= chosen:
+        recent = chosen
+    elif changed and len(changed) <= _RECENT_MAX:
+        recent = frozenset(changed)
+    else:
+        # Today, and this period's last rebuilt day unless a period read before in the
+        # same block (a table reads the period shown first, then those it is compared
+        # with) has a later one: a period that ended before it is read whole.
+        day = today()
+        last = max((d for d in now if d <= day), default=None)
+        seen = None if memo is None else memo.get("latest")
+        if seen is not None and last is not None and last < seen:
+            last = None
+        elif memo is not None and last is not None:
+            memo["latest"] = last
+        recent = frozenset(d for d in (last, day) if d is not None and d in period)
+    with _answers_lock:
+        _RECENT[period] = (recent, now)
+        _RECENT.move_to_end(period)
+        while len(_RECENT) > _ANSWERS_MAX:
+            _RECENT.popitem(last=False)
+    split = None
+    if recent:
+        settled, start = [], period.start
+        for day in sorted(recent):
+            if start < day:
+                settled.append(Period(start, day))
+            start = day + dt.timedelta(days=1)
+        if start < period.end:
+            settled.append(Period(start, period.end))
+        split = Split(
+            tuple(settled),
+            tuple(t for t in tokens if t[0] not in recent),
+            tuple(sorted(recent)),
+            tuple(t for t in tokens if t[0] in recent),
+        )
+    if memo is not None:
+        memo[("split", period)] = split
+    return split
+
+
+def _add_sums(parts: list[Sums]) -> Sums:
+    """Sums of adjoining parts of a period: the period's sums."""
+    if len(parts) == 1:
+        return parts[0]
+    # Exact Decimals throughout (SQLite hands sums out as floats).
+    out = {k: [_dec(v), _dec(w)] for k, (v, w) in parts[0].items()}
+    for part in parts[1:]:
+        for k, (v, w) in part.items():
+            acc = out.get(k)
+            out[k] = [_dec(v), _dec(w)] if acc is None else [acc[0] + _dec(v), acc[1] + _dec(w)]
+    return out
+
+
 def _fetch(
     source: str, keys: list[str], period: Period, managers: AbstractSet[int] | None
 ) -> tuple:
@@ -625,14 +891,32 @@ def _fetch(
     else:
         if source == "rollup":
             what = ("sums", tuple(keys), None if members is None else tuple(sorted(members)))
-            stored = _cached(what, period, lambda: _stored(keys, period, members))
-            sums, samples = cast(tuple[Sums, Samples], stored)
+            split = _split(period)
+            if split is None:
+                found = _cached(what, period, lambda: _stored(keys, period, members)[0])
+            else:
+                found = _cached(what, period, lambda: _split_sums(what, keys, split, members))
+            sums, samples = cast(Sums, found), {}
         else:
             sums, samples = _raw(keys, period, members)
         if memo is not None:
             memo[key] = (sums, samples)
     # Callers add live values to the dicts: hand out copies.
     return dict(sums), samples
+
+
+def _split_sums(what: tuple, keys: list[str], split: Split, members: set[int] | None) -> Sums:
+    """Sums of a split period: its settled part's (reused while their tokens hold) plus
+    its recent days'."""
+    settled = list(split.settled)
+    days = [Period(d, d + dt.timedelta(days=1)) for d in split.recent]
+    parts = [
+        _cached(
+            what, split.settled, lambda: _stored(keys, settled, members)[0], split.settled_tokens
+        ),
+        _cached(what, split.recent, lambda: _stored(keys, days, members)[0], split.recent_tokens),
+    ]
+    return _add_sums([cast(Sums, p) for p in parts])
 
 
 def _fetch_medians(keys: list[str], period: Period, groups: Groups) -> dict[tuple, float]:
@@ -644,22 +928,85 @@ def _fetch_medians(keys: list[str], period: Period, groups: Groups) -> dict[tupl
     if memo is not None and key in memo:
         by_position = memo[key]
     else:
-        by_position = _cached(
-            ("medians", tuple(keys), members),
-            period,
-            lambda: _stored_medians(keys, period, dict(enumerate(groups.values()))),
-        )
+        split = _split(period)
+
+        def read() -> dict[tuple, float]:
+            merged = None if split is None else _merged_medians(keys, split, groups, members)
+            if merged is not None:
+                return merged
+            return _stored_medians(keys, period, dict(enumerate(groups.values())))
+
+        by_position = _cached(("medians", tuple(keys), members), period, read)
         if memo is not None:
             memo[key] = by_position
     names = list(groups)
     return {(k, names[i]): value for (k, i), value in by_position.items()}
 
 
+def _merged_medians(
+    keys: list[str], split: Split, groups: Groups, members: tuple
+) -> dict[tuple, float] | None:
+    """{(metric, group position): median} of a split period: the settled part's samples
+    around their middles (reused while its days' tokens hold) merged with every sample of
+    the recent days; None when a middle read earlier does not reach far enough for the
+    recent samples (the caller reads the period whole)."""
+    by_position: Groups = dict(enumerate(groups.values()))
+    settled = list(split.settled)
+    middles = cast(
+        dict[tuple, Middle],
+        _cached(
+            ("middles", tuple(keys), members),
+            split.settled,
+            lambda: _stored_middles(keys, settled, by_position),
+            split.settled_tokens,
+        ),
+    )
+    union: set[int] | None = set()
+    for m in groups.values():
+        if m is None or union is None:
+            union = None
+        else:
+            union |= m
+    samples = cast(
+        dict[str, dict[int, Counter]],
+        _cached(
+            ("samples", tuple(keys), None if union is None else tuple(sorted(union))),
+            split.recent,
+            lambda: _stored_samples(keys, list(split.recent), union),
+            split.recent_tokens,
+        ),
+    )
+    out: dict[tuple, float] = {}
+    for key in keys:
+        per_manager = samples.get(key, {})
+        for i, m in by_position.items():
+            if m is not None and len(m) == 1:
+                pool = per_manager.get(next(iter(m)), Counter())
+            else:
+                pool = Counter()
+                for person in _members(per_manager, m):
+                    pool.update(per_manager[person])
+            middle = middles.get((key, i))
+            if middle is None and not pool:
+                continue
+            value = merged_median(middle, pool)
+            if value is None:
+                return None
+            out[(key, i)] = value
+    return out
+
+
 def group_values(
     keys: Iterable[str], period: Period, groups: Groups, source: str = "rollup"
 ) -> dict[object, dict[str, object]]:
     """Values of ``keys`` over ``period`` for each group of managers (None = everyone)."""
-    keys = list(keys)
+    with memoized():  # the period's tokens read once for every part of the answer
+        return _group_values(list(keys), period, groups, source)
+
+
+def _group_values(
+    keys: list[str], period: Period, groups: Groups, source: str
+) -> dict[object, dict[str, object]]:
     metrics = {k: registry.get(k) for k in keys}
     union: set[int] | None = set()
     for members in groups.values():
@@ -667,13 +1014,56 @@ def group_values(
             union = None
             break
         union |= members
+    found: dict[object, dict[str, object]] = {g: {} for g in groups}
+    rolled = [k for k in keys if metrics[k].rolled]
+    if rolled and source == "rollup":
+        # The finished values, reused with the answers they come from: a period that
+        # did not change costs no arithmetic either.
+        positions = tuple(None if m is None else tuple(sorted(m)) for m in groups.values())
+        by_position = cast(
+            dict[int, dict[str, object]],
+            _cached(
+                ("finished", tuple(rolled), positions),
+                period,
+                lambda: _rolled_values(rolled, period, dict(enumerate(groups.values())), union),
+            ),
+        )
+        for i, g in enumerate(groups):
+            found[g].update(by_position[i])
+    elif rolled:
+        for g, values in _rolled_values(rolled, period, groups, union, source).items():
+            found[g].update(values)
+    live = [k for k in keys if metrics[k].kind == "live"]
+    if live:
+        per_live: dict[str, dict[int, list]] = defaultdict(dict)
+        for (key, m), acc in _live(live, union).items():
+            per_live[key][m] = acc
+        for key in live:
+            per_manager = per_live.get(key, {})
+            for g, members in groups.items():
+                value, weight = 0, 0
+                for m in _members(per_manager, members):
+                    acc = per_manager[m]
+                    value += acc[0]
+                    weight += acc[1]
+                found[g][key] = finish(metrics[key], value, weight, None)
+    for key in keys:
+        if metrics[key].kind == "period":
+            for g, value in _period_values(metrics[key], period, groups).items():
+                found[g][key] = value
+    return {g: {k: found[g][k] for k in keys} for g in groups}
+
+
+def _rolled_values(
+    keys: list[str], period: Period, groups: Groups, union: set[int] | None, source="rollup"
+) -> dict[object, dict[str, object]]:
+    """The finished values of rolled-up metrics for each group."""
+    metrics = {k: registry.get(k) for k in keys}
     in_db = source == "rollup"
     medians = [k for k in keys if metrics[k].kind == "median"] if in_db else []
     chosen = _fetch_medians(medians, period, groups) if medians else {}
-    rolled = [k for k in keys if metrics[k].rolled and k not in medians]
-    sums, samples = _fetch(source, rolled, period, union) if rolled else ({}, {})
-    live = _live([k for k in keys if metrics[k].kind == "live"], union)
-    sums.update(live)
+    summed = [k for k in keys if k not in medians]
+    sums, samples = _fetch(source, summed, period, union) if summed else ({}, {})
     out: dict[object, dict[str, object]] = {g: {} for g in groups}
     by_metric: dict[str, dict[int, list]] = defaultdict(dict)
     for (key, m), acc in sums.items():
@@ -683,10 +1073,6 @@ def group_values(
         samples_by_metric[key][m] = values
     for key in keys:
         metric = metrics[key]
-        if metric.kind == "period":
-            for g, value in _period_values(metric, period, groups).items():
-                out[g][key] = value
-            continue
         per_manager = by_metric.get(key, {})
         per_samples = samples_by_metric.get(key, {})
         for g, members in groups.items():

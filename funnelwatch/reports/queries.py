@@ -66,11 +66,20 @@ class KeyNumbers:
         return out
 
 
+def _exact(value: object) -> Decimal:
+    """``Decimal(str(value))`` without the round trip where it changes nothing."""
+    if isinstance(value, Decimal):
+        return value
+    if type(value) is int:
+        return Decimal(value)
+    return Decimal(str(value))
+
+
 def _delta(a: object, b: object) -> object:
     if a is None or b is None:
         return None
     if isinstance(a, Decimal) or isinstance(b, Decimal):
-        return Decimal(str(a)) - Decimal(str(b))
+        return _exact(a) - _exact(b)
     return round(a - b, 4)
 
 
@@ -189,7 +198,7 @@ def key_numbers(
             if base is not None and m.key in base[i]:
                 b = base[i][m.key]
                 if m.kind == "sum" and b is not None:
-                    b = Decimal(str(b)) * scale
+                    b = _exact(b) * scale
                     b = b.quantize(Decimal("0.01")) if m.unit == "money" else round(float(b), 2)
                 cell.baseline = b
                 cell.baseline_tone = tone(m, cell.value, b)

@@ -74,17 +74,36 @@ def history(
     Read from the daily rollups in two queries whatever the number of windows, groups
     and metrics (the sums and weights per day, and the samples of median metrics), and
     finished as the metric engine finishes a period's value."""
+    chosen = [m for m in metrics if m.rolled]
+    if not chosen or not groups:
+        return {g: {m.key: [] for m in chosen} for g in groups}
+    spans = windows(period)
+    # Every window lies before the period: in a working day, the history read a moment
+    # ago is still the history (reused while the days' rollups are unchanged).
+    members = tuple(None if m is None else tuple(sorted(m)) for m in groups.values())
+    by_position = engine.reused(
+        ("trends.history", tuple(m.key for m in chosen), members, period),
+        Period(spans[0].start, spans[-1].end),
+        lambda: _history(chosen, spans, dict(enumerate(groups.values()))),
+    )
+    return {g: by_position[i] for i, g in enumerate(groups)}
+
+
+def _history(
+    chosen: list[Metric], spans: list[Period], groups: dict[object, set[int] | None]
+) -> dict[object, dict[str, list[object]]]:
     from funnelwatch.metrics.models import DailySample, DailyValue
 
-    chosen = [m for m in metrics if m.rolled]
     out: dict[object, dict[str, list[object]]] = {g: {m.key: [] for m in chosen} for g in groups}
-    if not chosen or not groups:
-        return out
-    spans = windows(period)
     first, last = spans[0].start, spans[-1].end
+    where = {
+        span.start + dt.timedelta(days=d): i
+        for i, span in enumerate(spans)
+        for d in range(span.days)
+    }
 
     def window_of(day: dt.date) -> int | None:
-        return next((i for i, w in enumerate(spans) if w.start <= day < w.end), None)
+        return where.get(day)
 
     everyone = any(members is None for members in groups.values())
     managers = set().union(*(m for m in groups.values() if m is not None))

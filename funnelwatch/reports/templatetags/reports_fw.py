@@ -161,6 +161,39 @@ def sales_cells(context: template.Context, row: object, metrics: list) -> SafeSt
     return mark_safe("".join(out))  # values escaped above
 
 
+@register.simple_tag(takes_context=True)
+def key_number_fields(context: template.Context, row: object, metrics: list) -> SafeString:
+    """The fields of one row's card (the phone layout of the key-numbers table): each
+    metric's name, its value linked to its records, and its change. Built here for the
+    reason :func:`key_number_cells` is."""
+    links = context.render_context.get("key_number_fields")
+    if links is None:
+        links = context.render_context["key_number_fields"] = {
+            m.key: reverse("metrics:records", args=[m.key]) for m in metrics
+        }
+    query = conditional_escape(context.get("period_query", ""))
+    if row.kind == "manager":
+        query = format_html("{}&manager={}", query, row.user.pk)
+    elif row.kind == "team":
+        query = format_html("{}&team={}", query, row.team.pk)
+    out = []
+    for m in metrics:
+        c = row.cells.get(m.key)
+        change = c.change
+        out.append(
+            format_html(
+                '<dt>{}</dt><dd class="{}"><a href="{}?{}">{}</a>{}</dd>',
+                m.label,
+                c.tone,
+                links[m.key],
+                query,
+                show(c.value, m),
+                format_html(" <small>{}</small>", signed(change, m)) if change is not None else "",
+            )
+        )
+    return mark_safe("".join(out))  # every part went through format_html
+
+
 @register.simple_tag
 def sparkline(values: list, label: str = "") -> SafeString:
     """Eight weeks (and the current period) of a metric as a small line, drawn on the
