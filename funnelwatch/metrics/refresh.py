@@ -115,12 +115,13 @@ class _Batch:
                 if not ordered:
                     continue
             if sum(len(days) for days in per.values()) > BIG_BATCH_DAYS:
-                # A bulk load (the demo, an import): one pass over the whole span.
-                first = min(min(days) for days in per.values())
-                last = max(max(days) for days in per.values())
-                _rebuild(
-                    Period(first, last + dt.timedelta(days=1)), set(per), ordered, raise_errors
-                )
+                # A bulk load (the demo, an import, a burst of calls): one pass over each
+                # stretch of marked days for the managers marked in it, not over the
+                # whole span (calls of early November and a lead of today are two
+                # stretches, not five weeks of everyone).
+                for span in spans(set().union(*per.values())):
+                    managers = {m for m, days in per.items() if any(d in span for d in days)}
+                    _rebuild(span, managers, ordered, raise_errors)
                 continue
             # Managers sharing the same days are refreshed together.
             by_days: dict[frozenset[dt.date], set[int]] = {}
@@ -207,6 +208,23 @@ def _batch() -> _Batch:
         _current.set(batch)
         transaction.on_commit(batch.flush)
     return batch
+
+
+# Marked days closer than this are rebuilt in one pass: a pass costs about as much for
+# one day as for several (the weeks around it are summed again either way).
+SPAN_GAP_DAYS = 7
+
+
+def spans(days: Iterable[dt.date]) -> list[Period]:
+    """Stretches of days, those less than SPAN_GAP_DAYS apart joined:
+    {1, 3, 20} -> [1, 4), [20, 21)."""
+    out: list[Period] = []
+    for run in contiguous(days):
+        if out and (run.start - out[-1].end).days < SPAN_GAP_DAYS:
+            out[-1] = Period(out[-1].start, run.end)
+        else:
+            out.append(run)
+    return out
 
 
 def contiguous(days: Iterable[dt.date]) -> list[Period]:

@@ -71,6 +71,32 @@ def test_a_bulk_transaction_refreshes_its_whole_span_once(
     assert _value("proposals_sent", world.bob) == 28
 
 
+def test_a_big_batch_rebuilds_each_stretch_of_marked_days_not_the_span(monkeypatch):
+    """A burst naming many managers on two far-apart stretches rebuilds those stretches
+    (each for the managers marked in it), not everyone over the weeks between."""
+    passes = []
+    monkeypatch.setattr(
+        refresh,
+        "_rebuild",
+        lambda period, managers, keys, raise_errors=False: passes.append((period, set(managers))),
+    )
+    batch = refresh._Batch()
+    early = [dt.date(2026, 3, 2), dt.date(2026, 3, 3), dt.date(2026, 3, 6)]
+    # Ids only: the rebuild itself is replaced. 30 managers × 3 days > BIG_BATCH_DAYS.
+    managers = set(range(1000, 1030))
+    batch.add(managers, early, None)
+    batch.add([1000], [dt.date(2026, 4, 20)], None)
+    batch.flush()
+    assert passes == [
+        (Period(dt.date(2026, 3, 2), dt.date(2026, 3, 7)), managers),
+        (Period(dt.date(2026, 4, 20), dt.date(2026, 4, 21)), {1000}),
+    ]
+    assert refresh.spans([dt.date(2026, 3, 1), dt.date(2026, 3, 7)]) == [
+        Period(dt.date(2026, 3, 1), dt.date(2026, 3, 8))
+    ]
+    assert len(refresh.spans([dt.date(2026, 3, 1), dt.date(2026, 3, 9)])) == 2
+
+
 def test_demo_builds_rollups(world, at, django_capture_on_commit_callbacks):
     from types import SimpleNamespace
 
