@@ -65,6 +65,17 @@ def cell(row: object, key: str) -> object:
     return row.cells.get(key)
 
 
+def _row_query(context: template.Context, row: object) -> str:
+    """The period's query string narrowed to the row's manager or team (escaped): the
+    records behind a cell of that row."""
+    query = conditional_escape(context.get("period_query", ""))
+    if row.kind == "manager":
+        return format_html("{}&manager={}", query, row.user.pk)
+    if row.kind == "team":
+        return format_html("{}&team={}", query, row.team.pk)
+    return query
+
+
 @register.simple_tag(takes_context=True)
 def key_number_cells(context: template.Context, row: object, metrics: list) -> SafeString:
     """The cells of one row of the key-numbers table: each value linked to its records,
@@ -82,11 +93,7 @@ def key_number_cells(context: template.Context, row: object, metrics: list) -> S
             % {"period": context.get("previous_label", "")},
             "usual": gettext("far from the manager's usual (%(z)s robust deviations)"),
         }
-    query = conditional_escape(context.get("period_query", ""))
-    if row.kind == "manager":
-        query = format_html("{}&manager={}", query, row.user.pk)
-    elif row.kind == "team":
-        query = format_html("{}&team={}", query, row.team.pk)
+    query = _row_query(context, row)
     out = []
     for m in metrics:
         c = row.cells.get(m.key)
@@ -140,11 +147,7 @@ def sales_cells(context: template.Context, row: object, metrics: list) -> SafeSt
             return f"{sign}{abs(float(value)):.1f} {shared['points']}"
         return sign + shown(abs(value), metric)
 
-    query = conditional_escape(context.get("period_query", ""))
-    if row.kind == "manager":
-        query = f"{query}&manager={int(row.user.pk)}"
-    elif row.kind == "team":
-        query = f"{query}&team={int(row.team.pk)}"
+    query = _row_query(context, row)
     out = []
     for m in metrics:
         c = row.cells.get(m.key)
@@ -171,11 +174,7 @@ def key_number_fields(context: template.Context, row: object, metrics: list) -> 
         links = context.render_context["key_number_fields"] = {
             m.key: reverse("metrics:records", args=[m.key]) for m in metrics
         }
-    query = conditional_escape(context.get("period_query", ""))
-    if row.kind == "manager":
-        query = format_html("{}&manager={}", query, row.user.pk)
-    elif row.kind == "team":
-        query = format_html("{}&team={}", query, row.team.pk)
+    query = _row_query(context, row)
     out = []
     for m in metrics:
         c = row.cells.get(m.key)
