@@ -36,9 +36,8 @@ def main() -> None:
     from django.conf import settings
     from django.test import Client
 
-    from bench.steps import _head, span, timed
+    from bench.steps import _head, cold, custom, span, timed, working
     from funnelwatch.lib.dates import Period
-    from funnelwatch.metrics import engine
     from funnelwatch.reports import queries
 
     settings.ALLOWED_HOSTS = ["*"]
@@ -48,7 +47,7 @@ def main() -> None:
     head = _head()
     client = Client()
     client.force_login(head)
-    query = f"period=custom&from={month.start}&to={month.end - dt.timedelta(days=1)}"
+    query = custom(month)
 
     def table() -> object:
         return queries.key_numbers(head, month, by="manager")
@@ -57,29 +56,11 @@ def main() -> None:
         response = client.get(f"/metrics/?{query}")
         assert response.status_code == 200, response.status_code
 
-    def working(func):
-        def run():
-            engine.stamp(today)
-            return func()
-
-        return run
-
-    def cold(func):
-        def run():
-            saved = settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS
-            settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = 0
-            try:
-                return func()
-            finally:
-                settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = saved
-
-        return run
-
     modes = {
-        "working": working(table),
+        "working": working(table, today),
         "cold": cold(table),
         "warm": table,
-        "http": working(page),
+        "http": working(page, today),
     }
     if args.profile:
         func = modes[args.profile]

@@ -27,19 +27,15 @@ def main() -> None:
     from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
-    from bench.steps import _head, span, timed
+    from bench.steps import _head, custom, span, timed, working
     from funnelwatch.accounts.models import Team
     from funnelwatch.lib.dates import Period
-    from funnelwatch.metrics import engine
 
     _start, end = span()
     today = Period(end - dt.timedelta(days=1), end)
     client = Client()
     client.force_login(_head())
     team = Team.objects.order_by("pk").first()
-
-    def custom(period: Period) -> str:
-        return f"period=custom&from={period.start}&to={period.end - dt.timedelta(days=1)}"
 
     pages = {
         "funnel_quarter": f"/metrics/funnel/?{custom(Period(end - dt.timedelta(days=91), end))}"
@@ -49,11 +45,10 @@ def main() -> None:
 
     def get(url: str):
         def run() -> None:
-            engine.stamp(today)
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
 
-        return run
+        return working(run, today)
 
     for name, url in pages.items():
         if not args.queries:

@@ -94,6 +94,40 @@ FLOW_SUBSET = [
 ]
 
 
+def working(func: Callable[[], object], today: object) -> Callable[[], object]:
+    """``func`` as in the working day: something happened today just before (today's
+    rollups rewritten), so answers for periods with today are read again, while answers
+    for earlier periods (the previous period, the baseline) are reused."""
+    from funnelwatch.metrics import engine
+
+    def run() -> object:
+        engine.stamp(today)
+        return func()
+
+    return run
+
+
+def cold(func: Callable[[], object]) -> Callable[[], object]:
+    """``func`` reading every rollup row, reusing no earlier answer."""
+    from django.conf import settings
+
+    def run() -> object:
+        saved = settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS
+        settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = 0
+        try:
+            return func()
+        finally:
+            settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = saved
+
+    return run
+
+
+def custom(period: object) -> str:
+    """The query of a period on the pages: they read from/to only with period=custom
+    (otherwise the current week or month), and their "to" is inclusive."""
+    return f"period=custom&from={period.start}&to={period.end - dt.timedelta(days=1)}"
+
+
 def step_queries(args: argparse.Namespace) -> dict:
     from django.test import Client
 
@@ -111,49 +145,14 @@ def step_queries(args: argparse.Namespace) -> dict:
     client.force_login(head)
     subset = [k for k in FLOW_SUBSET if k in {m.key for m in registry.all_metrics()}]
 
-    from django.conf import settings
-
-    from funnelwatch.metrics import engine
-
     today = Period(end - dt.timedelta(days=1), end)
-
-    def working(func: Callable[[], object]) -> Callable[[], object]:
-        """``func`` as in the working day: something happened today just before (today's
-        rollups rewritten), so answers for periods with today are read again, while
-        answers for earlier periods (the previous period, the baseline) are reused."""
-
-        def run() -> object:
-            engine.stamp(today)
-            return func()
-
-        return run
-
-    def cold(func: Callable[[], object]) -> Callable[[], object]:
-        """``func`` reading every rollup row, reusing no earlier answer."""
-
-        def run() -> object:
-            saved, settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = (
-                settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS,
-                0,
-            )
-            try:
-                return func()
-            finally:
-                settings.FUNNELWATCH_ROLLUP_CACHE_SECONDS = saved
-
-        return run
 
     def get(url: str) -> Callable[[], None]:
         def fetch() -> None:
             response = client.get(url)
             assert response.status_code == 200, (url, response.status_code)
 
-        return working(fetch)
-
-    def custom(period: Period) -> str:
-        # Pages read from/to only with period=custom (otherwise: the current week or
-        # month); their "to" is inclusive.
-        return f"period=custom&from={period.start}&to={period.end - dt.timedelta(days=1)}"
+        return working(fetch, today)
 
     q = custom(month)
     from funnelwatch.accounts.models import Team, User
@@ -167,7 +166,7 @@ def step_queries(args: argparse.Namespace) -> dict:
 
     result = {
         "key_numbers": {
-            "rollup_ms": timed(working(table), args.repeat),
+            "rollup_ms": timed(working(table, today), args.repeat),
             "cold_ms": timed(cold(table), args.repeat),
             "warm_ms": timed(table, args.repeat),
             "http_ms": timed(get(f"/metrics/?{q}"), args.repeat),
