@@ -256,11 +256,15 @@ def process_all_pending() -> int:
     while True:
         result = process_pending()
         total += result["processed"] + result["failed"]
-        if result["processed"] + result["failed"] < 5000:
+        if result["processed"] + result["failed"] < BATCH_LIMIT:
             return total
 
 
-def process_pending(limit: int = 5000) -> dict[str, int]:
+# Events per batch at the most.
+BATCH_LIMIT = 5000
+
+
+def process_pending(limit: int = BATCH_LIMIT) -> dict[str, int]:
     """Process queued events in one batch per provider (oldest first).
 
     Batches take turns (the worker's batch and the periodic job's may start together):

@@ -338,13 +338,11 @@ def test_zadarma_api_signature_is_base64_of_hex():
     assert auth == "key:" + base64.b64encode(expected.encode()).decode()
 
 
-def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
-    from funnelwatch.telephony import webhooks
-
-    secrets.FUNNELWATCH_WEBHOOK_MODE = "queue"
-    body = {
-        "event_id": "q1",
-        "call_id": "gq1",
+def _outbound(event_id: str, call_id: str) -> dict:
+    """An answered outbound call of extension 101, as our JSON webhook carries it."""
+    return {
+        "event_id": event_id,
+        "call_id": call_id,
         "direction": "out",
         "from": "101",
         "to": "+97699112233",
@@ -352,6 +350,13 @@ def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
         "talk_seconds": 10,
         "outcome": "answered",
     }
+
+
+def test_queue_mode_stores_then_processes_in_batches(client, world, secrets):
+    from funnelwatch.telephony import webhooks
+
+    secrets.FUNNELWATCH_WEBHOOK_MODE = "queue"
+    body = _outbound("q1", "gq1")
     assert _generic(client, body).json()["status"] == "queued"
     assert _generic(client, body).json()["status"] == "duplicate"
     assert _generic(client, body | {"event_id": "q2", "call_id": "gq2"}).json()["status"] == (
@@ -688,16 +693,7 @@ def test_default_queue_answers_at_once_and_the_worker_makes_the_calls(
     # batch due before the test looks.
     secrets.FUNNELWATCH_WEBHOOK_BATCH_MS = 60_000
     webhooks._batch_due = 0.0
-    body = {
-        "event_id": "d1",
-        "call_id": "gd1",
-        "direction": "out",
-        "from": "101",
-        "to": "+97699112233",
-        "started_at": "2026-03-02T10:00:00+08:00",
-        "talk_seconds": 10,
-        "outcome": "answered",
-    }
+    body = _outbound("d1", "gd1")
     asked = timezone.now()
     for n in range(3):
         event = body | {"event_id": f"d{n}", "call_id": f"gd{n}"}
@@ -741,17 +737,7 @@ def test_two_batches_at_once_process_each_event_once(world, secrets):
         webhooks.store_event(
             "generic",
             f"event:t{n}",
-            {
-                "event_id": f"t{n}",
-                "call_id": f"gt{n}",
-                "direction": "out",
-                "from": "101",
-                "to": "+97699112233",
-                "started_at": "2026-03-02T10:00:00+08:00",
-                "talk_seconds": 10,
-                "outcome": "answered",
-                webhooks.KIND_KEY: "generic",
-            },
+            _outbound(f"t{n}", f"gt{n}") | {webhooks.KIND_KEY: "generic"},
         )
     results = []
 
