@@ -402,13 +402,20 @@ def missed_call_not_returned(ctx: Context) -> list[Finding] | None:
         return None
     from funnelwatch.telephony import missed
 
-    overdue = missed.overdue_numbers(ctx.now)
+    return missed_call_findings(missed.overdue_numbers(ctx.now), ctx.now)
+
+
+def missed_call_findings(overdue: dict[str, list], now: dt.datetime) -> list[Finding]:
+    """The findings of ``missed_call_not_returned`` for these overdue numbers (as
+    ``telephony.missed.overdue_numbers`` gives them)."""
+    from funnelwatch.telephony import missed
+
     owners = client_owners(set(overdue)) if overdue else {}
     sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
     findings = []
     for number, calls in overdue.items():
         first, last = calls[0], calls[-1]
-        waited = missed.waited_minutes(first, ctx.now)
+        waited = missed.waited_minutes(first, now)
         # A call nobody picked up in a ring group has no manager: the client's owner it is.
         manager_id = last.manager_id or first.manager_id or owners.get(number)
         findings.append(

@@ -160,6 +160,36 @@ def test_missed_calls_agree_on_the_list_in_alerts_and_on_the_morning_page(world,
     assert len(morning.build(world.head, monday).missed_calls) == 2
 
 
+def test_morning_page_shows_the_numbers_whose_wait_began_last(world, at):
+    """More numbers wait than the page shows: it shows those whose wait began last (read
+    a page's worth at a time, not every call ever missed), the alerts name the same ones,
+    and a team lead sees the team's numbers even when the newest are someone else's."""
+    from funnelwatch.alerts import morning
+
+    alices = [f"+9769900010{i}" for i in range(5)]
+    bobs = [f"+9769900020{i}" for i in range(5)]
+    for i, number in enumerate(alices):
+        call("in", "no_answer", at(2026, 3, 2, 10, i), number=number, manager=world.alice)
+    for i, number in enumerate(bobs):
+        call("in", "no_answer", at(2026, 3, 3, 10, i), number=number, manager=world.bob)
+    # Called again later: the number waits since its first call, and counts both.
+    call("in", "no_answer", at(2026, 3, 3, 11), number=alices[0], manager=world.alice)
+    # Returned: gone from the page however recent.
+    call("in", "no_answer", at(2026, 3, 3, 12), number="+97699000301", manager=world.bob)
+    call("out", "answered", at(2026, 3, 3, 13), number="+97699000301", manager=world.bob)
+    now = at(2026, 3, 4, 12)
+
+    newest = morning.missed_calls(world.head, now, limit=3)
+    assert [a.numbers["number"] for a in newest] == bobs[:1:-1]
+    assert _named(morning.missed_calls(world.lead, now, limit=3)) == set(alices[2:])
+    everything = morning.missed_calls(world.head, now)
+    assert _named(everything) == set(alices + bobs)
+    again = next(a for a in everything if a.numbers["number"] == alices[0])
+    assert (again.numbers["missed"], again.manager) == (2, world.alice)
+    evaluate(at, 2026, 3, 4, 12, kind=Kind.MISSED_CALL_NOT_RETURNED)
+    assert _named(Alert.objects.filter(resolved_at__isnull=True)) == _named(everything)
+
+
 def test_morning_page_shows_a_missed_call_that_fell_due_at_the_opening(client, world, at):
     call("in", "no_answer", at(2026, 3, 7, 23), manager=world.bob)  # Saturday night
     evaluate(at, 2026, 3, 9, 9, kind=Kind.MISSED_CALL_NOT_RETURNED)
