@@ -412,6 +412,7 @@ def missed_call_findings(overdue: dict[str, list], now: dt.datetime) -> list[Fin
 
     owners = client_owners(set(overdue)) if overdue else {}
     sla = settings.FUNNELWATCH_CALL_SLA_MINUTES
+    model = call_model()
     findings = []
     for number, calls in overdue.items():
         first, last = calls[0], calls[-1]
@@ -419,11 +420,12 @@ def missed_call_findings(overdue: dict[str, list], now: dt.datetime) -> list[Fin
         # A call nobody picked up in a ring group has no manager: the client's owner it is.
         manager_id = last.manager_id or first.manager_id or owners.get(number)
         findings.append(
-            Finding(
+            Finding.about(
                 Kind.MISSED_CALL_NOT_RETURNED,
                 f"missed_call_not_returned:{number}",
                 manager_id,
-                last,
+                model,
+                last.pk,
                 {
                     "call": last.pk,
                     "number": number,

@@ -202,3 +202,35 @@ def test_morning_page_shows_a_missed_call_that_fell_due_at_the_opening(client, w
     client.force_login(world.lead)  # bob is not in the team lead's team
     with time_machine.travel(at(2026, 3, 9, 9, 30), tick=False):
         assert CLIENT not in client.get("/alerts/morning/").content.decode()
+
+
+@pytest.mark.parametrize(("chunk", "reads"), [(1, 8), (2, 8), (3, 8), (50, 8), (1, 2), (2, 0)])
+def test_overdue_numbers_newest_wait_first_whatever_the_chunk(world, at, chunk, reads, monkeypatch):
+    """Read newest first a chunk at a time (and the rest at once after ``reads`` reads),
+    the numbers still come in the order of the whole list sorted by when each one's wait
+    began: a number called again lately but waiting since long ago comes after those
+    whose wait began later, a returned number never comes, and each number comes once
+    with all its waiting calls."""
+    from funnelwatch.telephony import missed
+
+    monkeypatch.setattr(missed, "NEWEST_FIRST_READS", reads)
+
+    rng = __import__("random").Random(7)
+    numbers = [f"+97699001{i:03d}" for i in range(12)]
+    for n in range(80):
+        number = rng.choice(numbers)
+        day, hour = rng.randint(2, 20), rng.randint(9, 17)
+        outcome = rng.choice(["no_answer", "no_answer", "no_answer", "answered"])
+        direction = rng.choice(["in", "in", "in", "out"])
+        call(direction, outcome, at(2026, 3, day, hour, n % 60), number=number)
+    now = at(2026, 3, 23, 12)
+    whole = missed.overdue_numbers(now)
+    assert 3 < len(whole) < len(numbers)  # some returned, some waiting: the case is real
+    expected = sorted(whole, key=lambda n: (whole[n][0].started_at, n), reverse=True)
+
+    chunks = list(missed.overdue_newest_first(now, chunk=chunk))
+    walked = [n for overdue in chunks for n in overdue]
+    assert walked == expected
+    assert {n: [c.pk for c in calls] for overdue in chunks for n, calls in overdue.items()} == {
+        n: [c.pk for c in calls] for n, calls in whole.items()
+    }
