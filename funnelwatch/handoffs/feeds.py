@@ -173,5 +173,5 @@ def _callbacks(user: User) -> list:
     # Who should call back, as the missed-calls page says: the contact's owner, else the
     # manager the call rang.
     mine = Q(contact__owner=user) | Q(contact__owner__isnull=True, manager=user)
-    calls = missed.waiting(Call.objects.filter(mine)).order_by("started_at")[:200]
+    calls = missed.oldest_waiting(Call.objects.filter(mine), 200).order_by("started_at", "pk")
     return [(call, missed.due_at(call.started_at)) for call in calls]

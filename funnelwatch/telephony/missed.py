@@ -181,6 +181,12 @@ _BY_NUMBER_AND_START = next(
 )
 
 
+def oldest_waiting(calls: QuerySet[Call], limit: int) -> QuerySet[Call]:
+    """The ``limit`` calls among ``calls`` that have waited longest (:func:`waiting`),
+    read through the index of unreturned calls by start: order the result again."""
+    return _unreturned_index(waiting(calls), BY_START, ("started_at", "pk"), limit)
+
+
 def waited_minutes(call: Call | Waiting, now: dt.datetime) -> float:
     """Working minutes the call has waited by ``now`` (0 until the first opening after it)."""
     return metrics.working_minutes(call.started_at, now)
@@ -217,7 +223,7 @@ def _waiting_by_number(numbers: Collection[str] | None) -> dict[str, list[Waitin
     rows = calls.order_by("started_at", "pk").values_list(
         "pk", "client_number", "started_at", "manager_id", "deal_id"
     )
-    for row in rows.iterator(chunk_size=10_000):
+    for row in rows:
         last = settled.get(row[1])
         if last is None or row[2] >= last:
             by_number.setdefault(row[1], []).append(Waiting(*row))
@@ -301,9 +307,7 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
 def unreturned(user: User, now: dt.datetime, limit: int = 500) -> list[MissedRow]:
     """Missed calls waiting for a callback, oldest first, with the SLA state. A number
     that called several times appears once per call."""
-    oldest = _unreturned_index(
-        waiting(queries.missed_calls(user)), BY_START, ("started_at", "pk"), limit
-    )
+    oldest = oldest_waiting(queries.missed_calls(user), limit)
     calls = list(_slim(oldest).only(*SHOWN).order_by("started_at", "pk"))
     people = _people(calls, *(_who_id(c) for c in calls))
     rows = []
