@@ -216,6 +216,8 @@ def _waiting_by_number(numbers: Collection[str] | None) -> dict[str, list[Waitin
     lookups per missed call (which at thousands of calls never returned took half a
     minute)."""
     by_number: dict[str, list[Waiting]] = {}
+    if numbers is not None and not numbers:
+        return by_number
     settled = _settled_at(numbers)
     calls = _missed(Call.objects.all())
     if numbers is not None:
@@ -256,8 +258,9 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
     has all its missed calls at ``T`` or before: its wait began earlier than that of every
     number whose wait began after ``T``, and those are given out, in order. Where calls
     are returned as they should be, the first reads are enough; where thousands have
-    waited for months, after ``NEWEST_FIRST_READS`` reads the rest is read at once, as the
-    alert rule reads it."""
+    waited for months, after ``NEWEST_FIRST_READS`` reads one grouped query orders the
+    numbers not given out yet (:func:`_waiting_numbers_newest_first`), and their calls
+    are read ``chunk`` numbers at a time."""
     began: dict[str, tuple[dt.datetime, str]] = {}  # number -> when its wait began (sort key)
     waiting_calls: dict[str, list[Waiting]] = {}
     met: set[str] = set()
@@ -267,10 +270,13 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
             began[number] = (calls[0].started_at, number)
             waiting_calls[number] = calls
 
+    given: set[str] = set()
+
     def give_out(ready: list[str]) -> dict[str, list[Waiting]]:
         ready.sort(key=began.__getitem__, reverse=True)
         for number in ready:
             del began[number]
+        given.update(ready)
         calls = {n: waiting_calls.pop(n) for n in ready}
         return {n: c for n, c in calls.items() if over_sla(c[0], now)}
 
@@ -299,9 +305,40 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
         if found := give_out([n for n, (at, _n) in began.items() if at > since]):
             yield found
         size *= 2
-    meet({n: calls for n, calls in _waiting_by_number(None).items() if n not in met})
-    if found := give_out(list(began)):
-        yield found
+    # The rest in the order one grouped query gives, read a chunk of numbers at a time.
+    rest = [n for n in _waiting_numbers_newest_first() if n not in given]
+    for i in range(0, len(rest), max(1, chunk)):
+        part = rest[i : i + max(1, chunk)]
+        found = _waiting_by_number([n for n in part if n not in waiting_calls])
+        found.update({n: waiting_calls[n] for n in part if n in waiting_calls})
+        if overdue := {n: found[n] for n in part if n in found and over_sla(found[n][0], now)}:
+            yield overdue
+
+
+def _waiting_numbers_newest_first() -> list[str]:
+    """Every number with waiting calls, the one whose wait began last first (the same
+    number first on a tie, as :func:`overdue_newest_first` orders them): one grouped
+    query, each missed call against its number's last settling call (:func:`_settled_at`)."""
+    missed_sql, missed_params = (
+        _missed(Call.objects.all()).order_by().values("client_number", "started_at").query
+    ).sql_with_params()
+    settled_sql, settled_params = (
+        Call.objects.active()
+        .filter(SETTLES)
+        .order_by()
+        .values("client_number")
+        .annotate(at=Max("started_at"))
+        .query
+    ).sql_with_params()
+    sql = (
+        f"SELECT m.client_number, MIN(m.started_at) FROM ({missed_sql}) m "
+        f"LEFT JOIN ({settled_sql}) s ON s.client_number = m.client_number "
+        "WHERE s.at IS NULL OR m.started_at >= s.at "
+        "GROUP BY m.client_number ORDER BY MIN(m.started_at) DESC, m.client_number DESC"
+    )
+    with connection.cursor() as cur:
+        cur.execute(sql, (*missed_params, *settled_params))
+        return [number for number, _first in cur.fetchall()]
 
 
 def unreturned(user: User, now: dt.datetime, limit: int = 500) -> list[MissedRow]:
