@@ -258,9 +258,10 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
     has all its missed calls at ``T`` or before: its wait began earlier than that of every
     number whose wait began after ``T``, and those are given out, in order. Where calls
     are returned as they should be, the first reads are enough; where thousands have
-    waited for months, after ``NEWEST_FIRST_READS`` reads one grouped query orders the
-    numbers not given out yet (:func:`_waiting_numbers_newest_first`), and their calls
-    are read ``chunk`` numbers at a time."""
+    waited for months, after ``NEWEST_FIRST_READS`` reads (or two reads in a row that
+    made no number's place certain) one grouped query orders the numbers not given out
+    yet (:func:`_waiting_numbers_newest_first`), and their calls are read ``chunk``
+    numbers at a time."""
     began: dict[str, tuple[dt.datetime, str]] = {}  # number -> when its wait began (sort key)
     waiting_calls: dict[str, list[Waiting]] = {}
     met: set[str] = set()
@@ -281,7 +282,7 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
         return {n: c for n, c in calls.items() if over_sla(c[0], now)}
 
     since: dt.datetime | None = None  # the oldest moment read so far
-    size = max(1, chunk)
+    size, idle = max(1, chunk), 0  # idle: reads in a row after which none was certain
     for _read in range(NEWEST_FIRST_READS):
         # From ``since`` on again (calls at that very moment may not all have been read);
         # the numbers already met are not read twice.
@@ -302,8 +303,12 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
                 yield found
             return
         since = rows[-1][1]
-        if found := give_out([n for n, (at, _n) in began.items() if at > since]):
+        ready = [n for n, (at, _n) in began.items() if at > since]
+        idle = 0 if ready else idle + 1
+        if found := give_out(ready):
             yield found
+        if idle == 2:  # a backlog: the numbers met have waited since before all this
+            break
         size *= 2
     # The rest in the order one grouped query gives, read a chunk of numbers at a time.
     rest = [n for n in _waiting_numbers_newest_first() if n not in given]
