@@ -243,7 +243,8 @@ def overdue_numbers(
     return {n: calls for n, calls in by_number.items() if over_sla(calls[0], now)}
 
 
-# How many reads, newest first, before :func:`overdue_newest_first` reads the rest at once.
+# How many reads, newest first, before :func:`overdue_newest_first` orders the rest with
+# one grouped query.
 NEWEST_FIRST_READS = 8
 
 
@@ -262,27 +263,19 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
     made no number's place certain) one grouped query orders the numbers not given out
     yet (:func:`_waiting_numbers_newest_first`), and their calls are read ``chunk``
     numbers at a time."""
-    began: dict[str, tuple[dt.datetime, str]] = {}  # number -> when its wait began (sort key)
-    waiting_calls: dict[str, list[Waiting]] = {}
+    # The numbers met whose place is not certain yet, with their waiting calls; a number
+    # met and not here was given out, or has no call waiting.
+    pending: dict[str, list[Waiting]] = {}
     met: set[str] = set()
 
-    def meet(found: dict[str, list[Waiting]]) -> None:
-        for number, calls in found.items():
-            began[number] = (calls[0].started_at, number)
-            waiting_calls[number] = calls
-
-    given: set[str] = set()
-
     def give_out(ready: list[str]) -> dict[str, list[Waiting]]:
-        ready.sort(key=began.__getitem__, reverse=True)
-        for number in ready:
-            del began[number]
-        given.update(ready)
-        calls = {n: waiting_calls.pop(n) for n in ready}
+        ready.sort(key=lambda n: (pending[n][0].started_at, n), reverse=True)
+        calls = {n: pending.pop(n) for n in ready}
         return {n: c for n, c in calls.items() if over_sla(c[0], now)}
 
+    step = max(1, chunk)
     since: dt.datetime | None = None  # the oldest moment read so far
-    size, idle = max(1, chunk), 0  # idle: reads in a row after which none was certain
+    size, idle = step, 0  # idle: reads in a row after which no place was certain
     for _read in range(NEWEST_FIRST_READS):
         # From ``since`` on again (calls at that very moment may not all have been read);
         # the numbers already met are not read twice.
@@ -297,13 +290,13 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
         new = {number for number, _at in rows} - met
         met |= new
         if new:
-            meet(_waiting_by_number(new))
+            pending.update(_waiting_by_number(new))
         if len(rows) < size:  # everything read: every number met
-            if found := give_out(list(began)):
+            if found := give_out(list(pending)):
                 yield found
             return
         since = rows[-1][1]
-        ready = [n for n, (at, _n) in began.items() if at > since]
+        ready = [n for n, calls in pending.items() if calls[0].started_at > since]
         idle = 0 if ready else idle + 1
         if found := give_out(ready):
             yield found
@@ -311,11 +304,11 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
             break
         size *= 2
     # The rest in the order one grouped query gives, read a chunk of numbers at a time.
-    rest = [n for n in _waiting_numbers_newest_first() if n not in given]
-    for i in range(0, len(rest), max(1, chunk)):
-        part = rest[i : i + max(1, chunk)]
-        found = _waiting_by_number([n for n in part if n not in waiting_calls])
-        found.update({n: waiting_calls[n] for n in part if n in waiting_calls})
+    rest = [n for n in _waiting_numbers_newest_first() if n in pending or n not in met]
+    for i in range(0, len(rest), step):
+        part = rest[i : i + step]
+        found = _waiting_by_number([n for n in part if n not in pending])
+        found.update({n: pending[n] for n in part if n in pending})
         if overdue := {n: found[n] for n in part if n in found and over_sla(found[n][0], now)}:
             yield overdue
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import itertools
+import random
 
 import pytest
 import time_machine
@@ -215,7 +216,7 @@ def test_overdue_numbers_newest_wait_first_whatever_the_chunk(world, at, chunk, 
 
     monkeypatch.setattr(missed, "NEWEST_FIRST_READS", reads)
 
-    rng = __import__("random").Random(7)
+    rng = random.Random(7)
     numbers = [f"+97699001{i:03d}" for i in range(12)]
     for n in range(80):
         number = rng.choice(numbers)
