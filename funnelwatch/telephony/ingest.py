@@ -623,6 +623,25 @@ def _returned_by(rows: list[tuple], ids: list[int]) -> dict[int, tuple[int, dt.d
     return out
 
 
+def _first_outbound_sql(table: str, number: str, after: str) -> str:
+    """A scalar subquery: the key of the first outbound call to ``number`` after
+    ``after`` (the lowest key among calls at that start), read through the (client
+    number, start) index."""
+    return (
+        f"(SELECT c.id FROM {table} c WHERE c.client_number = {number} "
+        f"AND c.direction = '{Direction.OUT}' AND c.started_at > {after} "
+        "ORDER BY c.started_at, c.id LIMIT 1)"
+    )
+
+
+def _starts(keys: set[int]) -> dict[int, dt.datetime]:
+    """key → start of these calls."""
+    out: dict[int, dt.datetime] = {}
+    for part in _chunks(sorted(keys)):
+        out.update(Call.objects.filter(pk__in=part).values_list("pk", "started_at"))
+    return out
+
+
 def _first_stored_outbound(
     missed: set[tuple[str, dt.datetime]],
 ) -> dict[tuple[str, dt.datetime], tuple[dt.datetime, int]]:
@@ -630,56 +649,29 @@ def _first_stored_outbound(
     after that time (the lowest key among calls at that start)."""
     table = connection.ops.quote_name(Call._meta.db_table)
     adapt = connection.ops.adapt_datetimefield_value
-    found: dict[tuple[str, object], tuple[str, dt.datetime]] = {}
+    pairs = sorted(missed)
+    back_of: dict[tuple[str, dt.datetime], int] = {}
     with connection.cursor() as cur:
-        for part in _chunks(sorted(missed), _IN_CHUNK // 2):
+        for part in _chunks(pairs, _IN_CHUNK // 2):
+            # Each pair goes with its place in ``part``, which the answer names.
             cur.execute(
-                "SELECT v.column1, v.column2, "
-                f"(SELECT c.started_at FROM {table} c WHERE c.client_number = v.column1 "
-                f"AND c.direction = '{Direction.OUT}' AND c.started_at > v.column2 "
-                "ORDER BY c.started_at LIMIT 1) "
-                f"FROM (VALUES {', '.join(['(%s, %s)'] * len(part))}) AS v",
-                [v for number, at in part for v in (number, adapt(at))],
+                "SELECT v.column3, "
+                + _first_outbound_sql(table, "v.column1", "v.column2")
+                + f" FROM (VALUES {', '.join(['(%s, %s, %s)'] * len(part))}) AS v",
+                [v for i, (number, at) in enumerate(part) for v in (number, adapt(at), i)],
             )
-            for number, at, back in cur.fetchall():
+            for i, back in cur.fetchall():
                 if back is not None:
-                    found[(number, _db_stamp(at))] = (number, _db_stamp(back))
-    keys = _first_keys(set(found.values()))
-    out = {}
-    for number, at in missed:
-        back = found.get((number, _db_stamp(adapt(at))))
-        if back is not None:
-            out[(number, at)] = (_aware(back[1]), keys[back])
-    return out
-
-
-def _first_keys(moments: set[tuple[str, object]]) -> dict[tuple[str, object], int]:
-    """(number, stored start) → the lowest key of the outbound calls to that number at
-    that start."""
-    table = connection.ops.quote_name(Call._meta.db_table)
-    keys: dict[tuple[str, object], int] = {}
-    with connection.cursor() as cur:
-        for part in _chunks(sorted(moments), _IN_CHUNK // 2):
-            # OR of (number, time) pairs: both planners probe the index once per pair
-            # (SQLite does not for a join on VALUES, nor for a row-value IN).
-            cur.execute(
-                f"SELECT id, client_number, started_at FROM {table} "
-                f"WHERE direction = '{Direction.OUT}' AND ("
-                + " OR ".join(["(client_number = %s AND started_at = %s)"] * len(part))
-                + ")",
-                [v for pair in part for v in pair],
-            )
-            for pk, number, started in cur.fetchall():
-                key = (number, _db_stamp(started))
-                if key in moments and pk < keys.get(key, pk + 1):
-                    keys[key] = pk
-    return keys
+                    back_of[part[i]] = back
+    starts = _starts(set(back_of.values()))
+    return {pair: (starts[back], back) for pair, back in back_of.items()}
 
 
 def link_callbacks(numbers: set[str], changes: bool = False):
     """Link each unreturned missed inbound call on these numbers to the first later
-    outbound call to the same number (by anyone). Returns how many were linked, or with
-    ``changes`` the (credited manager, start) of each missed call linked.
+    outbound call to the same number (by anyone; the lowest key on a tie of starts).
+    Returns how many were linked, or with ``changes`` the (credited manager, start) of
+    each missed call linked.
 
     The database finds each missed call's first later outbound call through the
     (client number, start) index: the work follows the missed calls, not how many
@@ -694,41 +686,25 @@ def link_callbacks(numbers: set[str], changes: bool = False):
             # The constants are written out: only then do the planners know the partial
             # index (its condition, word for word) applies.
             cur.execute(
-                "SELECT m.id, m.client_number, "
-                f"(SELECT c.started_at FROM {table} c WHERE c.client_number = m.client_number "
-                f"AND c.direction = '{Direction.OUT}' AND c.started_at > m.started_at "
-                "ORDER BY c.started_at LIMIT 1), "
-                "m.started_at, m.manager_id, ct.owner_id "
+                "SELECT m.id, "
+                + _first_outbound_sql(table, "m.client_number", "m.started_at")
+                + ", m.started_at, m.manager_id, ct.owner_id "
                 f"FROM {table} m{hint} LEFT JOIN {contacts} ct ON ct.id = m.contact_id "
                 f"WHERE m.client_number IN ({', '.join(['%s'] * len(part))}) "
                 f"AND m.callback_id IS NULL AND m.direction = '{Direction.IN}' "
                 f"AND NOT (m.outcome = '{CallOutcome.ANSWERED}')",
                 part,
             )
-            found += [
-                (pk, number, _db_stamp(back), *rest)
-                for pk, number, back, *rest in cur.fetchall()
-                if back is not None
-            ]
+            found += [row for row in cur.fetchall() if row[1] is not None]
     if not found:
         return [] if changes else 0
-    # The returning call: the first outbound call at that moment (the lowest key on a tie).
-    keys = _first_keys({(row[1], row[2]) for row in found})
-    returning = {(row[1], row[2]): (keys[(row[1], row[2])], _aware(row[2])) for row in found}
+    starts = _starts({row[1] for row in found})
     fastdb.update(
-        Call, ["callback", "callback_at"], [(*returning[(row[1], row[2])], row[0]) for row in found]
+        Call, ["callback", "callback_at"], [(back, starts[back], pk) for pk, back, *_ in found]
     )
     if not changes:
         return len(found)
     return [(manager or owner, _aware(started)) for *_first, started, manager, owner in found]
-
-
-def _db_stamp(value: object) -> object:
-    """A stored time from a raw query in the form the database compares (SQLite: its
-    text, which comes back as a naive datetime or as text depending on the column)."""
-    if connection.vendor == "sqlite" and isinstance(value, dt.datetime):
-        return str(value)
-    return value
 
 
 def _aware(value: object) -> dt.datetime:

@@ -594,6 +594,26 @@ def test_callbacks_link_across_imports_in_any_order(world, tmp_path):
     assert Call.objects.get(external_id="m3").callback is None  # nothing later
 
 
+def test_stored_missed_calls_link_to_the_first_call_back_of_a_later_import(world, tmp_path):
+    """Missed calls stored first are linked when the calls back arrive: to the first
+    later outbound call, of two at the same second the one stored first, with its start."""
+    missed = [
+        _row21("m1", "99000007", "700", "PJSIP/trunk-4", "", "2026-03-02 10:00:00"),
+        _row21("m2", "99000007", "700", "PJSIP/trunk-5", "", "2026-03-02 12:30:00"),
+    ]
+    _import(tmp_path, "\n".join(missed) + "\n")
+    out = [
+        _row21("o1", "101", "99000007", "PJSIP/101-1", "PJSIP/trunk-1", "2026-03-02 12:00:00"),
+        _row21("o2", "102", "99000007", "PJSIP/102-1", "PJSIP/trunk-2", "2026-03-02 12:00:00"),
+        _row21("o3", "101", "99000007", "PJSIP/101-1", "PJSIP/trunk-3", "2026-03-02 09:00:00"),
+    ]
+    _import(tmp_path, "\n".join([out[1], out[2], out[0]]) + "\n")
+    first = Call.objects.filter(external_id__in=["o1", "o2"]).order_by("pk").first()
+    assert Call.objects.get(external_id="m1").callback == first
+    assert Call.objects.get(external_id="m1").callback_at == first.started_at
+    assert Call.objects.get(external_id="m2").callback is None  # nothing later
+
+
 def _plain21(uid, src, start, end, duration="10", billsec="0", disp="NO ANSWER"):
     """A 21-column inbound row with its times and seconds given as text, as written."""
     return (
