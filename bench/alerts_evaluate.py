@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-
-def setup(tmp: str) -> None:
-    os.environ["FUNNELWATCH_DATA_DIR"] = tmp
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "funnelwatch.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def build(managers: int, deals: int, calls: int, seed: int = 1) -> None:
@@ -122,7 +111,9 @@ def main() -> None:
     parser.add_argument("--calls", type=int, default=50000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        setup(tmp)
+        from bench.standalone import django_in
+
+        django_in(tmp)
         t0 = time.perf_counter()
         build(args.managers, args.deals, args.calls)
         print(f"built in {time.perf_counter() - t0:.1f}s")

@@ -11,11 +11,12 @@ empty PostgreSQL database it imports there instead.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def main() -> None:
@@ -24,15 +25,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fw-bench-"))
-    os.environ["FUNNELWATCH_DATA_DIR"] = str(tmp)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "funnelwatch.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # for "bench."
-    import django
+    from bench.standalone import django_in
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_in(tmp)
     from bench.cdr import client_numbers, write_master_csv
     from funnelwatch.accounts.models import Extension, Role, User
     from funnelwatch.core.testing import make_pipeline

@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
 
 def main() -> None:
     parser = argparse.ArgumentParser()
@@ -26,15 +28,9 @@ def main() -> None:
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="fw-bench-"))
-    os.environ["FUNNELWATCH_DATA_DIR"] = str(tmp)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "funnelwatch.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
+    from bench.standalone import django_in
 
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+    django_in(tmp)
     from funnelwatch.imports import engine, samples
 
     t = time.perf_counter()

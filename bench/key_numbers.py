@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import sys
@@ -23,18 +22,6 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-
-def setup(data_dir: str) -> None:
-    os.environ.setdefault("FUNNELWATCH_DATA_DIR", data_dir)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "funnelwatch.settings")
-    os.environ["FUNNELWATCH_METRICS_REFRESH_ON_EVENT"] = "false"
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
 
 
 def generate(managers: int, days: int, seed: int = 1) -> tuple[object, dt.date]:
@@ -230,7 +217,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=7)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        setup(tmp)
+        from bench.standalone import django_in
+
+        django_in(tmp, refresh_on_event=False)
         from funnelwatch.lib.dates import Period
         from funnelwatch.metrics import engine
         from funnelwatch.metrics.common import today

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
 import random
 import statistics
 import sys
@@ -26,17 +25,7 @@ import tempfile
 import time
 from pathlib import Path
 
-
-def setup(tmp: str) -> None:
-    os.environ["FUNNELWATCH_DATA_DIR"] = tmp
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "funnelwatch.settings")
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-    import django
-
-    django.setup()
-    from django.core.management import call_command
-
-    call_command("migrate", verbosity=0)
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 
 def build(numbers: int, waiting: int, returned: int, now: dt.datetime, seed: int = 1) -> None:
@@ -100,7 +89,9 @@ def main() -> None:
     parser.add_argument("--returned", type=int, default=150_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
-        setup(tmp)
+        from bench.standalone import django_in
+
+        django_in(tmp)
         from django.db import connection
         from django.utils import timezone
 
