@@ -36,7 +36,15 @@ from funnelwatch.crm.models import Contact, ContactPhone, Deal, Outcome
 from funnelwatch.lib import phones
 from funnelwatch.metrics.common import local_day
 from funnelwatch.telephony import fastdb
-from funnelwatch.telephony.models import Call, CallLeg, CallOutcome, Direction, Recording
+from funnelwatch.telephony.models import (
+    UNRETURNED_BY_NUMBER,
+    Call,
+    CallLeg,
+    CallOutcome,
+    Direction,
+    Recording,
+    unreturned_sql,
+)
 from funnelwatch.telephony.providers.base import CallRecord, LegRecord, channel_extension
 
 _IN_CHUNK = 900  # parameters per IN (...) query, below SQLite's limit
@@ -679,20 +687,19 @@ def link_callbacks(numbers: set[str], changes: bool = False):
     table = connection.ops.quote_name(Call._meta.db_table)
     contacts = connection.ops.quote_name(Contact._meta.db_table)
     # SQLite picks a partial index only when told (or after ANALYZE has seen it).
-    hint = " INDEXED BY call_unreturned_missed" if connection.vendor == "sqlite" else ""
+    hint = f" INDEXED BY {UNRETURNED_BY_NUMBER}" if connection.vendor == "sqlite" else ""
     found: list = []
     with connection.cursor() as cur:
         for part in _chunks(sorted(numbers)):
-            # The constants are written out: only then do the planners know the partial
-            # index (its condition, word for word) applies.
+            # The index's condition with its constants written out: only then do the
+            # planners know the partial index applies.
             cur.execute(
                 "SELECT m.id, "
                 + _first_outbound_sql(table, "m.client_number", "m.started_at")
                 + ", m.started_at, m.manager_id, ct.owner_id "
                 f"FROM {table} m{hint} LEFT JOIN {contacts} ct ON ct.id = m.contact_id "
                 f"WHERE m.client_number IN ({', '.join(['%s'] * len(part))}) "
-                f"AND m.callback_id IS NULL AND m.direction = '{Direction.IN}' "
-                f"AND NOT (m.outcome = '{CallOutcome.ANSWERED}')",
+                f"AND {unreturned_sql('m')}",
                 part,
             )
             found += [row for row in cur.fetchall() if row[1] is not None]

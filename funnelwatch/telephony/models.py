@@ -29,6 +29,16 @@ class CallOutcome(models.TextChoices):
     VOICEMAIL = "voicemail", _("voicemail")
 
 
+# An inbound call nobody took and no callback is linked to: the condition of the two
+# partial indexes of unreturned calls below. Queries meant for them state it with its
+# constants written out (``unreturned_sql``): a planner uses a partial index only for a
+# query whose condition implies the index's, and bound parameters do not show that.
+UNRETURNED = models.Q(direction=Direction.IN, callback__isnull=True) & ~models.Q(
+    outcome=CallOutcome.ANSWERED
+)
+UNRETURNED_BY_START, UNRETURNED_BY_NUMBER = "call_unreturned_started", "call_unreturned_missed"
+
+
 class Call(Archivable):
     """One conversation attempt, built from one or more legs; never deleted."""
 
@@ -108,9 +118,8 @@ class Call(Archivable):
             # returned lately, without reading every call of the period.
             models.Index(
                 fields=["started_at"],
-                name="call_unreturned_started",
-                condition=models.Q(direction=Direction.IN, callback__isnull=True)
-                & ~models.Q(outcome=CallOutcome.ANSWERED),
+                name=UNRETURNED_BY_START,
+                condition=UNRETURNED,
             ),
             models.Index(
                 fields=["started_at"],
@@ -121,9 +130,8 @@ class Call(Archivable):
             # call looks for them (few rows, whatever the number's history).
             models.Index(
                 fields=["client_number", "started_at"],
-                name="call_unreturned_missed",
-                condition=models.Q(direction="in", callback__isnull=True)
-                & ~models.Q(outcome="answered"),
+                name=UNRETURNED_BY_NUMBER,
+                condition=UNRETURNED,
             ),
         ]
 
@@ -265,3 +273,33 @@ class RoutingAssignment(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user_id} {self.reason} {shown(self.at)}"
+
+
+def unreturned_sql(alias: str = "") -> str:
+    """:data:`UNRETURNED` as SQL, constants written out as in the indexes' own definition
+    (the same compiler writes both), its columns qualified by ``alias`` (default: the
+    table's name)."""
+    from django.db import connection
+    from django.db.models.sql import Query
+
+    query = Query(model=Call, alias_cols=False)
+    where = query.build_where(UNRETURNED)
+    sql, params = where.as_sql(query.get_compiler(connection=connection), connection)
+    prefix = f"{alias or connection.ops.quote_name(Call._meta.db_table)}."
+    for column in _columns(UNRETURNED):
+        quoted = connection.ops.quote_name(column)
+        sql = sql.replace(quoted, prefix + quoted)
+    connection.ensure_connection()  # PostgreSQL quotes values with its connection
+    quote = connection.schema_editor().quote_value
+    return sql % tuple(quote(p) for p in params)
+
+
+def _columns(condition: models.Q) -> set[str]:
+    """The columns a condition's lookups name."""
+    out = set()
+    for child in condition.children:
+        if isinstance(child, models.Q):
+            out |= _columns(child)
+        else:
+            out.add(Call._meta.get_field(child[0].split("__")[0]).column)
+    return out
