@@ -342,3 +342,61 @@ def test_deal_import_and_its_undo(world, commit, doors, monkeypatch):
     assert not DailyValue.objects.filter(metric="won_count").exists()
     assert engine.verify(span) == []
     assert engine.verify(Period(today(), today() + dt.timedelta(days=1))) == []
+
+
+def test_handoffs(world, at, commit, doors):
+    """Each step of a request to another department marks the requester's days: the
+    request's, and the day it is taken and done on."""
+    from funnelwatch.accounts.models import Role, User
+    from funnelwatch.handoffs import services as handoffs
+    from funnelwatch.handoffs.models import Department
+
+    ahead = User.objects.create_user("ahead", "ahead@firm.test", "pw", role=Role.DEPARTMENT)
+    accounting = Department.objects.create(name="Accounting", head=ahead, sla_minutes=120)
+    accounting.members.set([world.clerk])
+    deal = commit(
+        services.create_lead, actor=world.alice, title="Acme", owner=world.alice, at=at(2026, 3, 2)
+    )
+    doors.clear()
+    asked = commit(
+        handoffs.request,
+        actor=world.alice,
+        deal=deal,
+        department=accounting,
+        kind="invoice",
+        text="Invoice",
+        at=at(2026, 3, 2, 10),
+    )
+    assert "handoff" in doors  # besides "audit": the request's audit row is a CRM action
+    assert value("handoff_requests", world.alice) == 1
+    assert value("handoff_take_minutes", world.alice) is None
+    commit(handoffs.take, asked, actor=world.clerk, at=at(2026, 3, 3, 10))
+    commit(handoffs.finish, asked, actor=world.clerk, at=at(2026, 3, 3, 11))
+    assert doors.count("handoff") == 3
+    # Monday 10:00 to Tuesday 10:00: the working hours between them.
+    assert value("handoff_take_minutes", world.alice) == pytest.approx(
+        handoffs.working_minutes(at(2026, 3, 2, 10), at(2026, 3, 3, 10))
+    )
+    assert value("handoff_within_sla", world.alice) == 0.0
+    clean()
+
+
+def test_a_call_marked_as_a_mystery_shoppers(world, at, commit, doors, tmp_path, settings):
+    """Marking a reviewed call as a test call takes its review out of the day's ordinary
+    review score."""
+    from funnelwatch.quality import services as quality
+    from funnelwatch.quality.tests.conftest import make_call
+    from funnelwatch.skills import services as skills
+
+    settings.MEDIA_ROOT = str(tmp_path / "media")
+    call = commit(make_call, world.alice, at(2026, 3, 2, 10))
+    commit(refresh.changed, "call", [world.alice.pk], [call.started_at])
+    checklist = quality.create_checklist("Script", "greeting | 1 | yes_no | Hello", world.head)
+    criterion = checklist.criteria.get()
+    commit(quality.save_review, call, checklist, world.reviewer, {criterion.pk: "no"})
+    assert value("quality_review_score", world.alice) == 0
+    doors.clear()
+    commit(skills.mark_mystery, call, world.reviewer, "Shopper A")
+    assert "quality" in doors
+    assert value("quality_review_score", world.alice) is None
+    clean()
