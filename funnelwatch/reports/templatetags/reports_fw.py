@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import html
 from decimal import Decimal
 
 from django import template
 from django.conf import settings
 from django.urls import reverse
-from django.utils.html import conditional_escape, escape, format_html
+from django.utils.html import conditional_escape, format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.translation import gettext
 
@@ -76,6 +77,57 @@ def _row_query(context: template.Context, row: object) -> str:
     return query
 
 
+def _escape(value: object) -> str:
+    """``django.utils.html.escape`` without its checks for lazy text (each cell's words
+    are plain strings already): the same characters replaced the same way."""
+    return html.escape(str(value))
+
+
+class _Words:
+    """What the cells of one table on a page share, looked up once per page rather than
+    once or twice per cell (a department of 200 managers has thousands of cells): each
+    metric's records link and label, and the translated words values and changes are
+    written with. :meth:`value` writes a value as ``show`` does, :meth:`change` a change
+    as ``signed`` does; both escape what they write."""
+
+    def __init__(self, context: template.Context, metrics: list) -> None:
+        self.links = {m.key: _escape(reverse("metrics:records", args=[m.key])) for m in metrics}
+        self.labels = {m.key: _escape(m.label) for m in metrics}
+        self.money = gettext("%(amount)s %(currency)s")
+        self.currency = currency_symbol(settings.FUNNELWATCH_CURRENCY)
+        self.points = gettext("pp")  # percentage points
+        self.previous = _escape(
+            gettext("against %(period)s") % {"period": context.get("previous_label", "")}
+        )
+        self.usual = gettext("far from the manager's usual (%(z)s robust deviations)")
+
+    @classmethod
+    def of(cls, context: template.Context, metrics: list) -> _Words:
+        """The words of this table, made at its first row."""
+        key = ("reports_fw.words", tuple(m.key for m in metrics))
+        words = context.render_context.get(key)
+        if words is None:
+            words = context.render_context[key] = cls(context, metrics)
+        return words
+
+    def _text(self, value: object, metric: object) -> str:
+        if value is not None and getattr(metric, "unit", "") == "money":
+            text = money(value)
+            if text == "—":
+                return text
+            return self.money % {"amount": text, "currency": self.currency}
+        return show(value, metric)
+
+    def value(self, value: object, metric: object) -> str:
+        return _escape(self._text(value, metric))
+
+    def change(self, value: object, metric: object) -> str:
+        sign = "+" if value > 0 else "−" if value < 0 else "±"
+        if getattr(metric, "unit", "") == "pct":
+            return _escape(f"{sign}{abs(float(value)):.1f} {self.points}")
+        return _escape(sign + self._text(abs(value), metric))
+
+
 @register.simple_tag(takes_context=True)
 def key_number_cells(context: template.Context, row: object, metrics: list) -> SafeString:
     """The cells of one row of the key-numbers table: each value linked to its records,
@@ -83,83 +135,48 @@ def key_number_cells(context: template.Context, row: object, metrics: list) -> S
     when the value is far from the manager's own usual (``reports.trends``).
 
     Built here rather than with template tags per cell: a department of 200 managers has
-    thousands of cells, and the links and labels are the same for every row.
+    thousands of cells, and the links and words are the same for every row (:class:`_Words`).
+    Every value is escaped; the links are ours.
     """
-    shared = context.render_context.get("key_number_cells")
-    if shared is None:
-        shared = context.render_context["key_number_cells"] = {
-            "links": {m.key: reverse("metrics:records", args=[m.key]) for m in metrics},
-            "previous": gettext("against %(period)s")
-            % {"period": context.get("previous_label", "")},
-            "usual": gettext("far from the manager's usual (%(z)s robust deviations)"),
-        }
+    words = _Words.of(context, metrics)
     query = _row_query(context, row)
     out = []
     for m in metrics:
         c = row.cells.get(m.key)
-        change = c.change
-        z = getattr(c, "z", None)
-        out.append(
-            format_html(
-                '<td class="num {}"{}><a href="{}?{}">{}</a>{}</td>',
-                c.tone,
-                format_html(' title="{}"', shared["usual"] % {"z": f"{z:+.1f}"}) if c.tone else "",
-                shared["links"][m.key],
-                query,
-                show(c.value, m),
-                format_html('<small title="{}">{}</small>', shared["previous"], signed(change, m))
-                if change is not None
-                else "",
-            )
+        title = ""
+        if c.tone:
+            far = words.usual % {"z": f"{getattr(c, 'z', None):+.1f}"}
+            title = f' title="{_escape(far)}"'
+        small = (
+            f'<small title="{words.previous}">{words.change(c.change, m)}</small>'
+            if c.change is not None
+            else ""
         )
-    return mark_safe("".join(out))  # every part went through format_html
+        out.append(
+            f'<td class="num {_escape(c.tone)}"{title}><a href="{words.links[m.key]}?{query}">'
+            f"{words.value(c.value, m)}</a>{small}</td>"
+        )
+    return mark_safe("".join(out))  # values escaped above
 
 
 @register.simple_tag(takes_context=True)
 def sales_cells(context: template.Context, row: object, metrics: list) -> SafeString:
     """The cells of one row of the sales table: each value linked to its records, with
     its change against the previous period (see ``key_number_cells`` for why here).
-
-    Values are written as ``show`` and ``signed`` write them, with their translated
-    words looked up once per page rather than once or twice per cell (a department of
-    200 managers has some 1,800 cells). Every value is escaped; the links are ours.
-    """
-    shared = context.render_context.get("sales_cells")
-    if shared is None:
-        shared = context.render_context["sales_cells"] = {
-            "links": {m.key: reverse("metrics:records", args=[m.key]) for m in metrics},
-            "money": gettext("%(amount)s %(currency)s"),
-            "currency": currency_symbol(settings.FUNNELWATCH_CURRENCY),
-            "points": gettext("pp"),  # percentage points
-        }
-
-    def shown(value: object, metric: object) -> str:  # show()
-        if value is not None and getattr(metric, "unit", "") == "money":
-            text = money(value)
-            if text == "—":
-                return text
-            return shared["money"] % {"amount": text, "currency": shared["currency"]}
-        return show(value, metric)
-
-    def change_text(value: object, metric: object) -> str:  # signed() of a change
-        sign = "+" if value > 0 else "−" if value < 0 else "±"
-        if getattr(metric, "unit", "") == "pct":
-            return f"{sign}{abs(float(value)):.1f} {shared['points']}"
-        return sign + shown(abs(value), metric)
-
+    Every value is escaped; the links are ours."""
+    words = _Words.of(context, metrics)
     query = _row_query(context, row)
     out = []
     for m in metrics:
         c = row.cells.get(m.key)
-        change = c.change
         small = (
-            f' <small class="{escape(c.tone)}">{escape(change_text(change, m))}</small>'
-            if change is not None
+            f' <small class="{_escape(c.tone)}">{words.change(c.change, m)}</small>'
+            if c.change is not None
             else ""
         )
         out.append(
-            f'<td class="num"><a href="{shared["links"][m.key]}?{query}">'
-            f"{escape(shown(c.value, m))}</a>{small}</td>"
+            f'<td class="num"><a href="{words.links[m.key]}?{query}">'
+            f"{words.value(c.value, m)}</a>{small}</td>"
         )
     return mark_safe("".join(out))  # values escaped above
 
@@ -169,28 +186,17 @@ def key_number_fields(context: template.Context, row: object, metrics: list) -> 
     """The fields of one row's card (the phone layout of the key-numbers table): each
     metric's name, its value linked to its records, and its change. Built here for the
     reason :func:`key_number_cells` is."""
-    links = context.render_context.get("key_number_fields")
-    if links is None:
-        links = context.render_context["key_number_fields"] = {
-            m.key: reverse("metrics:records", args=[m.key]) for m in metrics
-        }
+    words = _Words.of(context, metrics)
     query = _row_query(context, row)
     out = []
     for m in metrics:
         c = row.cells.get(m.key)
-        change = c.change
+        small = f" <small>{words.change(c.change, m)}</small>" if c.change is not None else ""
         out.append(
-            format_html(
-                '<dt>{}</dt><dd class="{}"><a href="{}?{}">{}</a>{}</dd>',
-                m.label,
-                c.tone,
-                links[m.key],
-                query,
-                show(c.value, m),
-                format_html(" <small>{}</small>", signed(change, m)) if change is not None else "",
-            )
+            f'<dt>{words.labels[m.key]}</dt><dd class="{_escape(c.tone)}">'
+            f'<a href="{words.links[m.key]}?{query}">{words.value(c.value, m)}</a>{small}</dd>'
         )
-    return mark_safe("".join(out))  # every part went through format_html
+    return mark_safe("".join(out))  # values escaped above
 
 
 @register.simple_tag

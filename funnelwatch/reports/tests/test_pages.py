@@ -367,6 +367,41 @@ def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
     assert "&amp;to=" in got and "&manager=" in got and "&team=" in got and "<small" in got
 
 
+# The fields of a row's card (the phone layout) as a template would write them.
+FIELDS_BY_TEMPLATE = """{% load reports_fw %}{% for row in table.rows %}
+{% for m in metrics %}{% with c=row|cell:m.key %}<dt>{{ m.label }}</dt><dd class="{{ c.tone }}"><a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>{% if c.change is not None %} <small>{{ c.change|signed:m }}</small>{% endif %}</dd>{% endwith %}{% endfor %}{% endfor %}"""  # noqa: E501
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_key_number_fields_are_what_the_template_wrote(sales, world, language):
+    from django.template import engines
+    from django.utils import translation
+
+    from funnelwatch.lib.dates import Period
+    from funnelwatch.reports import queries
+
+    table = queries.key_numbers(world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)))
+    big = next(r for r in table.rows if r.kind == "manager").cells["leads_received"]
+    big.tone = "bad"
+    context = {
+        "table": table,
+        "metrics": table.metrics,
+        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
+    }
+    django_engine = engines["django"]
+    built = (
+        "{% load reports_fw %}{% for row in table.rows %}\n"
+        "{% key_number_fields row metrics %}{% endfor %}"
+    )
+    with translation.override(language):
+        expected = django_engine.from_string(FIELDS_BY_TEMPLATE).render(context)
+        got = django_engine.from_string(built).render(context)
+    assert got == expected
+    # Money, percentages, an undefined value, changes: every branch was written.
+    assert "5\u202f000" in got and "%" in got and "—" in got and "<small>" in got
+    assert 'class="bad"' in got and "&amp;to=" in got and "&team=" in got
+
+
 # The sales table's cells as its template wrote them (sales_cells builds them in Python).
 SALES_CELLS_BY_TEMPLATE = """{% load reports_fw %}{% for row in table.rows %}
 {% for m in table.metrics %}{% with c=row|cell:m.key %}<td class="num"><a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>{% if c.change is not None %} <small class="{{ c.tone }}">{{ c.change|signed:m }}</small>{% endif %}</td>{% endwith %}{% endfor %}{% endfor %}"""  # noqa: E501
