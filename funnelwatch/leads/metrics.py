@@ -22,6 +22,7 @@ from funnelwatch.crm.metrics import _deals, cohort, wins
 from funnelwatch.crm.models import Block, Deal, Outcome, StageChange
 from funnelwatch.leads.models import LeadOrigin, SourceKind
 from funnelwatch.lib.dates import Period
+from funnelwatch.metrics import engine
 from funnelwatch.metrics.common import bounds, day_points
 from funnelwatch.metrics.registry import Metric, Point, register
 
@@ -110,24 +111,34 @@ def referred_counts(period: Period, ids: Ids) -> tuple[int, int, Decimal]:
     return total, became, Decimal(amount)
 
 
+def _referrer_counts(period: Period, groups: dict) -> tuple[dict, dict]:
+    """Per group: (leads passed on, of them became deals), and (won amount,)."""
+    from funnelwatch.metrics.grouped import aggregate_by_group
+
+    passed = (
+        referred(period, None)
+        .annotate(became=Case(When(_BECAME_DEAL, then=1), default=0))
+        .values("referrer_id", "became")
+    )
+    counted = aggregate_by_group(passed, "referrer_id", ["COUNT(*)", "SUM(w.became)"], groups)
+    won = aggregate_by_group(
+        referred_wins(period, None).values("deal__origin__referrer_id", "deal__amount"),
+        "deal__origin__referrer_id",
+        ["SUM(w.deal__amount)"],
+        groups,
+    )
+    return counted, won
+
+
 def _per_group(pick):
     """A period metric's values per group (one query per figure, whatever the number of
     groups); a group of nobody has none."""
 
     def values(period: Period, groups: dict) -> dict:
-        from funnelwatch.metrics.grouped import aggregate_by_group
-
-        passed = (
-            referred(period, None)
-            .annotate(became=Case(When(_BECAME_DEAL, then=1), default=0))
-            .values("referrer_id", "became")
-        )
-        counted = aggregate_by_group(passed, "referrer_id", ["COUNT(*)", "SUM(w.became)"], groups)
-        won = aggregate_by_group(
-            referred_wins(period, None).values("deal__origin__referrer_id", "deal__amount"),
-            "deal__origin__referrer_id",
-            ["SUM(w.deal__amount)"],
-            groups,
+        # The three referrer metrics pick from the same two queries: made once per table.
+        members = tuple((g, None if ids is None else frozenset(ids)) for g, ids in groups.items())
+        counted, won = engine.once(
+            ("referrer_counts", period, members), lambda: _referrer_counts(period, groups)
         )
         out = {}
         for g, ids in groups.items():

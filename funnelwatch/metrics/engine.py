@@ -719,6 +719,19 @@ def memoized() -> Iterator[None]:
             _memo.reset(token)
 
 
+def once(what: tuple, read: Callable[[], object]) -> object:
+    """``read()`` once per memoized block (one table's reads): metrics whose values come
+    from one computation (a few figures of the same queries) ask for it by the same
+    ``what``, which must name everything the answer depends on. Outside a block, read."""
+    memo = _memo.get()
+    if memo is None:
+        return read()
+    key = ("once", what)
+    if key not in memo:
+        memo[key] = read()
+    return memo[key]
+
+
 # Answers read from the rollups, kept in the process (no copying in and out of a cache
 # backend: at 200 managers an answer is tens of thousands of cells).
 _ANSWERS: OrderedDict[tuple, tuple[float, object]] = OrderedDict()

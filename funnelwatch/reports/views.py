@@ -101,7 +101,8 @@ def _sorted_rows(rows: list, key: str | None, descending: bool) -> list:
 
 
 def _idle_lead(row: queries.Row) -> bool:
-    """A team lead's own row with nothing in it: they lead, they do not sell."""
+    """A team lead's own row with nothing in the columns shown: they lead, they do not
+    sell."""
     return (
         row.kind == "manager"
         and row.user.role == Role.TEAM_LEAD
@@ -115,27 +116,33 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
     by = request.GET.get("by", "manager")
     by = by if by in ("manager", "team", "none") else "manager"
     keys = [k for k in request.GET.get("metrics", "").split(",") if k] or None
-    person = _one_manager(request)
     try:
-        if person is None:
-            table = queries.key_numbers(
-                request.user, choice.period, by=by, metrics=keys, previous=choice.previous
-            )
-        else:
-            by = "manager"
-            table = queries.key_numbers(
-                request.user,
-                choice.period,
-                by=by,
-                metrics=keys,
-                only=person.pk,
-                previous=choice.previous,
-            )
+        chosen = queries.pick_metrics(keys)
     except KeyError:
         raise Http404(_("Unknown metric.")) from None
-    scope_query = f"&manager={person.pk}" if person else ""
+    person = _one_manager(request)
     fmt = request.GET.get("format")
-    if fmt in ("csv", "xlsx"):
+    exporting = fmt in ("csv", "xlsx")
+    available = {m.block for m in chosen}
+    tab = "" if exporting else _tab(request, available)
+    if exporting:
+        wanted = chosen  # a file holds every column
+    else:
+        # The page shows one tab's columns: only those are computed.
+        blocks = next((b for name, _label, b in TABS if name == tab), ())
+        wanted = [m for m in chosen if m.block in blocks] or chosen
+    table = queries.key_numbers(
+        request.user,
+        choice.period,
+        by="manager" if person else by,
+        metrics=[m.key for m in wanted],
+        only=person.pk if person else None,
+        previous=choice.previous,
+    )
+    if person:
+        by = "manager"
+    scope_query = f"&manager={person.pk}" if person else ""
+    if exporting:
         data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx(table)
         exports.audit_export(table, fmt, by)
         response = HttpResponse(data, content_type=exports.CONTENT_TYPES[fmt])
@@ -143,9 +150,7 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
         name = f"key-numbers{who}-{choice.period.start}-{choice.last_day}.{fmt}"
         response["Content-Disposition"] = f'attachment; filename="{name}"'
         return response
-    tab = _tab(request, {m.block for m in table.metrics})
-    blocks = next((b for name, _label, b in TABS if name == tab), ())
-    shown = [m for m in table.metrics if m.block in blocks] or table.metrics
+    shown = table.metrics
     sort = request.GET.get("sort") or None
     if sort is not None and sort not in {m.key for m in shown}:
         sort = None
@@ -164,11 +169,7 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
             "table": table,
             "rows": rows,
             "shown": shown,
-            "tabs": [
-                (name, label)
-                for name, label, b in TABS
-                if {m.block for m in table.metrics} & set(b)
-            ],
+            "tabs": [(name, label) for name, label, b in TABS if available & set(b)],
             "tab": tab,
             "sort": sort,
             "descending": descending,

@@ -100,6 +100,29 @@ def test_referrer_numbers(world, department):
     assert rollup("referred_leads", world.outsider) == 3
 
 
+def test_the_three_referrer_numbers_of_one_table_are_read_once(world, department):
+    """One table's three referrer columns pick from the same two queries, made once;
+    each column still gets its own figure, the same as read alone."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    keys = ["referred_leads", "referred_deals_pct", "referred_won_amount"]
+    groups = {0: {world.outsider.pk}, 1: {world.alice.pk}, 2: None}
+    alone = {}
+    for key in keys:
+        with CaptureQueriesContext(connection) as one:
+            alone[key] = engine.group_values([key], MARCH, groups)
+    with CaptureQueriesContext(connection) as together:
+        values = engine.group_values(keys, MARCH, groups)
+    assert len(together) == len(one)
+    assert values == {g: {k: alone[k][g][k] for k in keys} for g in groups}
+    assert values[0] == {
+        "referred_leads": 3,
+        "referred_deals_pct": Decimal("100.0"),
+        "referred_won_amount": Decimal("1000000.00"),
+    }
+
+
 def test_changing_the_referrer_moves_the_numbers(world, department):
     from funnelwatch.leads.reports import referrer_numbers
 

@@ -31,7 +31,19 @@ def test_head_sees_every_manager_and_totals(client, sales, world, django_assert_
     }
     assert [r.kind for r in rows if r.kind != "manager"] == ["team", "team", "total"]
     total = rows[-1].cells
-    assert total["leads_received"].value == 4 and total["won_amount"].value == 5000
+    # The first tab's columns only: those are all the page computes.
+    assert total["leads_received"].value == 4 and "won_amount" not in total
+    closing = client.get(reverse("metrics:key_numbers") + "?" + WEEK + "&block=closing")
+    total = closing.context["table"].rows[-1].cells
+    assert total["won_amount"].value == 5000 and "leads_received" not in total
+    assert {m.block for m in closing.context["table"].metrics} == {"closing"}
+    # A file holds every column, whichever tab was chosen last.
+    from funnelwatch.metrics import registry
+
+    head = client.get(reverse("metrics:key_numbers") + "?" + WEEK + "&format=csv")
+    header = head.content.decode("utf-8-sig").splitlines()[0]
+    for key in ("leads_received", "won_amount", "calls_out"):
+        assert str(registry.get(key).label) in header
 
 
 def test_key_numbers_query_count_does_not_grow_with_managers(
