@@ -341,6 +341,23 @@ def test_rollups_commands(sales, world, capsys):
     call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")
 
 
+def _both_ways(by_template: str, tag: str, context: dict, language: str) -> tuple[str, str]:
+    """The rows of ``context["table"]`` written by ``by_template`` and by the tag ``tag``
+    (``{% tag row metrics %}``), in ``language``: (expected, got)."""
+    from django.template import engines
+    from django.utils import translation
+
+    built = (
+        "{% load reports_fw %}{% for row in table.rows %}\n"
+        f"{{% {tag} row metrics %}}{{% endfor %}}"
+    )
+    django_engine = engines["django"]
+    with translation.override(language):
+        expected = django_engine.from_string(by_template).render(context)
+        got = django_engine.from_string(built).render(context)
+    return expected, got
+
+
 # The cells as a template would write them (key_number_cells builds them in Python).
 CELLS_BY_TEMPLATE = """{% load i18n reports_fw %}{% for row in table.rows %}
 {% for m in metrics %}{% with c=row|cell:m.key %}<td class="num {{ c.tone }}"{% if c.tone %}{% blocktranslate with z=c.z|stringformat:'+.1f' asvar far %}far from the manager's usual ({{ z }} robust deviations){% endblocktranslate %} title="{{ far|force_escape }}"{% endif %}><a href="{% url 'metrics:records' m.key %}?{{ period_query }}{% if row.kind == 'manager' %}&manager={{ row.user.pk }}{% elif row.kind == 'team' %}&team={{ row.team.pk }}{% endif %}">{{ c.value|show:m }}</a>{% if c.change is not None %}{% blocktranslate with period=previous_label asvar against %}against {{ period }}{% endblocktranslate %}<small title="{{ against|force_escape }}">{{ c.change|signed:m }}</small>{% endif %}</td>{% endwith %}{% endfor %}{% endfor %}"""  # noqa: E501
@@ -348,9 +365,6 @@ CELLS_BY_TEMPLATE = """{% load i18n reports_fw %}{% for row in table.rows %}
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
-    from django.template import engines
-    from django.utils import translation
-
     from funnelwatch.lib.dates import Period
     from funnelwatch.reports import queries
 
@@ -366,14 +380,7 @@ def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
         "previous_label": "23.02.2026 – 01.03.2026",
         "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
     }
-    django_engine = engines["django"]
-    built = (
-        "{% load reports_fw %}{% for row in table.rows %}\n"
-        "{% key_number_cells row metrics %}{% endfor %}"
-    )
-    with translation.override(language):
-        expected = django_engine.from_string(CELLS_BY_TEMPLATE).render(context)
-        got = django_engine.from_string(built).render(context)
+    expected, got = _both_ways(CELLS_BY_TEMPLATE, "key_number_cells", context, language)
     assert got == expected
     assert "−3.1" in got or "-3.1" in got
     assert "&amp;to=" in got and "&manager=" in got and "&team=" in got and "<small" in got
@@ -386,9 +393,6 @@ FIELDS_BY_TEMPLATE = """{% load reports_fw %}{% for row in table.rows %}
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_key_number_fields_are_what_the_template_wrote(sales, world, language):
-    from django.template import engines
-    from django.utils import translation
-
     from funnelwatch.lib.dates import Period
     from funnelwatch.reports import queries
 
@@ -400,14 +404,7 @@ def test_key_number_fields_are_what_the_template_wrote(sales, world, language):
         "metrics": table.metrics,
         "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
     }
-    django_engine = engines["django"]
-    built = (
-        "{% load reports_fw %}{% for row in table.rows %}\n"
-        "{% key_number_fields row metrics %}{% endfor %}"
-    )
-    with translation.override(language):
-        expected = django_engine.from_string(FIELDS_BY_TEMPLATE).render(context)
-        got = django_engine.from_string(built).render(context)
+    expected, got = _both_ways(FIELDS_BY_TEMPLATE, "key_number_fields", context, language)
     assert got == expected
     # Money, percentages, an undefined value, changes: every branch was written.
     assert "5\u202f000" in got and "%" in got and "—" in got and "<small>" in got
@@ -421,9 +418,6 @@ SALES_CELLS_BY_TEMPLATE = """{% load reports_fw %}{% for row in table.rows %}
 
 @pytest.mark.parametrize("language", ["en", "ru"])
 def test_sales_cells_are_what_the_template_wrote(sales, world, language):
-    from django.template import engines
-    from django.utils import translation
-
     from funnelwatch.lib.dates import Period
     from funnelwatch.metrics import registry
     from funnelwatch.reports import queries
@@ -432,15 +426,12 @@ def test_sales_cells_are_what_the_template_wrote(sales, world, language):
     table = queries.key_numbers(
         world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)), metrics=keys
     )
-    context = {"table": table, "period_query": "period=custom&from=2026-03-02&to=2026-03-08"}
-    django_engine = engines["django"]
-    built = (
-        "{% load reports_fw %}{% for row in table.rows %}\n"
-        "{% sales_cells row table.metrics %}{% endfor %}"
-    )
-    with translation.override(language):
-        expected = django_engine.from_string(SALES_CELLS_BY_TEMPLATE).render(context)
-        got = django_engine.from_string(built).render(context)
+    context = {
+        "table": table,
+        "metrics": table.metrics,
+        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
+    }
+    expected, got = _both_ways(SALES_CELLS_BY_TEMPLATE, "sales_cells", context, language)
     assert got == expected
     # Money, percentages, an undefined value, changes both ways: every branch was written.
     assert "5\u202f000" in got and "%" in got and "—" in got and "<small" in got
