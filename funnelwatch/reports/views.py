@@ -131,16 +131,16 @@ def key_numbers(request: HttpRequest) -> HttpResponse:
         # The page shows one tab's columns: only those are computed.
         blocks = next((b for name, _label, b in TABS if name == tab), ())
         wanted = [m for m in chosen if m.block in blocks] or chosen
+    if person:
+        by = "manager"
     table = queries.key_numbers(
         request.user,
         choice.period,
-        by="manager" if person else by,
+        by=by,
         metrics=[m.key for m in wanted],
         only=person.pk if person else None,
         previous=choice.previous,
     )
-    if person:
-        by = "manager"
     scope_query = f"&manager={person.pk}" if person else ""
     if exporting:
         data = exports.to_csv(table) if fmt == "csv" else exports.to_xlsx(table)

@@ -137,9 +137,6 @@ def _settled_at(numbers: Collection[str] | None) -> dict[str, dt.datetime]:
     )
 
 
-BY_START, BY_NUMBER = UNRETURNED_BY_START, UNRETURNED_BY_NUMBER
-
-
 def _unreturned_index(
     calls: QuerySet[Call], index: str, order: tuple[str, ...] = (), limit: int | None = None
 ) -> QuerySet[Call]:
@@ -181,7 +178,7 @@ _BY_NUMBER_AND_START = next(
 def oldest_waiting(calls: QuerySet[Call], limit: int) -> QuerySet[Call]:
     """The ``limit`` calls among ``calls`` that have waited longest (:func:`waiting`),
     read through the index of unreturned calls by start: order the result again."""
-    return _unreturned_index(waiting(calls), BY_START, ("started_at", "pk"), limit)
+    return _unreturned_index(waiting(calls), UNRETURNED_BY_START, ("started_at", "pk"), limit)
 
 
 def waited_minutes(call: Call | Waiting, now: dt.datetime) -> float:
@@ -218,7 +215,7 @@ def _waiting_by_number(numbers: Collection[str] | None) -> dict[str, list[Waitin
     settled = _settled_at(numbers)
     calls = _missed(Call.objects.all())
     if numbers is not None:
-        calls = _unreturned_index(calls.filter(client_number__in=numbers), BY_NUMBER)
+        calls = _unreturned_index(calls.filter(client_number__in=numbers), UNRETURNED_BY_NUMBER)
     rows = calls.order_by("started_at", "pk").values_list(
         "pk", "client_number", "started_at", "manager_id", "deal_id"
     )
@@ -280,7 +277,7 @@ def overdue_newest_first(now: dt.datetime, chunk: int = 200) -> Iterator[dict[st
         if since is not None:
             page = page.filter(started_at__lte=since)
         rows = list(
-            _unreturned_index(page, BY_START, ("-started_at", "-pk"), size)
+            _unreturned_index(page, UNRETURNED_BY_START, ("-started_at", "-pk"), size)
             .order_by("-started_at", "-pk")
             .values_list("client_number", "started_at")
         )
