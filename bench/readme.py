@@ -28,6 +28,10 @@ def summary(runs: list[dict]) -> str:
     def worst_page(r: dict) -> str:
         pages = {
             "key numbers": r["key_numbers"]["http_ms"],
+            **{
+                f"key numbers, {tab}": d
+                for tab, d in r["key_numbers"].get("http_tabs_ms", {}).items()
+            },
             "team funnel, quarter": r["funnel_quarter_ms"],
             "manager, year": r["manager_year_ms"],
             **r["pages_ms"],

@@ -165,6 +165,8 @@ def markdown(r: dict) -> str:
         f"| one manager's page for a year (HTTP) | {ms(r['manager_year_ms'])} ms |",
     ]
     rows = [row for row in rows if row != ""]
+    for tab, d in k.get("http_tabs_ms", {}).items():
+        rows.append(f"| key numbers, tab `{tab}` through HTTP (`?block={tab}`) | {ms(d)} ms |")
     for page, d in r["pages_ms"].items():
         rows.append(f"| page `{page}` (HTTP) | {ms(d)} ms |")
     rows += [

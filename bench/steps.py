@@ -128,6 +128,15 @@ def custom(period: object) -> str:
     return f"period=custom&from={period.start}&to={period.end - dt.timedelta(days=1)}"
 
 
+def _tabs(head: object) -> list[str]:
+    """The key-numbers tabs ``head`` sees, in the page's order."""
+    from funnelwatch.metrics import registry
+    from funnelwatch.reports.views import TABS
+
+    blocks = {m.block for m in registry.all_metrics()}
+    return [name for name, _label, b in TABS if blocks & set(b)]
+
+
 def step_queries(args: argparse.Namespace) -> dict:
     from django.test import Client
 
@@ -170,6 +179,12 @@ def step_queries(args: argparse.Namespace) -> dict:
             "cold_ms": timed(cold(table), args.repeat),
             "warm_ms": timed(table, args.repeat),
             "http_ms": timed(get(f"/metrics/?{q}"), args.repeat),
+            # Each tab as its own page (``block=`` also makes it the tab the page opens
+            # with next time: the first one is chosen again after).
+            "http_tabs_ms": {
+                tab: timed(get(f"/metrics/?{q}&block={tab}"), max(5, args.repeat // 2))
+                for tab in _tabs(head)
+            },
             # Minutes per run at M and L: run it once there, cold like a page view is.
             "naive_orm_ms": (
                 timed(lambda: naive.key_numbers(month), max(3, args.repeat // 5))
@@ -193,6 +208,7 @@ def step_queries(args: argparse.Namespace) -> dict:
         ),
         "pages_ms": {},
     }
+    get(f"/metrics/?{q}&block={next(iter(_tabs(head)))}")()
     deal_id = manager.deals.order_by("-pk").values_list("pk", flat=True).first()
     for page in [
         "/crm/board/",
