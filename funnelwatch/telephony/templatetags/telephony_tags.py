@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
+from django.utils.translation import gettext
 
 from funnelwatch.telephony import queries
 
@@ -57,6 +58,11 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
     """The rows of the missed calls not yet returned (up to 500: built here, not by the
     template engine per cell)."""
     call_link, contact_link = _linker("telephony:call"), _linker("crm:contact")
+    # Each cell names its column: on a phone a row is shown as a card (app.css, table.stack).
+    labels = [
+        format_html(' data-label="{}"', gettext(label))
+        for label in ("Called at", "Number", "Client", "Rang", "Should call", "Waiting, working min")
+    ]
     out = []
     for row in rows:
         call = row.call
@@ -67,15 +73,21 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
         )
         out.append(
             format_html(
-                '<tr{}>\n<td><a href="{}">{}</a></td>\n<td>{}</td>\n<td>{}</td>\n'
-                '<td>{}</td><td>{}</td>\n<td class="num">{}{}</td></tr>\n',
+                '<tr{}>\n<td{}><a href="{}">{}</a></td>\n<td{}>{}</td>\n<td{}>{}</td>\n'
+                '<td{}>{}</td><td{}>{}</td>\n<td class="num"{}>{}{}</td></tr>\n',
                 mark_safe(' class="bad"') if row.overdue else "",
+                labels[0],
                 call_link(call.pk),
                 _when(call.started_at),
+                labels[1],
                 call.from_number or call.from_raw,
+                labels[2],
                 contact,
+                labels[3],
                 call.manager or "—",
+                labels[4],
                 row.who or "—",
+                labels[5],
                 row.waited_minutes,
                 format_html(' <span class="badge lost">{}</span>', over_sla) if row.overdue else "",
             )
@@ -86,16 +98,24 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
 @register.simple_tag
 def missed_returned_rows(rows: list) -> SafeString:
     call_link = _linker("telephony:call")
+    labels = [
+        format_html(' data-label="{}"', gettext(label))
+        for label in ("Called at", "Number", "Called back by", "Took, working min")
+    ]
     return mark_safe(  # every part went through format_html
         "".join(
             format_html(
-                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td>'
-                '<td class="num {}">{}</td></tr>\n',
+                '<tr><td{}><a href="{}">{}</a></td><td{}>{}</td><td{}>{}</td>'
+                '<td class="num {}"{}>{}</td></tr>\n',
+                labels[0],
                 call_link(row.call.pk),
                 _when(row.call.started_at),
+                labels[1],
                 row.call.from_number or row.call.from_raw,
+                labels[2],
                 row.who or "—",
                 "bad" if row.overdue else "good",
+                labels[3],
                 row.waited_minutes,
             )
             for row in rows
