@@ -41,6 +41,18 @@ STYLED = """() => [...document.styleSheets].some(
     (sheet) => (sheet.href || "").includes("/funnelwatch/app.css") && sheet.cssRules.length > 0
 )"""
 
+# A list shown as cards on a phone (table.stack): every cell named by its column, nothing
+# wider than the screen.
+STACKED = """() => [...document.querySelectorAll("table.stack")].flatMap((t) => {
+    const out = [];
+    if (t.scrollWidth > t.clientWidth + 1 || t.getBoundingClientRect().right > innerWidth + 1)
+        out.push(`a list table is ${t.scrollWidth}px wide on a ${innerWidth}px screen`);
+    const bare = [...t.querySelectorAll("tbody td")].filter(
+        (c) => c.colSpan === 1 && !(c.dataset.label || "").trim());
+    if (bare.length) out.push(`${bare.length} cells of a list table without their column's name`);
+    return out;
+})"""
+
 
 def demo_department(settings, tmp_path) -> dict:
     settings.MEDIA_ROOT = str(tmp_path / "media")
@@ -97,7 +109,7 @@ def test_every_page_of_the_menu_for_every_role(
     assert set(ROLES) <= set(logins)
     base = live_server.url
     failures: list[str] = []
-    opened = 0
+    opened = stacked = 0
     for role in ROLES:
         login = logins[role]
         user = User.objects.get(username=login["username"])
@@ -121,7 +133,13 @@ def test_every_page_of_the_menu_for_every_role(
                 )
                 if lit != [url]:
                     problems.append(f"the menu lights {lit}, not the page's own item")
+            if not problems and page.locator("table.stack").count():
+                page.set_viewport_size({"width": 390, "height": 844})
+                problems += [f"on a phone: {p}" for p in page.evaluate(STACKED)]
+                page.set_viewport_size({"width": 1440, "height": 900})
+                stacked += 1
             failures += [f"{role} {url}: {problem}" for problem in problems]
             opened += 1
     assert not failures, "\n".join(failures)
     assert opened >= 4 * 10 + 3
+    assert stacked >= len(ROLES), "the lists shown as cards on a phone were not looked at"

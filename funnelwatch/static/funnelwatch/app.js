@@ -31,9 +31,30 @@
         btn.setAttribute("aria-expanded", open ? "true" : "false");
       });
     });
+    stackLabels();
     charts();
     player();
   });
+
+  // <table class="stack">: on a phone each row is a card (app.css) whose cells are named
+  // by their column's header; a cell that carries its own data-label keeps it.
+  function stackLabels() {
+    document.querySelectorAll("table.stack").forEach(function (table) {
+      if (!table.tHead || !table.tHead.rows.length) return;
+      var names = Array.prototype.map.call(table.tHead.rows[0].cells, function (th) {
+        return th.textContent.replace(/\s+/g, " ").trim();
+      });
+      Array.prototype.forEach.call(table.tBodies, function (body) {
+        Array.prototype.forEach.call(body.rows, function (row) {
+          Array.prototype.forEach.call(row.cells, function (cell, i) {
+            if (cell.colSpan === 1 && names[i] && !cell.hasAttribute("data-label")) {
+              cell.setAttribute("data-label", names[i]);
+            }
+          });
+        });
+      });
+    });
+  }
 
   // <canvas data-chart="bar|hbar|series" data-source="json-script-id">
   function charts() {

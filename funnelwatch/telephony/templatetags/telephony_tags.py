@@ -61,7 +61,14 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
     # Each cell names its column: on a phone a row is shown as a card (app.css, table.stack).
     labels = [
         format_html(' data-label="{}"', gettext(label))
-        for label in ("Called at", "Number", "Client", "Rang", "Should call", "Waiting, working min")
+        for label in (
+            "Called at",
+            "Number",
+            "Client",
+            "Rang",
+            "Should call",
+            "Waiting, working min",
+        )
     ]
     out = []
     for row in rows:

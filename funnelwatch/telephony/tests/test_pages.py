@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 import time_machine
-from django.utils import translation
 from django.urls import reverse
+from django.utils import translation
 
 from funnelwatch.audit.models import AuditEvent
 from funnelwatch.crm import services
