@@ -53,23 +53,25 @@ def _when(moment: dt.datetime) -> str:
     return date_filter(template_localtime(moment), "Y-m-d H:i")
 
 
+def _labels(*names: str) -> list[SafeString]:
+    """Each column's name as a cell attribute: on a phone a row is shown as a card
+    (app.css, table.stack)."""
+    return [format_html(' data-label="{}"', name) for name in names]
+
+
 @register.simple_tag
 def missed_open_rows(rows: list, over_sla: str) -> SafeString:
     """The rows of the missed calls not yet returned (up to 500: built here, not by the
     template engine per cell)."""
     call_link, contact_link = _linker("telephony:call"), _linker("crm:contact")
-    # Each cell names its column: on a phone a row is shown as a card (app.css, table.stack).
-    labels = [
-        format_html(' data-label="{}"', gettext(label))
-        for label in (
-            "Called at",
-            "Number",
-            "Client",
-            "Rang",
-            "Should call",
-            "Waiting, working min",
-        )
-    ]
+    labels = _labels(
+        gettext("Called at"),
+        gettext("Number"),
+        gettext("Client"),
+        gettext("Rang"),
+        gettext("Should call"),
+        gettext("Waiting, working min"),
+    )
     out = []
     for row in rows:
         call = row.call
@@ -105,10 +107,12 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
 @register.simple_tag
 def missed_returned_rows(rows: list) -> SafeString:
     call_link = _linker("telephony:call")
-    labels = [
-        format_html(' data-label="{}"', gettext(label))
-        for label in ("Called at", "Number", "Called back by", "Took, working min")
-    ]
+    labels = _labels(
+        gettext("Called at"),
+        gettext("Number"),
+        gettext("Called back by"),
+        gettext("Took, working min"),
+    )
     return mark_safe(  # every part went through format_html
         "".join(
             format_html(
