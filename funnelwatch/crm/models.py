@@ -103,7 +103,11 @@ class Contact(models.Model):
     created_at = models.DateTimeField(_("created"), default=timezone.now)
 
     class Meta:
-        ordering = ["name"]
+        # The contacts list pages by name: the index gives a page in name order without
+        # sorting every contact (1.5 million at L took 0.3 s a page), the key keeps the
+        # order of equal names the same from page to page.
+        ordering = ["name", "pk"]
+        indexes = [models.Index(fields=["name", "id"], name="crm_contact_name")]
         verbose_name = _("contact")
         verbose_name_plural = _("contacts")
 
