@@ -341,11 +341,19 @@ def test_rollups_commands(sales, world, capsys):
     call_command("rollups", "verify", "--from", "2026-02-20", "--to", "2026-03-20")
 
 
-def _both_ways(by_template: str, tag: str, context: dict, language: str) -> tuple[str, str]:
-    """The rows of ``context["table"]`` written by ``by_template`` and by the tag ``tag``
-    (``{% tag row metrics %}``), in ``language``: (expected, got)."""
+def _both_ways(by_template: str, tag: str, table, language: str, **more) -> tuple[str, str]:
+    """The rows of ``table`` (the week of 2 March, its metrics; ``more`` in the context too)
+    written by ``by_template`` and by the tag ``tag`` (``{% tag row metrics %}``), in
+    ``language``: (expected, got)."""
     from django.template import engines
     from django.utils import translation
+
+    context = {
+        "table": table,
+        "metrics": table.metrics,
+        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
+        **more,
+    }
 
     built = (
         "{% load reports_fw %}{% for row in table.rows %}\n"
@@ -374,13 +382,13 @@ def test_key_number_cells_are_what_the_template_wrote(sales, world, language):
             c.tone, c.z = "", None
     big = next(r for r in table.rows if r.kind == "manager").cells["leads_received"]
     big.tone, big.z = "bad", -3.14159
-    context = {
-        "table": table,
-        "metrics": table.metrics,
-        "previous_label": "23.02.2026 – 01.03.2026",
-        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
-    }
-    expected, got = _both_ways(CELLS_BY_TEMPLATE, "key_number_cells", context, language)
+    expected, got = _both_ways(
+        CELLS_BY_TEMPLATE,
+        "key_number_cells",
+        table,
+        language,
+        previous_label="23.02.2026 – 01.03.2026",
+    )
     assert got == expected
     assert "−3.1" in got or "-3.1" in got
     assert "&amp;to=" in got and "&manager=" in got and "&team=" in got and "<small" in got
@@ -399,12 +407,7 @@ def test_key_number_fields_are_what_the_template_wrote(sales, world, language):
     table = queries.key_numbers(world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)))
     big = next(r for r in table.rows if r.kind == "manager").cells["leads_received"]
     big.tone = "bad"
-    context = {
-        "table": table,
-        "metrics": table.metrics,
-        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
-    }
-    expected, got = _both_ways(FIELDS_BY_TEMPLATE, "key_number_fields", context, language)
+    expected, got = _both_ways(FIELDS_BY_TEMPLATE, "key_number_fields", table, language)
     assert got == expected
     # Money, percentages, an undefined value, changes: every branch was written.
     assert "5\u202f000" in got and "%" in got and "—" in got and "<small>" in got
@@ -426,12 +429,7 @@ def test_sales_cells_are_what_the_template_wrote(sales, world, language):
     table = queries.key_numbers(
         world.head, Period(dt.date(2026, 3, 2), dt.date(2026, 3, 9)), metrics=keys
     )
-    context = {
-        "table": table,
-        "metrics": table.metrics,
-        "period_query": "period=custom&from=2026-03-02&to=2026-03-08",
-    }
-    expected, got = _both_ways(SALES_CELLS_BY_TEMPLATE, "sales_cells", context, language)
+    expected, got = _both_ways(SALES_CELLS_BY_TEMPLATE, "sales_cells", table, language)
     assert got == expected
     # Money, percentages, an undefined value, changes both ways: every branch was written.
     assert "5\u202f000" in got and "%" in got and "—" in got and "<small" in got

@@ -9,7 +9,6 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString, mark_safe
 from django.utils.timezone import template_localtime
-from django.utils.translation import gettext
 
 from funnelwatch.telephony import queries
 
@@ -53,25 +52,11 @@ def _when(moment: dt.datetime) -> str:
     return date_filter(template_localtime(moment), "Y-m-d H:i")
 
 
-def _labels(*names: str) -> list[SafeString]:
-    """Each column's name as a cell attribute: on a phone a row is shown as a card
-    (app.css, table.stack)."""
-    return [format_html(' data-label="{}"', name) for name in names]
-
-
 @register.simple_tag
 def missed_open_rows(rows: list, over_sla: str) -> SafeString:
     """The rows of the missed calls not yet returned (up to 500: built here, not by the
     template engine per cell)."""
     call_link, contact_link = _linker("telephony:call"), _linker("crm:contact")
-    labels = _labels(
-        gettext("Called at"),
-        gettext("Number"),
-        gettext("Client"),
-        gettext("Rang"),
-        gettext("Should call"),
-        gettext("Waiting, working min"),
-    )
     out = []
     for row in rows:
         call = row.call
@@ -82,21 +67,15 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
         )
         out.append(
             format_html(
-                '<tr{}>\n<td{}><a href="{}">{}</a></td>\n<td{}>{}</td>\n<td{}>{}</td>\n'
-                '<td{}>{}</td><td{}>{}</td>\n<td class="num"{}>{}{}</td></tr>\n',
+                '<tr{}>\n<td><a href="{}">{}</a></td>\n<td>{}</td>\n<td>{}</td>\n'
+                '<td>{}</td><td>{}</td>\n<td class="num">{}{}</td></tr>\n',
                 mark_safe(' class="bad"') if row.overdue else "",
-                labels[0],
                 call_link(call.pk),
                 _when(call.started_at),
-                labels[1],
                 call.from_number or call.from_raw,
-                labels[2],
                 contact,
-                labels[3],
                 call.manager or "—",
-                labels[4],
                 row.who or "—",
-                labels[5],
                 row.waited_minutes,
                 format_html(' <span class="badge lost">{}</span>', over_sla) if row.overdue else "",
             )
@@ -107,26 +86,16 @@ def missed_open_rows(rows: list, over_sla: str) -> SafeString:
 @register.simple_tag
 def missed_returned_rows(rows: list) -> SafeString:
     call_link = _linker("telephony:call")
-    labels = _labels(
-        gettext("Called at"),
-        gettext("Number"),
-        gettext("Called back by"),
-        gettext("Took, working min"),
-    )
     return mark_safe(  # every part went through format_html
         "".join(
             format_html(
-                '<tr><td{}><a href="{}">{}</a></td><td{}>{}</td><td{}>{}</td>'
-                '<td class="num {}"{}>{}</td></tr>\n',
-                labels[0],
+                '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td>'
+                '<td class="num {}">{}</td></tr>\n',
                 call_link(row.call.pk),
                 _when(row.call.started_at),
-                labels[1],
                 row.call.from_number or row.call.from_raw,
-                labels[2],
                 row.who or "—",
                 "bad" if row.overdue else "good",
-                labels[3],
                 row.waited_minutes,
             )
             for row in rows
